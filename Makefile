@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint format bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: create the venv, install lanza, train, register and serve the quickstart model
+demo: $(STAMP)
+	$(VENV)/bin/lanza quickstart $(DEMO_FLAGS)
+
+## test: install what the tests need and run the whole suite (slow tests included)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_FLAGS)
+
+## test-fast: the suite without the slow integration tests
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_FLAGS)
+
+## lint: ruff (lint and format check) and mypy strict on src/
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench
+
+## bench: the benchmarks against named peers (not part of the tests)
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .lanza .pytest_cache .mypy_cache .ruff_cache

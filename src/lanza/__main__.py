@@ -1,0 +1,5 @@
+"""``python -m lanza`` runs the CLI."""
+
+from lanza.cli.app import main
+
+main()

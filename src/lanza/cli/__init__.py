@@ -1,0 +1,1 @@
+"""The ``lanza`` command line: one module per command group."""

@@ -1,0 +1,74 @@
+"""The ``lanza`` command: global flags, command groups, and one place that reports errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lanza import __version__
+from lanza.cli import models
+from lanza.cli.context import state
+from lanza.cli.output import fail
+from lanza.cli.quickstart import quickstart_command
+from lanza.cli.train import train_command
+from lanza.cli.ui import ui_command
+from lanza.errors import LanzaError
+
+app = typer.Typer(
+    name="lanza",
+    help="From a training table to production, and healthy there.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models.app, name="models")
+app.command("train")(train_command)
+app.command("quickstart")(quickstart_command)
+app.command("ui")(ui_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lanza {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="State folder [env: LANZA_HOME].")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [env: LANZA_TRACKING_URI].")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="lanza's database URL [env: LANZA_DATABASE_URL].")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """lanza: train the simplest model that works, and run it in production."""
+    state(ctx).overrides.update(home=home, tracking_uri=tracking_uri, database_url=database_url)
+
+
+def main() -> None:
+    """Entry point: run the app and turn every failure into one sentence and an exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except LanzaError as exc:
+        fail(exc.message)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        fail("interrupted.")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("LANZA_DEBUG"):
+            raise
+        fail(f"unexpected {exc.__class__.__name__}: {exc} (set LANZA_DEBUG=1 for details).")
+        sys.exit(2)

@@ -1,0 +1,152 @@
+"""``lanza train``: candidates from simplest to most complex, and the simplest adequate pick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lanza.cli.context import state
+from lanza.cli.output import console, print_json, print_table
+
+if TYPE_CHECKING:
+    from lanza.training.service import TrainOutcome, TrainRequest
+    from lanza.workspace import Workspace
+
+
+def train_command(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="A CSV or Parquet file with one row per example.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    task: Annotated[
+        str | None, typer.Option(help="classification or regression (inferred when omitted).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Registered model name (default: file stem).")
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="roc_auc (binary), f1_macro (multiclass), rmse (regression), ..."),
+    ] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Seconds; stop adding candidates when it runs out.")
+    ] = None,
+    folds: Annotated[
+        int | None, typer.Option(min=2, help="Folds of cross-validation [default: 5].")
+    ] = None,
+    candidates: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of candidates to try.")
+    ] = None,
+    promote: Annotated[
+        bool, typer.Option(help="Make the new version champion even if one exists.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Train candidates on DATA, pick the simplest adequate one, and register it.
+
+    Example: lanza train churn.csv --target churned --name churn --time-budget 120
+    """
+    if task is not None and task not in ("classification", "regression"):
+        raise typer.BadParameter("use classification or regression", param_hint="--task")
+    from lanza.training.service import TrainRequest
+
+    request = TrainRequest(
+        data=data,
+        target=target,
+        name=name or _default_name(data),
+        task=task,  # type: ignore[arg-type]
+        metric=metric,
+        time_budget=time_budget,
+        folds=folds,
+        candidates=[c.strip() for c in candidates.split(",")] if candidates else None,
+        promote=promote,
+    )
+    outcome = run_training(state(ctx).workspace(), request, quiet=as_json)
+    if as_json:
+        print_json(outcome_json(outcome))
+    else:
+        show_outcome(outcome, state(ctx).workspace())
+
+
+def run_training(workspace: Workspace, request: TrainRequest, quiet: bool = False) -> TrainOutcome:
+    """Train with a progress bar (hidden for JSON output)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
+        task_id = bar.add_task("checking data", total=None)
+
+        from lanza.training.service import train
+
+        def step(candidate: str, done: int, total: int) -> None:
+            bar.update(task_id, description=f"training {candidate}", completed=done, total=total)
+
+        return train(workspace, request, step)
+
+
+def show_outcome(outcome: TrainOutcome, workspace: Workspace) -> None:
+    """The leaderboard, the rule's verdict and where to look next."""
+    board, model, data = outcome.leaderboard, outcome.model, outcome.data
+    console.print(
+        f"[bold]{data.task}[/] on {len(data.features):,} rows × {data.features.shape[1]} "
+        f"columns, target '{data.target_name}', metric {board.metric.name} "
+        f"({'higher' if board.metric.greater_is_better else 'lower'} is better), "
+        f"{board.results[0].folds}-fold CV"
+    )
+    if data.dropped_rows:
+        console.print(f"{data.dropped_rows} rows without a target were left out.")
+    rows = board.rows()
+    print_table(
+        "Leaderboard (simplest first)",
+        ["", "candidate", board.metric.name, "± std", "fit s", "ms/1 row", "µs/row@1k", "KB"],
+        [
+            [
+                "→" if r["picked"] else "",
+                r["candidate"],
+                f"{r[board.metric.name]:.4f}",
+                f"{r['std']:.4f}",
+                f"{r['fit_s']:.2f}",
+                f"{r['latency_ms_per_row']:.2f}",
+                f"{r['batch_us_per_row']:.1f}",
+                f"{r['size_kb']:.0f}",
+            ]
+            for r in rows
+        ],
+    )
+    for skipped in board.skipped:
+        console.print(f"skipped {skipped.name}: {skipped.reason}")
+    console.print(
+        f"[bold green]{board.selection.reason}[/] Rule: the simplest candidate whose mean "
+        "score is within one standard error of the best."
+    )
+    console.print(
+        f"Registered [bold]{model.name}[/] version {model.version} as [bold]{model.alias}[/] "
+        f"(MLflow run {model.run_id})."
+    )
+    console.print(
+        f"Look at it: lanza models show {model.name}   |   lanza ui  "
+        f"(MLflow on {workspace.settings.tracking})"
+    )
+
+
+def outcome_json(outcome: TrainOutcome) -> dict[str, object]:
+    """The outcome as a JSON document."""
+    board = outcome.leaderboard
+    return {
+        "model": outcome.model.name,
+        "version": outcome.model.version,
+        "alias": outcome.model.alias,
+        "run_id": outcome.model.run_id,
+        "task": outcome.data.task,
+        "metric": board.metric.name,
+        "picked": board.selection.picked,
+        "best": board.selection.best,
+        "reason": board.selection.reason,
+        "leaderboard": board.rows(),
+        "skipped": [{"candidate": s.name, "reason": s.reason} for s in board.skipped],
+    }
+
+
+def _default_name(data: Path) -> str:
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in data.stem)
+    return stem.strip("_-") or "model"

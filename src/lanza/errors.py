@@ -1,0 +1,108 @@
+"""One error tree for lanza; each error knows its HTTP status and a machine code.
+
+::
+
+    LanzaError (500, internal_error)
+    ├── InvalidInputError (400, invalid_input)
+    │   ├── DataError (400, invalid_data)          bad training or batch data
+    │   └── ValidationError (422, validation_error) input does not match a signature
+    ├── NotFoundError (404, not_found)
+    ├── ConflictError (409, conflict)
+    ├── PayloadTooLargeError (413, payload_too_large)
+    ├── UnsupportedMediaTypeError (415, unsupported_media_type)
+    ├── RateLimitedError (429, rate_limited)
+    ├── UnavailableError (503, unavailable)
+    │   └── RegistryUnavailableError (503, registry_unavailable)
+    └── DeadlineExceededError (504, timeout)
+
+The CLI prints ``str(error)`` and exits non-zero; the HTTP layer maps these to
+responses in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class LanzaError(Exception):
+    """Base of every error lanza raises on purpose; the message is one clear sentence."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(LanzaError):
+    """The caller asked for something that cannot be done as asked."""
+
+    status_code = 400
+    code = "invalid_input"
+
+
+class DataError(InvalidInputError):
+    """A data set cannot be used: missing file, wrong format, unusable column."""
+
+    code = "invalid_data"
+
+
+class ValidationError(InvalidInputError):
+    """An input does not match the model's signature."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+class NotFoundError(LanzaError):
+    """A model, version, deployment or job does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(LanzaError):
+    """The thing exists already, or the state forbids the change."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(LanzaError):
+    """A request body is over the size limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(LanzaError):
+    """A request body has a content type lanza does not read."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class RateLimitedError(LanzaError):
+    """Too many requests for this key."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
+class UnavailableError(LanzaError):
+    """A dependency or deployment is not ready to serve."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+class RegistryUnavailableError(UnavailableError):
+    """The MLflow tracking or registry server cannot be reached."""
+
+    code = "registry_unavailable"
+
+
+class DeadlineExceededError(LanzaError):
+    """An operation ran past its deadline."""
+
+    status_code = 504
+    code = "timeout"

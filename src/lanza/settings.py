@@ -1,0 +1,98 @@
+"""One typed settings object for the whole of lanza.
+
+Values come from ``LANZA_``-prefixed environment variables (nested sections use
+``__``, e.g. ``LANZA_TRAINING__CV_FOLDS=10``) and from CLI flags, which override them.
+Every default needs no server: state lives under ``LANZA_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrainingSettings(BaseModel):
+    """How ``lanza train`` searches and picks."""
+
+    cv_folds: int = Field(5, ge=2, description="Folds of cross-validation per candidate.")
+    reference_rows: int = Field(
+        5000, ge=10, description="Rows of training data kept with the model for drift checks."
+    )
+    random_state: int = Field(0, description="Seed for splits and stochastic candidates.")
+
+
+class Settings(BaseSettings):
+    """lanza's configuration: where state lives and how components behave."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LANZA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(Path(".lanza"), description="Folder for local state; created on first use.")
+    tracking_uri: str | None = Field(
+        None,
+        description=(
+            "MLflow tracking and registry URI. Defaults to MLFLOW_TRACKING_URI when set, "
+            "else sqlite:///<home>/mlflow.db."
+        ),
+    )
+    database_url: str | None = Field(
+        None,
+        description="lanza's own database (SQLAlchemy URL). Defaults to sqlite:///<home>/lanza.db.",
+    )
+    artifact_root: str | None = Field(
+        None,
+        description="Where new MLflow experiments store artifacts. Defaults to <home>/artifacts.",
+    )
+    actor: str | None = Field(
+        None, description="Name recorded in audit history; defaults to the OS user."
+    )
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if self.tracking_uri is None:
+            self.tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or _sqlite_url(
+                self.home / "mlflow.db"
+            )
+        if self.database_url is None:
+            self.database_url = _sqlite_url(self.home / "lanza.db")
+        if self.artifact_root is None:
+            self.artifact_root = (self.home / "artifacts").as_uri()
+        if self.actor is None:
+            self.actor = _os_user()
+        return self
+
+    @property
+    def tracking(self) -> str:
+        """The resolved MLflow tracking URI."""
+        assert self.tracking_uri is not None
+        return self.tracking_uri
+
+    @property
+    def database(self) -> str:
+        """The resolved database URL."""
+        assert self.database_url is not None
+        return self.database_url
+
+    def ensure_home(self) -> Path:
+        """Create the home folder if it is missing and return it."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _os_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

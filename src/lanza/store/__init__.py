@@ -1,0 +1,5 @@
+"""lanza's own database: deployments, jobs, prediction log, traces, keys, audit history."""
+
+from lanza.store.database import Database
+
+__all__ = ["Database"]

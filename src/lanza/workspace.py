@@ -1,0 +1,62 @@
+"""The composition root: one place that turns ``Settings`` into connected components.
+
+CLI commands and the HTTP app both build a ``Workspace`` once and take what they need
+from it, so no module keeps a global client.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from mlflow.tracking import MlflowClient
+
+from lanza.registry import AliasHistory, Registry
+from lanza.settings import Settings
+from lanza.store import Database
+from lanza.training.tracking import TrainingTracker
+
+# MLflow announces schema migrations and similar on INFO; lanza reports what matters itself.
+for _noisy in ("mlflow", "alembic", "alembic.runtime.migration"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
+class Workspace:
+    """Lazily connected database, MLflow client, registry and tracker for one ``Settings``."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    @cached_property
+    def database(self) -> Database:
+        """lanza's database, migrated to the newest schema."""
+        if self.settings.database.startswith("sqlite"):
+            self.settings.ensure_home()
+        database = Database(self.settings.database)
+        database.migrate()
+        return database
+
+    @cached_property
+    def mlflow(self) -> MlflowClient:
+        """An explicit MLflow client on the configured tracking and registry URI."""
+        if self.settings.tracking.startswith("sqlite"):
+            self.settings.ensure_home()
+        uri = self.settings.tracking
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The model registry with lanza's alias history."""
+        actor = self.settings.actor or "unknown"
+        return Registry(self.mlflow, AliasHistory(self.database), actor)
+
+    @cached_property
+    def tracker(self) -> TrainingTracker:
+        """Writes training runs and registers picks."""
+        assert self.settings.artifact_root is not None
+        return TrainingTracker(self.mlflow, self.registry, self.settings.artifact_root)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if "database" in self.__dict__:
+            self.database.dispose()
