@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     actor: str | None = Field(
         None, description="Name recorded in audit history; defaults to the OS user."
     )
+    allow_pickle: bool = Field(
+        False,
+        description="Load pickle-based model files (they can run any code); skops needs no flag.",
+    )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
 
     @model_validator(mode="after")
@@ -78,6 +82,11 @@ class Settings(BaseSettings):
         """The resolved database URL."""
         assert self.database_url is not None
         return self.database_url
+
+    @property
+    def model_cache(self) -> Path:
+        """Where downloaded model artifacts are kept, per name and version."""
+        return self.home / "models"
 
     def ensure_home(self) -> Path:
         """Create the home folder if it is missing and return it."""

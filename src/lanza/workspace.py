@@ -12,6 +12,7 @@ from functools import cached_property
 from mlflow.tracking import MlflowClient
 
 from lanza.registry import AliasHistory, Registry
+from lanza.runtime.loader import ModelLoader
 from lanza.settings import Settings
 from lanza.store import Database
 from lanza.training.tracking import TrainingTracker
@@ -55,6 +56,11 @@ class Workspace:
         """Writes training runs and registers picks."""
         assert self.settings.artifact_root is not None
         return TrainingTracker(self.mlflow, self.registry, self.settings.artifact_root)
+
+    @cached_property
+    def loader(self) -> ModelLoader:
+        """Loads registered model versions into runtimes."""
+        return ModelLoader(self.registry, self.settings.model_cache, self.settings.allow_pickle)
 
     def close(self) -> None:
         """Release database connections."""

@@ -40,7 +40,8 @@ class Database:
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise UnavailableError(
-                f"lanza's database at {self.safe_url} cannot be used: {exc.__class__.__name__}."
+                f"lanza's database at {self.safe_url} cannot be used: "
+                f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]}."
             ) from exc
 
     @contextmanager

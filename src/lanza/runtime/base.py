@@ -1,0 +1,83 @@
+"""One model interface, async-first; flavours implement the synchronous core.
+
+Serving, batch jobs and every HTTP face reach a model through this interface, so
+validation, batching and device placement wrap it rather than live inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lanza.errors import LanzaError
+from lanza.runtime.schema import InputSchema
+
+
+class PredictionError(LanzaError):
+    """The model raised while predicting."""
+
+    status_code = 500
+    code = "prediction_error"
+
+
+@dataclass
+class Prediction:
+    """Model outputs for a frame: one prediction per row, and class probabilities if known."""
+
+    values: np.ndarray[Any, Any]
+    probabilities: np.ndarray[Any, Any] | None = None
+    classes: list[Any] | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def slice(self, start: int, stop: int) -> Prediction:
+        """The outputs for rows ``start:stop``."""
+        probabilities = None if self.probabilities is None else self.probabilities[start:stop]
+        return Prediction(self.values[start:stop], probabilities, self.classes)
+
+    def to_list(self) -> list[Any]:
+        """Predictions as JSON-ready Python values."""
+        return [_plain(v) for v in self.values.tolist()]
+
+
+class ModelRuntime(ABC):
+    """A loaded model version that can predict on a validated frame."""
+
+    name: str = ""
+    version: str = ""
+    schema: InputSchema
+    device: str = "cpu"
+
+    @abstractmethod
+    def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        """Predict synchronously on a frame already validated against ``schema``."""
+
+    async def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        """Predict off the event loop."""
+        return await asyncio.to_thread(self.predict_frame, frame, probabilities)
+
+    def unload(self) -> None:  # noqa: B027 - most runtimes hold nothing to release
+        """Release what the model holds (memory, devices)."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether the model can answer."""
+        return True
+
+    @property
+    def ref(self) -> str:
+        """``NAME/VERSION``."""
+        return f"{self.name}/{self.version}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
+        return None
+    return value

@@ -1,0 +1,123 @@
+"""Input validation against an MLflow signature, before the model sees a row.
+
+A missing column, an extra column, a value of the wrong type or a frame of the wrong
+shape is a ``ValidationError`` (HTTP 422) that names the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lanza.errors import ValidationError
+
+NUMERIC = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+NUMERIC_KINDS = set(NUMERIC)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column: name, MLflow type, and whether it may be left out."""
+
+    name: str
+    type: str
+    required: bool = True
+
+    @property
+    def numeric(self) -> bool:
+        """Numbers (ints are accepted where doubles are declared, and the reverse if whole)."""
+        return self.type in NUMERIC_KINDS
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """The columns a model takes, in order."""
+
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in signature order."""
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def from_signature(cls, signature: Any) -> InputSchema | None:
+        """Read a column-based MLflow signature; ``None`` when there is none or it is a tensor."""
+        if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+            return None
+        cols = tuple(
+            Column(
+                str(spec.name),
+                str(getattr(spec.type, "name", spec.type)),
+                bool(getattr(spec, "required", True)),
+            )
+            for spec in signature.inputs.inputs
+        )
+        return cls(cols)
+
+    def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Check and coerce a frame: the right columns, in order, of the right types."""
+        if len(frame) == 0:
+            raise ValidationError("The request has no rows to predict.")
+        present = {str(c) for c in frame.columns}
+        missing = [c.name for c in self.columns if c.required and c.name not in present]
+        if missing:
+            raise ValidationError(
+                f"Column '{missing[0]}' is missing"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + "."
+            )
+        known = set(self.names)
+        extra = [c for c in present if c not in known]
+        if extra:
+            raise ValidationError(f"Column '{extra[0]}' is not an input of this model.")
+        out = {}
+        for column in self.columns:
+            if column.name in present:
+                out[column.name] = _coerce(frame[column.name], column)
+            else:
+                out[column.name] = pd.Series([np.nan] * len(frame), dtype="float64")
+        return pd.DataFrame(out, index=frame.index)
+
+
+def _coerce(series: pd.Series, column: Column) -> pd.Series:
+    if column.numeric:
+        return _numeric(series, column)
+    if column.type == "boolean":
+        if pd.api.types.is_bool_dtype(series):
+            return series
+        raise ValidationError(f"Column '{column.name}' must be true or false.")
+    if column.type == "string":
+        bad = series[series.notna() & ~series.map(lambda v: isinstance(v, str))]
+        if len(bad):
+            raise ValidationError(
+                f"Column '{column.name}' must be text; row {_row(bad)} has {bad.iloc[0]!r}."
+            )
+        return series.astype(object)
+    return series
+
+
+def _numeric(series: pd.Series, column: Column) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series):
+        raise ValidationError(f"Column '{column.name}' must be a number, not true/false.")
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.astype("float64")
+    else:
+        bad = series[series.notna() & ~series.map(_is_number)]
+        if len(bad):
+            raise ValidationError(
+                f"Column '{column.name}' must be a number; row {_row(bad)} has {bad.iloc[0]!r}."
+            )
+        values = series.astype("float64")
+    return values
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
+
+
+def _row(bad: pd.Series) -> str:
+    return str(bad.index[0])

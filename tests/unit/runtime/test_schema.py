@@ -1,0 +1,37 @@
+"""Input validation names the column and never lets a bad frame through."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lanza.errors import ValidationError
+from lanza.runtime.schema import Column, InputSchema
+
+SCHEMA = InputSchema(
+    (Column("age", "double"), Column("city", "string"), Column("score", "long", required=False))
+)
+
+
+def test_valid_frame_is_coerced_and_ordered() -> None:
+    frame = pd.DataFrame({"city": ["Oslo"], "age": [41]})
+    out = SCHEMA.validate(frame)
+    assert list(out.columns) == ["age", "city", "score"]
+    assert out["age"].dtype == "float64"
+    assert out["score"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"city": ["Oslo"]}), "Column 'age' is missing."),
+        (pd.DataFrame({"age": [1], "city": ["a"], "zip": [1]}), "Column 'zip' is not an input"),
+        (pd.DataFrame({"age": ["old"], "city": ["a"]}), "Column 'age' must be a number; row 0"),
+        (pd.DataFrame({"age": [True], "city": ["a"]}), "Column 'age' must be a number, not"),
+        (pd.DataFrame({"age": [1], "city": [3]}), "Column 'city' must be text"),
+        (pd.DataFrame({"age": [], "city": []}), "no rows"),
+    ],
+)
+def test_bad_frames_name_the_column(frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        SCHEMA.validate(frame)
