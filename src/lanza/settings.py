@@ -24,6 +24,18 @@ class TrainingSettings(BaseModel):
     random_state: int = Field(0, description="Seed for splits and stochastic candidates.")
 
 
+class ServerSettings(BaseModel):
+    """The HTTP server."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, description="Port to listen on (Cloud Run's PORT is honoured).")
+    workers: int = Field(1, ge=1, description="Server processes sharing the database.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest request body accepted.")
+    insecure: bool = Field(False, description="Allow a public interface without API keys.")
+    request_timeout_s: float = Field(30.0, description="Deadline for one prediction request.")
+    shutdown_grace_s: float = Field(10.0, description="Time in-flight requests get on SIGTERM.")
+
+
 class Settings(BaseSettings):
     """lanza's configuration: where state lives and how components behave."""
 
@@ -55,6 +67,7 @@ class Settings(BaseSettings):
         description="Load pickle-based model files (they can run any code); skops needs no flag.",
     )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -1,0 +1,111 @@
+"""The app factory: ``create_app(settings) -> FastAPI``, with every component in sight.
+
+Route table (each component's module lists its routes):
+
+=====================  ==============================================================
+component              routes
+=====================  ==============================================================
+ops                    GET /healthz, /readyz, /metrics
+serving                /api/v1/deployments[...], /api/v1/models[...],
+                       MLflow /invocations /ping /deployments/{name}/invocations,
+                       Open Inference v2 /v2/..., Vertex AI AIP_* routes
+=====================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+
+from lanza import __version__
+from lanza.api.auth import AuditMiddleware, Guard
+from lanza.api.component import Component
+from lanza.api.errors import error_response, install_error_handlers
+from lanza.api.routers.ops import OpsComponent
+from lanza.security.keys import KeyStore
+from lanza.settings import Settings
+from lanza.workspace import Workspace
+
+log = logging.getLogger("lanza.server")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
+    """Build the server for one workspace; components start when the app starts."""
+    workspace = workspace or Workspace(settings)
+    settings = workspace.settings
+    metrics = CollectorRegistry()
+    components: list[Component] = build_components(workspace, metrics)
+    components.insert(0, OpsComponent(components, metrics))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started: list[Component] = []
+        try:
+            for component in components:
+                await component.start()
+                started.append(component)
+            yield
+        finally:
+            app.state.draining = True
+            for component in reversed(started):
+                try:
+                    await component.stop()
+                except Exception:
+                    log.exception("component %s failed to stop", component.name)
+            workspace.close()
+
+    app = FastAPI(
+        title="lanza",
+        version=__version__,
+        lifespan=lifespan,
+        description="Models in production: serving, batch, monitoring and LLMOps.",
+    )
+    app.state.settings = settings
+    app.state.workspace = workspace
+    app.state.metrics = metrics
+    app.state.draining = False
+    app.state.guard = Guard(
+        KeyStore(workspace.database),
+        workspace.database,
+        public=settings.server.host not in LOOPBACK,
+    )
+    install_error_handlers(app)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.server.max_body_bytes)
+    for component in components:
+        component.install(app)
+    return app
+
+
+def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
+    """Every component of the server, in start order."""
+    components: list[Component] = []
+    return components
+
+
+class BodyLimitMiddleware(BaseHTTPMiddleware):
+    """413 for a body over the limit, judged by Content-Length before it is read."""
+
+    def __init__(self, app: object, limit: int) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.limit = limit
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return error_response(
+                request,
+                413,
+                "payload_too_large",
+                f"The request body is {int(length):,} bytes; the limit is {self.limit:,}.",
+            )
+        return await call_next(request)

@@ -1,0 +1,131 @@
+"""Who may call what: API keys with roles, required whenever keys exist or the server is public.
+
+Routes declare the role they need with ``Depends(require("admin"))`` (or ``"predict"``,
+``"read"``). Keys come as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (what
+the OpenAI and LangSmith SDKs send). Mutating admin calls are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+
+from lanza.errors import LanzaError
+from lanza.security.keys import KeyInfo, KeyStore, Role, allows
+from lanza.store import Database
+from lanza.store.tables import AuditEntry, utcnow
+
+CACHE_SECONDS = 2.0
+
+
+class UnauthorizedError(LanzaError):
+    """No key, or a key that is wrong or revoked."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(LanzaError):
+    """A valid key whose role is too low for the route."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+@dataclass
+class Guard:
+    """Checks keys against the store, with a short cache so predictions stay fast."""
+
+    keys: KeyStore
+    database: Database
+    public: bool = False
+    _required: tuple[float, bool] = (0.0, False)
+    _seen: dict[str, tuple[float, KeyInfo | None]] = field(default_factory=dict)
+
+    def keys_required(self) -> bool:
+        """Keys are required on a public interface, or as soon as one key exists."""
+        if self.public:
+            return True
+        checked_at, required = self._required
+        if time.monotonic() - checked_at > CACHE_SECONDS:
+            required = self.keys.any_active()
+            self._required = (time.monotonic(), required)
+        return required
+
+    def identify(self, secret: str) -> KeyInfo | None:
+        """The live key for a secret (cached briefly; revocation shows within seconds)."""
+        cached = self._seen.get(secret)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        info = self.keys.check(secret)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[secret] = (time.monotonic(), info)
+        return info
+
+    def audit(self, actor: str, action: str, path: str, status: int) -> None:
+        """Record one mutating action."""
+        with self.database.session() as session:
+            session.add(
+                AuditEntry(
+                    actor=actor, action=action, path=path, status=status, created_at=utcnow()
+                )
+            )
+
+
+def bearer(request: Request) -> str | None:
+    """The key a request carries, if any."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
+    """A dependency that admits keys of at least ``role`` (or anyone, when keys are off)."""
+
+    async def dependency(request: Request) -> KeyInfo | None:
+        guard: Guard = request.app.state.guard
+        if role == "admin":
+            request.state.audit = "anonymous"
+        if not guard.keys_required():
+            return None
+        secret = bearer(request)
+        if secret is None:
+            raise UnauthorizedError(
+                "This route needs an API key: send 'Authorization: Bearer <key>'."
+            )
+        info = guard.identify(secret)
+        if info is None:
+            raise UnauthorizedError("The API key is not valid or has been revoked.")
+        if not allows(info.role, role):
+            raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
+        if role == "admin":
+            request.state.audit = f"{info.name} ({info.id})"
+        return info
+
+    return dependency
+
+
+class AuditMiddleware(BaseHTTPMiddleware):
+    """Writes an audit entry for every request that passed an admin check."""
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        actor = getattr(request.state, "audit", None)
+        if actor is not None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            guard: Guard = request.app.state.guard
+            try:
+                guard.audit(actor, request.method, request.url.path, response.status_code)
+            except Exception:  # the audit must never fail the request it records
+                import logging
+
+                logging.getLogger("lanza.audit").exception("audit write failed")
+        return response

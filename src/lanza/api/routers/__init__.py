@@ -1,0 +1,1 @@
+"""Thin routers: translate HTTP to calls on components, and back."""

@@ -1,0 +1,1 @@
+"""API keys with roles, hashed at rest."""
