@@ -34,6 +34,26 @@ class ServerSettings(BaseModel):
     insecure: bool = Field(False, description="Allow a public interface without API keys.")
     request_timeout_s: float = Field(30.0, description="Deadline for one prediction request.")
     shutdown_grace_s: float = Field(10.0, description="Time in-flight requests get on SIGTERM.")
+    poll_interval_s: float = Field(
+        5.0, gt=0, description="How often deployments re-read the store and follow aliases."
+    )
+    max_rows_per_request: int = Field(10_000, ge=1, description="Rows one request may carry.")
+
+
+class LLMSettings(BaseModel):
+    """The LLM gateway, prompts and evaluations."""
+
+    prices_path: Path | None = Field(
+        None, description="JSON price table that extends or overrides the one lanza ships."
+    )
+    retry_backoff_s: float = Field(
+        0.5, ge=0, description="First retry delay on 429/5xx; doubles on each retry."
+    )
+    cache_entries: int = Field(1024, ge=1, description="Responses kept per cached deployment.")
+    eval_concurrency: int = Field(4, ge=1, description="Dataset rows evaluated at once.")
+    eval_experiment: str = Field(
+        "lanza-evaluations", description="MLflow experiment that holds evaluation runs."
+    )
 
 
 class Settings(BaseSettings):
@@ -68,6 +88,7 @@ class Settings(BaseSettings):
     )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

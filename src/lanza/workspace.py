@@ -7,6 +7,7 @@ from it, so no module keeps a global client.
 from __future__ import annotations
 
 import logging
+import os
 from functools import cached_property
 
 from mlflow.tracking import MlflowClient
@@ -17,6 +18,8 @@ from lanza.settings import Settings
 from lanza.store import Database
 from lanza.training.tracking import TrainingTracker
 
+# Servers and batch jobs log their own progress; MLflow's download bars would only be noise.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # MLflow announces schema migrations and similar on INFO; lanza reports what matters itself.
 for _noisy in ("mlflow", "alembic", "alembic.runtime.migration"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)

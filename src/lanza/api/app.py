@@ -84,9 +84,16 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     return app
 
 
+def is_public(settings: Settings) -> bool:
+    """Keys are mandatory on any interface beyond loopback, unless told ``insecure``."""
+    return settings.server.host not in LOOPBACK and not settings.server.insecure
+
+
 def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
     """Every component of the server, in start order."""
-    components: list[Component] = []
+    from lanza.serving.component import ServingComponent
+
+    components: list[Component] = [ServingComponent(workspace, metrics)]
     return components
 
 

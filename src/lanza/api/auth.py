@@ -103,17 +103,17 @@ def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
         info = guard.identify(secret)
         if info is None:
             raise UnauthorizedError("The API key is not valid or has been revoked.")
-        if not allows(info.role, role):
-            raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
         if role == "admin":
             request.state.audit = f"{info.name} ({info.id})"
+        if not allows(info.role, role):
+            raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
         return info
 
     return dependency
 
 
 class AuditMiddleware(BaseHTTPMiddleware):
-    """Writes an audit entry for every request that passed an admin check."""
+    """Writes an audit entry for every request to an admin route, refused ones included."""
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]

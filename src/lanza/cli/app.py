@@ -11,10 +11,13 @@ from typing import Annotated
 import typer
 
 from lanza import __version__
-from lanza.cli import models
+from lanza.cli import deployments, keys, models
 from lanza.cli.context import state
+from lanza.cli.deployments import deploy_command
 from lanza.cli.output import fail
+from lanza.cli.predict import predict_command
 from lanza.cli.quickstart import quickstart_command
+from lanza.cli.serve import serve_command
 from lanza.cli.train import train_command
 from lanza.cli.ui import ui_command
 from lanza.errors import LanzaError
@@ -30,6 +33,11 @@ app.add_typer(models.app, name="models")
 app.command("train")(train_command)
 app.command("quickstart")(quickstart_command)
 app.command("ui")(ui_command)
+app.command("serve")(serve_command)
+app.command("deploy")(deploy_command)
+app.add_typer(deployments.app, name="deployments")
+app.add_typer(keys.app, name="keys")
+app.command("predict")(predict_command)
 
 
 def _version(value: bool) -> None:

@@ -22,10 +22,14 @@ TARGET = "malignant"
 def quickstart_command(
     ctx: typer.Context,
     retrain: Annotated[bool, typer.Option(help="Train again even if the model exists.")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Serve on 127.0.0.1:8000 at the end (--no-serve to skip).")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """Train on the breast-cancer table, register the pick as champion, and show the way.
+    """Train on the breast-cancer table, register the pick as champion, deploy and serve it.
 
-    Example: lanza quickstart
+    Example: lanza quickstart --no-serve
     """
     workspace = state(ctx).workspace()
     data = write_dataset(workspace)
@@ -38,7 +42,46 @@ def quickstart_command(
     else:
         champion = workspace.registry.resolve(f"{MODEL}@champion")
         console.print(f"{champion.ref} is already champion (use --retrain to train again).")
-    console.print(f"Next: lanza models show {MODEL}   |   lanza ui")
+    _deploy(workspace)
+    curl = try_it(workspace, port)
+    if not serve:
+        console.print(
+            f"Deployed '{MODEL}'. Serve it with: lanza serve   then try:\n{curl}", soft_wrap=True
+        )
+        return
+    from lanza.cli.serve import _export, run_server
+
+    _export(state(ctx).overrides, "127.0.0.1", port, None, False)
+    run_server(workspace, f"Serving on http://127.0.0.1:{port} (Ctrl+C to stop). Try:\n{curl}")
+
+
+def _deploy(workspace: Workspace) -> None:
+    from lanza.serving.spec import DeploymentSpec
+    from lanza.serving.store import DeploymentStore
+
+    store = DeploymentStore(workspace.database)
+    try:
+        store.get(MODEL)
+        console.print(f"Deployment '{MODEL}' already exists (follows {MODEL}@champion).")
+    except NotFoundError:
+        store.create(DeploymentSpec(name=MODEL, model=f"{MODEL}@champion"))
+        console.print(f"Deployed {MODEL}@champion as '{MODEL}'.")
+
+
+def try_it(workspace: Workspace, port: int) -> str:
+    """A curl that predicts on the first row of the quickstart table (saved as JSON)."""
+    import json
+
+    import pandas as pd
+
+    folder = workspace.settings.home / "quickstart"
+    row = pd.read_csv(folder / "breast_cancer.csv", nrows=1).drop(columns=[TARGET])
+    body = folder / "row.json"
+    body.write_text(json.dumps({"instances": row.to_dict(orient="records"), "probabilities": True}))
+    return (
+        f"  curl -s http://127.0.0.1:{port}/api/v1/deployments/{MODEL}/predict "
+        f"-H 'Content-Type: application/json' -d @{body}"
+    )
 
 
 def write_dataset(workspace: Workspace) -> Path:

@@ -1,0 +1,88 @@
+"""The MLflow scoring protocol, so clients of ``mlflow models serve`` work unchanged.
+
+``POST /deployments/{name}/invocations`` for any deployment; ``POST /invocations``,
+``GET /ping`` and ``GET /health`` when the server holds exactly one deployment (or
+``LANZA_SERVE_DEPLOYMENT`` names it). Answers ``{"predictions": [...]}``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from lanza.api.auth import require
+from lanza.api.routers.deps import request_id, serving
+from lanza.errors import NotFoundError, UnavailableError
+from lanza.serving.codecs import check_count, decode_mlflow
+from lanza.serving.component import ServingComponent
+from lanza.serving.dataplane import InferenceRequest
+
+
+def default_deployment(component: ServingComponent) -> str:
+    """The deployment that un-prefixed routes serve."""
+    named = os.environ.get("LANZA_SERVE_DEPLOYMENT")
+    if named:
+        return named
+    live = component.manager.all()
+    if len(live) == 1:
+        return live[0].spec.name
+    if not live:
+        raise NotFoundError("No deployment is served yet; create one first.")
+    raise NotFoundError(
+        "This server holds several deployments; call /deployments/{name}/invocations."
+    )
+
+
+async def _invoke(name: str, request: Request) -> Response:
+    component = serving(request)
+    payload = decode_mlflow(await request.body(), request.headers.get("content-type"))
+    check_count(payload, request.app.state.settings.server.max_rows_per_request)
+    result = await component.dataplane.infer(
+        InferenceRequest(name, payload, "mlflow", False, request_id(request))
+    )
+    return Response(
+        orjson.dumps({"predictions": result.predictions}),
+        media_type="application/json",
+        headers={"x-request-id": result.request_id, "x-model": result.model},
+    )
+
+
+def router() -> APIRouter:
+    """MLflow scoring routes."""
+    api = APIRouter(tags=["mlflow scoring"])
+
+    @api.post(
+        "/deployments/{name}/invocations",
+        dependencies=[Depends(require("predict"))],
+        summary="MLflow scoring protocol for one deployment",
+    )
+    async def invocations_for(name: str, request: Request) -> Response:
+        return await _invoke(name, request)
+
+    @api.post(
+        "/invocations",
+        dependencies=[Depends(require("predict"))],
+        summary="MLflow scoring protocol (single deployment)",
+    )
+    async def invocations(request: Request) -> Response:
+        return await _invoke(default_deployment(serving(request)), request)
+
+    @api.get("/ping", summary="MLflow health check")
+    @api.get("/health", summary="MLflow health check", include_in_schema=False)
+    async def ping(request: Request) -> Response:
+        name = default_deployment(serving(request))
+        serving(request).manager.serving(name)
+        return Response("\n", media_type="application/json")
+
+    @api.get("/version", summary="Server version", include_in_schema=False)
+    async def version() -> Response:
+        from lanza import __version__
+
+        return Response(__version__, media_type="text/plain")
+
+    return api
+
+
+__all__ = ["UnavailableError", "router"]

@@ -1,0 +1,216 @@
+"""lanza's own API under ``/api/v1``: deployments, predictions, models and aliases.
+
+==========  ==============================================  ========
+method      path                                            role
+==========  ==============================================  ========
+GET         /deployments                                    read
+POST        /deployments                                    admin
+GET         /deployments/{name}                             read
+PUT         /deployments/{name}                             admin
+DELETE      /deployments/{name}                             admin
+POST        /deployments/{name}/predict                     predict
+GET         /models                                         read
+GET         /models/{name}                                  read
+PUT         /models/{name}/aliases/{alias}                  admin
+==========  ==============================================  ========
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from lanza.api.auth import require
+from lanza.api.routers.deps import request_id, serving
+from lanza.serving.codecs import check_count, decode_mlflow_json, parse_json, require_json
+from lanza.serving.dataplane import InferenceRequest
+from lanza.serving.live import LiveDeployment
+from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
+from lanza.serving.store import StoredDeployment
+from lanza.workspace import Workspace
+
+JSON = "application/json"
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    import orjson
+
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON)
+
+
+def _describe(stored: StoredDeployment, live: LiveDeployment | None) -> dict[str, Any]:
+    state: dict[str, Any] = (
+        live.describe()
+        if live is not None
+        else {"name": stored.spec.name, "status": "pending", "serving": [], "error": None}
+    )
+    return {
+        **state,
+        "spec": stored.spec.model_dump(),
+        "created_at": stored.created_at,
+        "updated_at": stored.updated_at,
+    }
+
+
+class PredictBody(BaseModel):
+    """A prediction request (one of the row forms), for the OpenAPI document."""
+
+    instances: list[Any] | None = Field(None, description="Rows: objects or arrays.")
+    dataframe_split: dict[str, Any] | None = Field(None, description="{columns, data}.")
+    dataframe_records: list[dict[str, Any]] | None = None
+    inputs: Any | None = None
+    probabilities: bool = Field(False, description="Add class probabilities.")
+
+
+def deployments_router() -> APIRouter:
+    """Deployments CRUD and the native predict route."""
+    router = APIRouter(prefix="/deployments", tags=["deployments"])
+
+    @router.get("", dependencies=[Depends(require("read"))], summary="List deployments")
+    async def list_deployments(request: Request) -> Response:
+        component = serving(request)
+        stored = await asyncio.to_thread(component.store.list)
+        live = {d.spec.name: d for d in component.manager.all()}
+        return _json([_describe(s, live.get(s.spec.name)) for s in stored])
+
+    @router.post(
+        "",
+        status_code=201,
+        dependencies=[Depends(require("admin"))],
+        summary="Create a deployment (409 if it exists)",
+    )
+    async def create(spec: DeploymentSpec, request: Request) -> Response:
+        component = serving(request)
+        await component.manager.create(spec)
+        stored = await asyncio.to_thread(component.store.get, spec.name)
+        return _json(_describe(stored, component.manager.get(spec.name)), 201)
+
+    @router.get("/{name}", dependencies=[Depends(require("read"))], summary="Read a deployment")
+    async def read(name: str, request: Request) -> Response:
+        component = serving(request)
+        stored = await asyncio.to_thread(component.store.get, name)
+        live = {d.spec.name: d for d in component.manager.all()}.get(name)
+        return _json(_describe(stored, live))
+
+    @router.put(
+        "/{name}",
+        dependencies=[Depends(require("admin"))],
+        summary="Update a deployment (swaps with no downtime)",
+    )
+    async def update(name: str, change: DeploymentUpdate, request: Request) -> Response:
+        component = serving(request)
+        live = await component.manager.update(name, change)
+        stored = await asyncio.to_thread(component.store.get, name)
+        return _json(_describe(stored, live))
+
+    @router.delete(
+        "/{name}",
+        status_code=204,
+        dependencies=[Depends(require("admin"))],
+        summary="Delete a deployment and unload it",
+    )
+    async def delete(name: str, request: Request) -> Response:
+        await serving(request).manager.delete(name)
+        return Response(status_code=204)
+
+    @router.post(
+        "/{name}/predict",
+        dependencies=[Depends(require("predict"))],
+        summary="Predict",
+        openapi_extra={
+            "requestBody": {
+                "content": {JSON: {"schema": PredictBody.model_json_schema()}},
+                "required": True,
+            }
+        },
+    )
+    async def predict(name: str, request: Request) -> Response:
+        require_json(request.headers.get("content-type"))
+        body = parse_json(await request.body())
+        component = serving(request)
+        payload = decode_mlflow_json(
+            {k: v for k, v in body.items() if k != "probabilities"}
+            if isinstance(body, dict)
+            else body
+        )
+        check_count(payload, request.app.state.settings.server.max_rows_per_request)
+        probabilities = isinstance(body, dict) and body.get("probabilities") is True
+        result = await component.dataplane.infer(
+            InferenceRequest(
+                name,
+                payload,
+                "native",
+                probabilities,
+                request_id(request),
+                _sticky(component.manager.get(name), request),
+            )
+        )
+        answer: dict[str, Any] = {
+            "predictions": result.predictions,
+            "model": result.model,
+            "request_id": result.request_id,
+        }
+        if probabilities:
+            answer["probabilities"] = result.probabilities()
+        return _json(answer)
+
+    return router
+
+
+def _sticky(live: LiveDeployment, request: Request) -> str | None:
+    header = live.spec.sticky_header
+    return request.headers.get(header) if header else None
+
+
+class AliasBody(BaseModel):
+    """Point an alias at a version."""
+
+    version: str
+    reason: str | None = None
+
+
+def models_router() -> APIRouter:
+    """Registered models and their aliases."""
+    router = APIRouter(prefix="/models", tags=["models"])
+
+    def workspace(request: Request) -> Workspace:
+        ws: Workspace = request.app.state.workspace
+        return ws
+
+    @router.get("", dependencies=[Depends(require("read"))], summary="List registered models")
+    async def list_models(request: Request) -> Response:
+        models = await asyncio.to_thread(workspace(request).registry.list_models)
+        return _json([m.__dict__ for m in models])
+
+    @router.get(
+        "/{name}",
+        dependencies=[Depends(require("read"))],
+        summary="A model, its versions and alias history",
+    )
+    async def read(name: str, request: Request) -> Response:
+        registry = workspace(request).registry
+        model = await asyncio.to_thread(registry.get_model, name)
+        versions = await asyncio.to_thread(registry.list_versions, name)
+        history = await asyncio.to_thread(registry.alias_history, name)
+        return _json(
+            {
+                **model.__dict__,
+                "versions": [{**v.__dict__, "archived": v.archived} for v in versions],
+                "history": [m.__dict__ for m in history],
+            }
+        )
+
+    @router.put(
+        "/{name}/aliases/{alias}",
+        dependencies=[Depends(require("admin"))],
+        summary="Move an alias to a version (recorded in the history)",
+    )
+    async def set_alias(name: str, alias: str, body: AliasBody, request: Request) -> Response:
+        registry = workspace(request).registry
+        move = await asyncio.to_thread(registry.promote, name, body.version, alias, body.reason)
+        return _json(move.__dict__)
+
+    return router

@@ -1,0 +1,94 @@
+"""``lanza serve``: the HTTP server, with every face, on one port."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from lanza.cli.context import state
+from lanza.cli.output import console
+from lanza.errors import InvalidInputError
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [default: $AIP_HTTP_PORT, $PORT or 8000].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Server processes.")] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a public interface with no API keys.")
+    ] = False,
+) -> None:
+    """Serve deployments over HTTP: native API, MLflow, Open Inference v2, Vertex AI.
+
+    Example: lanza serve --port 8000 --workers 2
+    """
+    cli = state(ctx)
+    _export(cli.overrides, host, port, workers, insecure)
+    run_server(cli.workspace())
+
+
+def _export(
+    overrides: dict[str, object],
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    insecure: bool,
+) -> None:
+    """Flags become LANZA_* variables so every worker process sees the same settings."""
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"LANZA_{key.upper()}"] = str(value)
+    port = port or _env_port()
+    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"LANZA_SERVER__{key}"] = str(value)
+    if insecure:
+        os.environ["LANZA_SERVER__INSECURE"] = "true"
+
+
+def _env_port() -> int | None:
+    # Vertex AI sets AIP_HTTP_PORT, Cloud Run sets PORT.
+    for name in ("AIP_HTTP_PORT", "PORT"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return None
+
+
+def run_server(workspace: object, banner: str | None = None) -> None:
+    """Check the interface is safe, then run uvicorn until interrupted."""
+    import uvicorn
+
+    from lanza.api.app import is_public
+    from lanza.security.keys import KeyStore
+    from lanza.settings import Settings
+    from lanza.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    settings = Settings()
+    server = settings.server
+    if is_public(settings) and not KeyStore(workspace.database).any_active():
+        raise InvalidInputError(
+            f"Refusing to listen on {server.host} with no API keys: create one with "
+            "'lanza keys create NAME --role admin', or pass --insecure."
+        )
+    console.print(
+        banner
+        or f"lanza serving on http://{server.host}:{server.port} "
+        f"(docs at /docs, {server.workers} worker(s))",
+        soft_wrap=True,
+    )
+    uvicorn.run(
+        "lanza.api.app:create_app",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=int(server.shutdown_grace_s),
+    )

@@ -1,0 +1,51 @@
+"""The serving component: deployments, the data plane, and the faces that reach it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from lanza.api.component import Component
+from lanza.serving.dataplane import DataPlane
+from lanza.serving.manager import DeploymentManager
+from lanza.serving.metrics import ServingMetrics
+from lanza.serving.store import DeploymentStore
+from lanza.workspace import Workspace
+
+
+class ServingComponent(Component):
+    """Owns the deployment manager and data plane; installs native and compatibility faces."""
+
+    name = "serving"
+
+    def __init__(self, workspace: Workspace, registry: CollectorRegistry) -> None:
+        settings = workspace.settings
+        self.metrics = ServingMetrics(registry)
+        self.store = DeploymentStore(workspace.database)
+        self.manager = DeploymentManager(
+            self.store,
+            workspace.registry,
+            workspace.loader,
+            self.metrics,
+            settings.server.poll_interval_s,
+        )
+        self.dataplane = DataPlane(self.manager, self.metrics, settings.server.request_timeout_s)
+
+    def install(self, app: FastAPI) -> None:
+        from lanza.api.routers import mlflow_face, native, v2_face, vertex_face
+
+        app.state.serving = self
+        app.include_router(native.deployments_router(), prefix="/api/v1")
+        app.include_router(native.models_router(), prefix="/api/v1")
+        app.include_router(mlflow_face.router())
+        app.include_router(v2_face.router(), prefix="/v2")
+        vertex_face.install(app)
+
+    async def start(self) -> None:
+        await self.manager.start()
+
+    async def stop(self) -> None:
+        await self.manager.stop()
+
+    def readiness(self) -> tuple[bool, str]:
+        return self.manager.readiness()

@@ -1,0 +1,141 @@
+"""The one path from a decoded request to predictions, shared by every face and by batch.
+
+Faces decode their wire format into an ``InferenceRequest`` and encode the
+``InferenceResponse`` back; validation, routing, batching, shadowing, deadlines and
+metrics happen here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from lanza.errors import DeadlineExceededError, LanzaError
+from lanza.runtime.base import Prediction
+from lanza.serving.live import LiveDeployment, Variant
+from lanza.serving.manager import DeploymentManager
+from lanza.serving.metrics import ServingMetrics
+from lanza.serving.payload import Payload, validate
+
+log = logging.getLogger("lanza.dataplane")
+
+
+@dataclass
+class InferenceRequest:
+    """A decoded prediction request, whatever face it came through."""
+
+    deployment: str
+    payload: Payload
+    face: str = "native"
+    probabilities: bool = False
+    request_id: str = ""
+    sticky: str | None = None
+
+
+@dataclass
+class InferenceResponse:
+    """Predictions, the version that made them, and the request's id."""
+
+    prediction: Prediction
+    model: str
+    request_id: str
+    columns: dict[str, list[Any]]
+
+    @property
+    def predictions(self) -> list[Any]:
+        """JSON-ready predictions."""
+        return self.prediction.to_list()
+
+    def probabilities(self) -> list[dict[str, float]] | None:
+        """Per-row class probabilities keyed by class label, when computed."""
+        p = self.prediction
+        if p.probabilities is None or p.classes is None:
+            return None
+        labels = [str(c) for c in p.classes]
+        return [dict(zip(labels, map(float, row), strict=True)) for row in p.probabilities]
+
+
+class DataPlane:
+    """Validates, routes, batches, shadows and times every prediction."""
+
+    def __init__(
+        self, manager: DeploymentManager, metrics: ServingMetrics, timeout_s: float = 30.0
+    ) -> None:
+        self.manager = manager
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    async def infer(self, request: InferenceRequest) -> InferenceResponse:
+        """Answer one request; raises lanza errors that faces turn into their error shape."""
+        started = time.perf_counter()
+        request.request_id = request.request_id or uuid.uuid4().hex
+        name, version, status = request.deployment, "", "error"
+        self.metrics.in_flight.labels(name).inc()
+        try:
+            live = self.manager.serving(name)
+            variant = live.pick(request.sticky)
+            version = variant.version
+            columns = validate(request.payload, variant.loaded.runtime.schema)
+            prediction = await self._predict(variant, columns, request)
+            self._mirror(live, columns, request)
+            status = "ok"
+            return InferenceResponse(prediction, version, request.request_id, columns)
+        except LanzaError as exc:
+            status = str(exc.status_code)
+            raise
+        finally:
+            self.metrics.in_flight.labels(name).dec()
+            self.metrics.requests.labels(name, version, request.face, status).inc()
+            self.metrics.duration.labels(name, request.face).observe(time.perf_counter() - started)
+
+    async def _predict(
+        self, variant: Variant, columns: dict[str, list[Any]], request: InferenceRequest
+    ) -> Prediction:
+        count = request.payload.count
+        try:
+            return await asyncio.wait_for(
+                variant.batcher.submit(columns, count, request.probabilities), self.timeout_s
+            )
+        except TimeoutError as exc:
+            raise DeadlineExceededError(
+                f"Deployment '{request.deployment}' did not answer within {self.timeout_s:g}s."
+            ) from exc
+
+    def _mirror(
+        self, live: LiveDeployment, columns: dict[str, list[Any]], request: InferenceRequest
+    ) -> None:
+        shadow = live.shadow
+        if shadow is None:
+            return
+        try:
+            validate(
+                Payload(columns=columns, count=request.payload.count), shadow.loaded.runtime.schema
+            )
+        except LanzaError as exc:
+            log.info(
+                "shadow %s skipped request %s: %s", shadow.version, request.request_id, exc.message
+            )
+            return
+        task = asyncio.get_running_loop().create_task(self._shadow(shadow, columns, request))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _shadow(
+        self, shadow: Variant, columns: dict[str, list[Any]], request: InferenceRequest
+    ) -> None:
+        try:
+            result = await shadow.batcher.submit(columns, request.payload.count)
+            self.metrics.requests.labels(request.deployment, shadow.version, "shadow", "ok").inc()
+            log.debug(
+                "shadow %s for %s: %s", shadow.version, request.request_id, result.to_list()[:5]
+            )
+        except Exception as exc:  # a shadow never affects the answer
+            self.metrics.requests.labels(
+                request.deployment, shadow.version, "shadow", "error"
+            ).inc()
+            log.info("shadow %s failed on %s: %s", shadow.version, request.request_id, exc)

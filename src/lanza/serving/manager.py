@@ -1,0 +1,241 @@
+"""Keeps a server process's live deployments in step with the store and the registry.
+
+Loads happen in the background; a new version is swapped in atomically only once it
+has loaded, so no request fails during a swap. If a new version fails to load, the old
+one keeps serving and the deployment reports the error. Every ``poll_interval_s`` the
+manager re-reads the store (other workers and the CLI write there) and re-resolves
+aliases, so moving ``champion`` in the registry rolls a deployment forward by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from lanza.errors import LanzaError, NotFoundError, UnavailableError
+from lanza.registry import ModelVersionInfo, Registry
+from lanza.runtime.loader import ModelLoader
+from lanza.serving.batcher import MicroBatcher
+from lanza.serving.live import LiveDeployment, Variant, failed
+from lanza.serving.metrics import ServingMetrics
+from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
+from lanza.serving.store import DeploymentStore, StoredDeployment
+from lanza.store.tables import utcnow
+
+log = logging.getLogger("lanza.serving")
+RETIRE_AFTER_S = 5.0
+
+
+class DeploymentManager:
+    """Live deployments of one server process."""
+
+    def __init__(
+        self,
+        store: DeploymentStore,
+        registry: Registry,
+        loader: ModelLoader,
+        metrics: ServingMetrics,
+        poll_interval_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.loader = loader
+        self.metrics = metrics
+        self.poll_interval_s = poll_interval_s
+        self._live: dict[str, LiveDeployment] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore every stored deployment (in the background) and start watching."""
+        for stored in await asyncio.to_thread(self.store.list):
+            self._schedule(stored.spec, stored.generation)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        """Stop watching and loading; answer what is queued; unload models."""
+        for task in [self._watcher, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for live in self._live.values():
+            await _retire(live)
+        self._live.clear()
+
+    # -- CRUD --------------------------------------------------------------------
+
+    async def create(self, spec: DeploymentSpec) -> LiveDeployment:
+        """Persist a new deployment and start loading it."""
+        stored = await asyncio.to_thread(self.store.create, spec)
+        return self._schedule(stored.spec, stored.generation)
+
+    async def update(self, name: str, change: DeploymentUpdate) -> LiveDeployment:
+        """Persist a change; the new configuration swaps in once it has loaded."""
+        current = await asyncio.to_thread(self.store.get, name)
+        stored = await asyncio.to_thread(self.store.update, change.apply(current.spec))
+        return self._schedule(stored.spec, stored.generation)
+
+    async def delete(self, name: str) -> None:
+        """Remove a deployment and unload it."""
+        await asyncio.to_thread(self.store.delete, name)
+        live = self._live.pop(name, None)
+        if live is not None:
+            await _retire(live)
+
+    def get(self, name: str) -> LiveDeployment:
+        """The live deployment, or 404."""
+        live = self._live.get(name)
+        if live is None:
+            raise NotFoundError(f"There is no deployment named '{name}'.")
+        return live
+
+    def serving(self, name: str) -> LiveDeployment:
+        """The deployment if it can answer now: 404 when unknown, 503 while loading or failed."""
+        live = self.get(name)
+        if live.status == "loading":
+            raise UnavailableError(f"Deployment '{name}' is still loading; retry shortly.")
+        if live.status == "failed":
+            raise UnavailableError(f"Deployment '{name}' failed to load: {live.error}")
+        return live
+
+    def all(self) -> list[LiveDeployment]:
+        """Every live deployment by name."""
+        return [self._live[k] for k in sorted(self._live)]
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready when every deployment serves."""
+        waiting = [f"{d.spec.name}: {d.status}" for d in self.all() if d.status != "ready"]
+        return (not waiting, "; ".join(waiting) or f"{len(self._live)} deployments ready")
+
+    # -- loading -----------------------------------------------------------------
+
+    def _schedule(self, spec: DeploymentSpec, generation: int) -> LiveDeployment:
+        current = self._live.get(spec.name)
+        if current is None or current.status != "ready":
+            current = LiveDeployment(spec, generation)
+            self._live[spec.name] = current
+        current.swapping = True
+        task = asyncio.get_running_loop().create_task(self._load(spec, generation), name=spec.name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return current
+
+    async def _load(
+        self, spec: DeploymentSpec, generation: int, versions: list[ModelVersionInfo] | None = None
+    ) -> None:
+        try:
+            fresh = await self._build(spec, generation, versions)
+        except Exception as exc:
+            self._failed(spec, generation, exc)
+            return
+        current = self._live.get(spec.name)
+        if current is not None and current.generation > generation:
+            await _retire(fresh)  # a newer configuration won the race
+            return
+        self._live[spec.name] = fresh
+        self.metrics.ready.labels(spec.name).set(1)
+        for variant in fresh.variants:
+            self.metrics.load_time.labels(spec.name, variant.version).set(
+                variant.loaded.load_seconds
+            )
+        if current is not None and current is not fresh:
+            asyncio.get_running_loop().call_later(
+                RETIRE_AFTER_S, lambda: asyncio.ensure_future(_retire(current))
+            )
+        log.info("deployment %s serves %s", spec.name, [v.version for v in fresh.variants])
+
+    async def _build(
+        self, spec: DeploymentSpec, generation: int, versions: list[ModelVersionInfo] | None
+    ) -> LiveDeployment:
+        if versions is None:
+            versions = [
+                await asyncio.to_thread(self.registry.resolve, r.model) for r in spec.routes
+            ]
+        variants = [
+            await self._variant(spec, r.model, r.weight, v)
+            for r, v in zip(spec.routes, versions, strict=True)
+        ]
+        shadow = None
+        if spec.shadow:
+            version = await asyncio.to_thread(self.registry.resolve, spec.shadow)
+            shadow = await self._variant(spec, spec.shadow, 0.0, version)
+        return LiveDeployment(spec, generation, "ready", None, variants, shadow, utcnow())
+
+    async def _variant(
+        self, spec: DeploymentSpec, reference: str, weight: float, version: ModelVersionInfo
+    ) -> Variant:
+        loaded = await asyncio.to_thread(self.loader.load_version, version)
+        name = spec.name
+
+        def observe(rows: int, waited: float) -> None:
+            self.metrics.batch_size.labels(name).observe(rows)
+            self.metrics.queue_time.labels(name).observe(waited)
+
+        batcher = MicroBatcher(loaded.runtime, spec.max_batch_size, spec.max_delay_ms, observe)
+        batcher.start()
+        return Variant(reference, weight, loaded, batcher)
+
+    def _failed(self, spec: DeploymentSpec, generation: int, exc: Exception) -> None:
+        reason = exc.message if isinstance(exc, LanzaError) else f"{type(exc).__name__}: {exc}"
+        current = self._live.get(spec.name)
+        if current is not None and current.status == "ready" and current.variants:
+            current.last_swap_error = reason  # the old version keeps serving
+            current.swapping = False
+            log.warning(
+                "deployment %s keeps %s: new configuration failed: %s",
+                spec.name,
+                [v.version for v in current.variants],
+                reason,
+            )
+            return
+        self._live[spec.name] = failed(spec, generation, reason)
+        self.metrics.ready.labels(spec.name).set(0)
+        log.warning("deployment %s failed to load: %s", spec.name, reason)
+
+    # -- watching ----------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("deployment sync failed")
+
+    async def sync(self) -> None:
+        """Catch up with the store and with alias moves in the registry."""
+        stored = {s.spec.name: s for s in await asyncio.to_thread(self.store.list)}
+        for name in [n for n in self._live if n not in stored]:
+            await _retire(self._live.pop(name))
+        for name, item in stored.items():
+            live = self._live.get(name)
+            if self._busy(name):
+                continue
+            if live is None or live.generation < item.generation:
+                self._schedule(item.spec, item.generation)
+            elif live.status == "ready":
+                await self._follow_aliases(live, item)
+
+    async def _follow_aliases(self, live: LiveDeployment, item: StoredDeployment) -> None:
+        refs = [r.model for r in item.spec.routes]
+        try:
+            versions = [await asyncio.to_thread(self.registry.resolve, r) for r in refs]
+        except LanzaError as exc:
+            live.last_swap_error = exc.message
+            return
+        if [v.ref for v in versions] != [v.version for v in live.variants]:
+            live.swapping = True
+            await self._load(item.spec, item.generation, versions)
+
+    def _busy(self, name: str) -> bool:
+        return any(not t.done() and t.get_name() == name for t in self._tasks)
+
+
+async def _retire(live: LiveDeployment) -> None:
+    for variant in [*live.variants, *([live.shadow] if live.shadow else [])]:
+        await variant.batcher.stop()
+        variant.loaded.runtime.unload()
