@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: create the venv, install lanza, train, register and serve the quickstart model
+## demo: create the venv, install lanza, train, register, deploy and serve on 127.0.0.1:8000
+## (DEMO_FLAGS=--no-serve stops after deploying)
 demo: $(STAMP)
 	$(VENV)/bin/lanza quickstart $(DEMO_FLAGS)
 
