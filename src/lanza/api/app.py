@@ -9,25 +9,27 @@ ops                    GET /healthz, /readyz, /metrics
 serving                /api/v1/deployments[...], /api/v1/models[...],
                        MLflow /invocations /ping /deployments/{name}/invocations,
                        Open Inference v2 /v2/..., Vertex AI AIP_* routes
+llm                    OpenAI /v1/chat/completions /v1/completions /v1/embeddings
+                       /v1/models, /api/v1/llm/deployments[...]
 =====================  ==============================================================
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza import __version__
 from lanza.api.auth import AuditMiddleware, Guard
 from lanza.api.component import Component
 from lanza.api.errors import error_response, install_error_handlers
 from lanza.api.routers.ops import OpsComponent
+from lanza.errors import PayloadTooLargeError
 from lanza.security.keys import KeyStore
 from lanza.settings import Settings
 from lanza.workspace import Workspace
@@ -97,22 +99,41 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     return components
 
 
-class BodyLimitMiddleware(BaseHTTPMiddleware):
-    """413 for a body over the limit, judged by Content-Length before it is read."""
+class BodyLimitMiddleware:
+    """413 for a body over the limit: judged by Content-Length, and counted while streamed."""
 
-    def __init__(self, app: object, limit: int) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
         self.limit = limit
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            return error_response(
-                request,
-                413,
-                "payload_too_large",
-                f"The request body is {int(length):,} bytes; the limit is {self.limit:,}.",
-            )
-        return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send, int(declared))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise PayloadTooLargeError(
+                    f"The request body is over the limit of {self.limit:,} bytes."
+                )
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        request = Request(scope, receive)
+        response = error_response(
+            request,
+            413,
+            "payload_too_large",
+            f"The request body is {size:,} bytes; the limit is {self.limit:,}.",
+        )
+        await response(scope, receive, send)

@@ -7,13 +7,13 @@ the OpenAI and LangSmith SDKs send). Mutating admin calls are written to the aud
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza.errors import LanzaError
 from lanza.security.keys import KeyInfo, KeyStore, Role, allows
@@ -21,6 +21,7 @@ from lanza.store import Database
 from lanza.store.tables import AuditEntry, utcnow
 
 CACHE_SECONDS = 2.0
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class UnauthorizedError(LanzaError):
@@ -112,20 +113,39 @@ def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
     return dependency
 
 
-class AuditMiddleware(BaseHTTPMiddleware):
-    """Writes an audit entry for every request to an admin route, refused ones included."""
+class AuditMiddleware:
+    """Writes an audit entry for every request to an admin route, refused ones included.
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        actor = getattr(request.state, "audit", None)
-        if actor is not None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            guard: Guard = request.app.state.guard
-            try:
-                guard.audit(actor, request.method, request.url.path, response.status_code)
-            except Exception:  # the audit must never fail the request it records
-                import logging
+    Plain ASGI rather than ``BaseHTTPMiddleware``: predictions pass through it too, and
+    they should pay nothing for it.
+    """
 
-                logging.getLogger("lanza.audit").exception("audit write failed")
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in MUTATING:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            actor = scope.get("state", {}).get("audit")
+            if actor is not None:
+                self._write(scope, actor, status)
+
+    @staticmethod
+    def _write(scope: Scope, actor: str, status: int) -> None:
+        guard: Guard = scope["app"].state.guard
+        try:
+            guard.audit(actor, scope["method"], scope["path"], status)
+        except Exception:  # the audit must never fail the request it records
+            logging.getLogger("lanza.audit").exception("audit write failed")

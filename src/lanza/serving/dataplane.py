@@ -98,9 +98,8 @@ class DataPlane:
     ) -> Prediction:
         count = request.payload.count
         try:
-            return await asyncio.wait_for(
-                variant.batcher.submit(columns, count, request.probabilities), self.timeout_s
-            )
+            async with asyncio.timeout(self.timeout_s):
+                return await variant.batcher.submit(columns, count, request.probabilities)
         except TimeoutError as exc:
             raise DeadlineExceededError(
                 f"Deployment '{request.deployment}' did not answer within {self.timeout_s:g}s."

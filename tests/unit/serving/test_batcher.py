@@ -1,0 +1,66 @@
+"""Micro-batching merges concurrent requests, splits answers back, and fails them together."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.runtime.schema import Column, InputSchema
+from lanza.serving.batcher import MicroBatcher
+
+
+class Doubler(ModelRuntime):
+    """Predicts 2x; records each call's row count; can fail or drop a row on demand."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.name, self.version, self.mode = "d", "1", mode
+        self.schema = InputSchema((Column("x", "double"),))
+        self.calls: list[int] = []
+
+    def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        self.calls.append(len(frame))
+        if self.mode == "fail":
+            raise PredictionError("boom")
+        values = frame["x"].to_numpy() * 2
+        return Prediction(values[:-1] if self.mode == "short" else values)
+
+
+async def _many(batcher: MicroBatcher, count: int) -> list[Any]:
+    batcher.start()
+    try:
+        return await asyncio.gather(
+            *(batcher.submit({"x": [float(i)]}, 1) for i in range(count)),
+            return_exceptions=True,
+        )
+    finally:
+        await batcher.stop()
+
+
+def test_concurrent_requests_share_model_calls() -> None:
+    runtime = Doubler()
+    results = asyncio.run(_many(MicroBatcher(runtime, 8, 5.0), 20))
+    assert [r.to_list()[0] for r in results] == [2.0 * i for i in range(20)]
+    assert sum(runtime.calls) == 20
+    assert len(runtime.calls) < 20
+    assert max(runtime.calls) <= 8
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"), [("fail", "boom"), ("short", "returned 4 outputs for 5 rows")]
+)
+def test_a_failed_batch_answers_every_request(mode: str, message: str) -> None:
+    batcher = MicroBatcher(Doubler(mode), 5, 50.0)
+    results = asyncio.run(_many(batcher, 5))
+    assert all(isinstance(r, PredictionError) and message in str(r) for r in results)
+
+
+def test_batching_off_calls_the_model_per_request() -> None:
+    runtime = Doubler()
+    results = asyncio.run(_many(MicroBatcher(runtime, 1, 0.0), 4))
+    assert runtime.calls == [1, 1, 1, 1]
+    assert np.allclose([r.values[0] for r in results], [0, 2, 4, 6])
