@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lanza.errors import DeadlineExceededError, LanzaError
 from lanza.runtime.base import Prediction
@@ -59,6 +59,30 @@ class InferenceResponse:
         return [dict(zip(labels, map(float, row), strict=True)) for row in p.probabilities]
 
 
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One answered request, as observers (the prediction log, monitors) receive it."""
+
+    request_id: str
+    deployment: str
+    model: str
+    face: str
+    columns: dict[str, list[Any]]
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    classes: list[Any] | None
+    latency_ms: float
+    created_at: float
+    shadow: bool = False
+
+
+class PredictionObserver(Protocol):
+    """Receives every answered prediction; must only enqueue (it runs on the request path)."""
+
+    def observe(self, record: PredictionRecord) -> None:
+        """Take note of one prediction without blocking."""
+
+
 class DataPlane:
     """Validates, routes, batches, shadows and times every prediction."""
 
@@ -69,6 +93,15 @@ class DataPlane:
         self.metrics = metrics
         self.timeout_s = timeout_s
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self.observers: list[PredictionObserver] = []
+
+    def notify(self, record: PredictionRecord) -> None:
+        """Hand a record to every observer; an observer's failure is logged, never raised."""
+        for observer in self.observers:
+            try:
+                observer.observe(record)
+            except Exception:
+                log.exception("prediction observer %r failed", observer)
 
     async def infer(self, request: InferenceRequest) -> InferenceResponse:
         """Answer one request; raises lanza errors that faces turn into their error shape."""
@@ -84,7 +117,10 @@ class DataPlane:
             prediction = await self._predict(variant, columns, request)
             self._mirror(live, columns, request)
             status = "ok"
-            return InferenceResponse(prediction, version, request.request_id, columns)
+            response = InferenceResponse(prediction, version, request.request_id, columns)
+            if self.observers:
+                self.notify(_record(request, response.prediction, version, columns, started))
+            return response
         except LanzaError as exc:
             status = str(exc.status_code)
             raise
@@ -138,3 +174,29 @@ class DataPlane:
                 request.deployment, shadow.version, "shadow", "error"
             ).inc()
             log.info("shadow %s failed on %s: %s", shadow.version, request.request_id, exc)
+
+
+def _record(
+    request: InferenceRequest,
+    prediction: Prediction,
+    model: str,
+    columns: dict[str, list[Any]],
+    started: float,
+    shadow: bool = False,
+) -> PredictionRecord:
+    probabilities = None
+    if prediction.probabilities is not None:
+        probabilities = prediction.probabilities.tolist()
+    return PredictionRecord(
+        request.request_id,
+        request.deployment,
+        model,
+        request.face,
+        columns,
+        prediction.to_list(),
+        probabilities,
+        prediction.classes,
+        (time.perf_counter() - started) * 1000,
+        time.time(),
+        shadow,
+    )
