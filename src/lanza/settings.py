@@ -56,6 +56,14 @@ class LLMSettings(BaseModel):
     )
 
 
+class AdvisorSettings(BaseModel):
+    """``lanza advise``."""
+
+    prices_path: Path | None = Field(
+        None, description="A price table (JSON, same shape as lanza's) to use instead."
+    )
+
+
 class Settings(BaseSettings):
     """lanza's configuration: where state lives and how components behave."""
 
@@ -88,6 +96,7 @@ class Settings(BaseSettings):
     )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")

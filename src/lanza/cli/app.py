@@ -14,6 +14,7 @@ from lanza import __version__
 from lanza.cli import deployments, keys, models
 from lanza.cli.context import state
 from lanza.cli.deployments import deploy_command
+from lanza.cli.hardware import advise_command, info_command
 from lanza.cli.output import fail
 from lanza.cli.predict import predict_command
 from lanza.cli.quickstart import quickstart_command
@@ -38,6 +39,8 @@ app.command("deploy")(deploy_command)
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(keys.app, name="keys")
 app.command("predict")(predict_command)
+app.command("info")(info_command)
+app.command("advise")(advise_command)
 
 
 def _version(value: bool) -> None:

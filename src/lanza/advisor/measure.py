@@ -1,0 +1,47 @@
+"""Measure a model on this machine: latency and throughput over batch sizes, on one core."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lanza.runtime.base import ModelRuntime
+
+BATCH_SIZES = (1, 8, 32, 128, 1024)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One batch size: per-call latency percentiles and rows per second."""
+
+    batch_size: int
+    p50_ms: float
+    p99_ms: float
+    rows_per_s: float
+
+
+def measure(
+    runtime: ModelRuntime,
+    sample: pd.DataFrame,
+    seconds: float = 0.5,
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+) -> list[Measurement]:
+    """Time ``predict_frame`` on rows drawn from ``sample`` for about ``seconds`` per size."""
+    frame = runtime.schema.validate(sample) if runtime.schema.columns else sample
+    rng = np.random.default_rng(0)
+    results = []
+    for size in batch_sizes:
+        batch = frame.iloc[rng.integers(0, len(frame), size)].reset_index(drop=True)
+        runtime.predict_frame(batch)  # warm up
+        timings: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or len(timings) < 5:
+            began = time.perf_counter()
+            runtime.predict_frame(batch)
+            timings.append(time.perf_counter() - began)
+        p50, p99 = np.percentile(timings, [50, 99])
+        results.append(Measurement(size, p50 * 1000, p99 * 1000, size / float(np.mean(timings))))
+    return results

@@ -1,0 +1,114 @@
+"""``lanza info`` and ``lanza advise``: the hardware here, and how a model should run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from lanza.cli.context import state
+from lanza.cli.output import console, print_json, print_table
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def info_command(as_json: JsonFlag = False) -> None:
+    """The hardware lanza sees: cores, memory, GPUs with memory and driver.
+
+    Example: lanza info --json
+    """
+    from lanza.hardware.devices import detect
+
+    hardware = detect()
+    if as_json:
+        print_json({**asdict(hardware), "has_gpu": hardware.has_gpu})
+        return
+    console.print(f"CPU cores: {hardware.cores}   memory: {hardware.memory_mib / 1024:.1f} GiB")
+    if not hardware.gpus:
+        console.print("GPUs: none" + (" (torch sees CUDA)" if hardware.torch_cuda else ""))
+        return
+    print_table(
+        "GPUs",
+        ["index", "name", "memory MiB", "driver"],
+        [[g.index, g.name, g.memory_mib, g.driver] for g in hardware.gpus],
+    )
+
+
+def advise_command(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    rps: Annotated[float, typer.Option(help="Peak real-time requests per second.")] = 0.0,
+    p99_ms: Annotated[float, typer.Option(help="Real-time p99 latency target.")] = 100.0,
+    rows_per_day: Annotated[float, typer.Option(help="Rows scored in batch per day.")] = 0.0,
+    seconds: Annotated[float, typer.Option(help="Measuring time per batch size.")] = 0.5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Real-time or batch, CPU or GPU, how many of which Google Cloud machine, and the cost.
+
+    Example: lanza advise fraud@champion --rps 200 --p99-ms 50 --rows-per-day 5e6
+    """
+    from lanza.advisor.service import run_advice
+
+    report = run_advice(state(ctx).workspace(), reference, rps, p99_ms, rows_per_day, seconds)
+    advice = report.advice
+    if as_json:
+        print_json(
+            {
+                "model": report.version.ref,
+                "hardware": asdict(report.hardware),
+                "measurements": [asdict(m) for m in report.measurements],
+                "prices": {
+                    "date": report.prices.date,
+                    "region": report.prices.region,
+                    "source": report.prices.source,
+                },
+                "mode": advice.mode,
+                "device": advice.hardware,
+                "reasons": advice.reasons,
+                "recommended": [asdict(o) for o in advice.recommended()],
+                "options": [asdict(o) for o in advice.options],
+            }
+        )
+        return
+    console.print(
+        f"[bold]{report.version.ref}[/] measured on {report.hardware.cores} cores "
+        "(one core per measurement)"
+    )
+    print_table(
+        "Measured",
+        ["batch", "p50 ms", "p99 ms", "rows/s"],
+        [
+            [m.batch_size, f"{m.p50_ms:.3f}", f"{m.p99_ms:.3f}", f"{m.rows_per_s:,.0f}"]
+            for m in report.measurements
+        ],
+    )
+    for reason in advice.reasons:
+        console.print(f"• {reason}")
+    print_table(
+        f"Options (prices {report.prices.region}, {report.prices.date})",
+        ["mode", "platform", "machine", "instances", "USD/month", "meets", "why"],
+        [
+            [
+                o.mode,
+                o.platform,
+                o.machine,
+                o.instances,
+                f"{o.monthly_usd:,.2f}",
+                "yes" if o.meets_target else "no",
+                o.why,
+            ]
+            for o in sorted(advice.options, key=lambda o: (o.mode, o.monthly_usd))
+        ],
+    )
+    for pick in advice.recommended():
+        console.print(
+            f"[bold green]Recommended {pick.mode}[/]: {pick.instances} × {pick.machine} "
+            f"on {pick.platform}, ≈ ${pick.monthly_usd:,.2f}/month ({pick.why})."
+        )
+    if not advice.recommended():
+        console.print(
+            "[bold red]No option meets the target on CPU[/]: relax the latency "
+            "target, or make the model faster (lanza optimize)."
+        )
+    console.print("How it decides: docs/advisor.md (the rules of lanza.advisor.rules).")
