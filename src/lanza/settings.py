@@ -49,10 +49,21 @@ class LLMSettings(BaseModel):
     retry_backoff_s: float = Field(
         0.5, ge=0, description="First retry delay on 429/5xx; doubles on each retry."
     )
-    cache_entries: int = Field(1024, ge=1, description="Responses kept per cached deployment.")
+    cache_entries: int = Field(1024, ge=1, description="Answers kept in the exact-match cache.")
     eval_concurrency: int = Field(4, ge=1, description="Dataset rows evaluated at once.")
     eval_experiment: str = Field(
         "lanza-evaluations", description="MLflow experiment that holds evaluation runs."
+    )
+
+
+class TracingSettings(BaseModel):
+    """The trace store and its export to MLflow."""
+
+    mlflow_export_interval_s: float = Field(
+        5.0, ge=0, description="Seconds between exports of settled traces to MLflow; 0 turns off."
+    )
+    mlflow_experiment: str = Field(
+        "lanza-traces", description="MLflow experiment whose Traces view shows lanza's traces."
     )
 
 
@@ -98,6 +109,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

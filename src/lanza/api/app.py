@@ -11,6 +11,7 @@ serving                /api/v1/deployments[...], /api/v1/models[...],
                        Open Inference v2 /v2/..., Vertex AI AIP_* routes
 llm                    OpenAI /v1/chat/completions /v1/completions /v1/embeddings
                        /v1/models, /api/v1/llm/deployments[...]
+batch                  /api/v1/batch-jobs[/{id}[/resume]]
 =====================  ==============================================================
 """
 
@@ -93,9 +94,11 @@ def is_public(settings: Settings) -> bool:
 
 def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
     """Every component of the server, in start order."""
+    from lanza.batch.component import BatchComponent
     from lanza.serving.component import ServingComponent
 
     components: list[Component] = [ServingComponent(workspace, metrics)]
+    components.append(BatchComponent(workspace))
     return components
 
 

@@ -12,6 +12,7 @@ import typer
 
 from lanza import __version__
 from lanza.cli import deployments, keys, models
+from lanza.cli.batch import batch_command, jobs_app
 from lanza.cli.context import state
 from lanza.cli.deployments import deploy_command
 from lanza.cli.hardware import advise_command, info_command
@@ -41,6 +42,8 @@ app.add_typer(keys.app, name="keys")
 app.command("predict")(predict_command)
 app.command("info")(info_command)
 app.command("advise")(advise_command)
+app.command("batch")(batch_command)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _version(value: bool) -> None:

@@ -34,7 +34,8 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
 
 def fail(message: str) -> None:
     """Print an error sentence on stderr."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print("[bold red]error:[/] ", end="", soft_wrap=True)
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _cell(value: Any) -> str:

@@ -1,19 +1,6 @@
-"""Training: candidates from simplest to most complex, and the simplest-adequate rule."""
+"""Training: candidates from simplest to most complex, and the simplest-adequate rule.
 
-from lanza.training.data import TrainingData, load_table, prepare
-from lanza.training.metrics import Metric, resolve_metric
-from lanza.training.selection import Selection, select_simplest
-from lanza.training.trainer import CandidateResult, Leaderboard, Trainer
-
-__all__ = [
-    "CandidateResult",
-    "Leaderboard",
-    "Metric",
-    "Selection",
-    "Trainer",
-    "TrainingData",
-    "load_table",
-    "prepare",
-    "resolve_metric",
-    "select_simplest",
-]
+Submodules are imported where they are used (``lanza.training.service`` for the whole
+job); this package imports nothing itself so that serving and batch, which only need
+``lanza.training.serialization``, do not pay for the trainer.
+"""

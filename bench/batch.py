@@ -1,0 +1,149 @@
+"""Batch scoring: ``lanza batch`` against ``mlflow models predict`` on the same model.
+
+Generates N rows × 20 numeric columns as CSV, trains one logistic regression with
+lanza (registered in a temporary LANZA_HOME), then scores the CSV with both tools in
+the same run and prints wall time, rows/s and peak RSS of each process tree, and the
+ratios. Run: ``python bench/batch.py --rows 1000000`` (and ``--rows 5000000`` to see
+that lanza's memory does not grow with the input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+COLUMNS = 20
+
+
+@dataclass
+class Run:
+    """One measured command."""
+
+    name: str
+    seconds: float
+    peak_mb: float
+    rows: int
+    stdout: bytes = b""
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows scored per second of wall time."""
+        return self.rows / self.seconds
+
+
+def write_csv(path: Path, rows: int, seed: int = 0) -> None:
+    """Random rows in slices of 500k, so making the data stays small in memory too."""
+    rng = np.random.default_rng(seed)
+    names = [f"f{i}" for i in range(COLUMNS)]
+    for start in range(0, rows, 500_000):
+        size = min(500_000, rows - start)
+        frame = pd.DataFrame(rng.normal(size=(size, COLUMNS)).round(6), columns=names)
+        frame.to_csv(path, mode="a" if start else "w", header=not start, index=False)
+
+
+def train_model(home: Path) -> str:
+    """Train and register ``bench`` in the given home; returns its models:/ URI."""
+    from lanza.settings import Settings
+    from lanza.training.service import TrainRequest, train
+    from lanza.workspace import Workspace
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5_000, COLUMNS))
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(COLUMNS)])
+    frame["y"] = (x[:, 0] + 0.5 * x[:, 1] - x[:, 2] > 0).astype(int)
+    workspace = Workspace(Settings(home=home))
+    train(workspace, TrainRequest(frame, "y", "bench", candidates=["logistic_regression"], folds=3))
+    workspace.close()
+    return "models:/bench/1"
+
+
+def measure(name: str, command: list[str], env: dict[str, str], rows: int) -> Run:
+    """Run a command and poll the RSS of its whole process tree every 50 ms."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    root = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(_rss(p) for p in tree))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    seconds = time.perf_counter() - began
+    stdout = process.stdout.read() if process.stdout else b""
+    if process.returncode != 0:
+        sys.exit(f"{name} failed with exit code {process.returncode}")
+    return Run(name, seconds, peak / 2**20, rows, stdout)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def main() -> None:
+    """Generate, train, score twice, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-mlflow", action="store_true", help="Measure lanza only.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lanza-bench-") as tmp:
+        folder = Path(tmp)
+        home = folder / "home"
+        data = folder / "in.csv"
+        write_csv(data, args.rows)
+        uri = train_model(home)
+        env = {
+            **os.environ,
+            "LANZA_HOME": str(home),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        }
+        bin_dir = Path(sys.executable).parent
+        size_mb = data.stat().st_size / 2**20
+        cores = os.cpu_count()
+        print(f"{args.rows:,} rows × {COLUMNS} columns, {size_mb:,.0f} MB CSV, {cores} cores")
+        lanza = [str(bin_dir / "lanza"), "batch", "bench/1", str(data), str(folder / "out")]
+        lanza.append("--json")
+        runs = [measure("lanza batch", lanza, env, args.rows)]
+        if not args.skip_mlflow:
+            mlflow = [str(bin_dir / "mlflow"), "models", "predict", "-m", uri, "-i", str(data)]
+            mlflow += ["-t", "csv", "-o", str(folder / "out.json"), "--env-manager", "local"]
+            runs.append(measure("mlflow models predict", mlflow, env, args.rows))
+        report(runs)
+
+
+def report(runs: list[Run]) -> None:
+    """A small table, then the ratios against the peer."""
+    print(f"{'tool':<24}{'wall s':>10}{'rows/s':>14}{'peak RSS MB':>14}")
+    for run in runs:
+        print(f"{run.name:<24}{run.seconds:>10.2f}{run.rows_per_s:>14,.0f}{run.peak_mb:>14,.0f}")
+    scoring = json.loads(runs[0].stdout)["seconds"]
+    print(
+        f"of lanza's {runs[0].seconds:.1f} s, {scoring:.1f} s scored and wrote the rows "
+        f"({runs[0].rows / scoring:,.0f} rows/s); the rest is start-up (imports, model load)."
+    )
+    if len(runs) == 2:
+        ours, peer = runs
+        print(
+            f"lanza is {peer.seconds / ours.seconds:.1f}× faster and uses "
+            f"{ours.peak_mb / peer.peak_mb:.2f}× the memory of {peer.name}."
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Run one batch job end to end: resolve, load, open the output, score, commit, summarise.
+
+The CLI and the server's background worker both call ``run_batch``; the caller passes
+hooks to see progress and to cancel between chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lanza.batch.engines import make_engine
+from lanza.batch.manifest import Manifest, PartRecord, open_output
+from lanza.batch.readers import ChunkReader, resolve_input
+from lanza.batch.spec import (
+    FORMATS,
+    BatchOptions,
+    BatchSummary,
+    JobCancelledError,
+    Progress,
+    ScoredChunk,
+)
+from lanza.batch.tracking import JobTracker
+from lanza.batch.writers import PartWriter
+from lanza.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from lanza.runtime.base import ModelRuntime
+    from lanza.workspace import Workspace
+
+
+@dataclass
+class JobHooks:
+    """What the caller sees of a running job, and how it asks it to stop."""
+
+    on_progress: Callable[[Progress], None] | None = None
+    cancelled: Callable[[], bool] | None = None
+    job_id: str | None = None
+    on_run: Callable[[str | None], None] | None = None
+
+
+def run_batch(
+    workspace: Workspace, options: BatchOptions, hooks: JobHooks | None = None
+) -> BatchSummary:
+    """Score ``options.input`` into ``options.output``; resumable and exactly once."""
+    hooks = hooks or JobHooks()
+    _check(options)
+    began = time.monotonic()
+    runtime, manifest, reader, total = _open(workspace, options)
+    folder, resumed_from = Path(options.output).expanduser(), manifest.rows
+    tracker = JobTracker(workspace.mlflow, workspace.tracker.experiment_id)
+    tracker.start(options, runtime.ref, hooks.job_id)
+    if hooks.on_run is not None:
+        hooks.on_run(tracker.run_id)
+    writer = PartWriter(folder, options.format)
+    engine = make_engine(options, runtime)
+    status = "FAILED"
+    try:
+        for scored in engine.run(reader.chunks(skip=manifest.next_index)):
+            _commit(manifest, folder, writer, scored)
+            if hooks.on_progress is not None:
+                estimate = total or _estimate(manifest.rows, reader.fraction())
+                elapsed = time.monotonic() - began
+                hooks.on_progress(
+                    Progress(manifest.rows, estimate, manifest.errors, elapsed, resumed_from)
+                )
+            if hooks.cancelled is not None and hooks.cancelled():
+                status = "KILLED"
+                raise JobCancelledError(
+                    f"The job was cancelled after {manifest.rows:,} rows; "
+                    "its committed parts are kept and it can be resumed."
+                )
+        manifest.complete = True
+        manifest.save(folder)
+        status = "FINISHED"
+    finally:
+        engine.close()
+        summary = _summary(manifest, folder, time.monotonic() - began, resumed_from)
+        tracker.finish(summary, status)
+    return summary
+
+
+def _open(
+    workspace: Workspace, options: BatchOptions
+) -> tuple[ModelRuntime, Manifest, ChunkReader, int | None]:
+    """Load the model (the manifest's version on resume), open the output and the input."""
+    inputs = resolve_input(options.input)
+    folder = Path(options.output).expanduser()
+    previous = Manifest.load(folder) if options.resume and folder.exists() else None
+    runtime = workspace.loader.load(previous.model if previous else options.model).runtime
+    manifest = open_output(folder, options, runtime.ref, list(inputs.files))
+    schema = runtime.schema
+    features = schema.names or None
+    kept = list(options.keep_columns)
+    if options.format == "vertex":  # Vertex AI's shape echoes each instance
+        kept = list(dict.fromkeys([*(features or []), *kept]))
+    reader = ChunkReader(
+        inputs,
+        features,
+        kept,
+        options.chunk_rows,
+        required={c.name for c in schema.columns if c.required},
+        numeric={c.name for c in schema.columns if c.numeric},
+    )
+    return runtime, manifest, reader, inputs.parquet_rows()
+
+
+def _commit(manifest: Manifest, folder: Path, writer: PartWriter, scored: ScoredChunk) -> None:
+    name = writer.write_part(scored.index, scored.table) if scored.table.num_rows else None
+    errors_file = writer.write_errors(scored.index, scored.errors) if scored.errors else None
+    part = PartRecord(
+        scored.index,
+        name,
+        scored.start,
+        scored.rows,
+        scored.table.num_rows,
+        len(scored.errors),
+        errors_file,
+    )
+    manifest.commit(folder, part)
+
+
+def _summary(manifest: Manifest, folder: Path, seconds: float, resumed_from: int) -> BatchSummary:
+    return BatchSummary(
+        model=manifest.model,
+        output=str(folder),
+        rows=manifest.rows,
+        written=manifest.written,
+        errors=manifest.errors,
+        parts=len(manifest.parts),
+        seconds=seconds,
+        resumed_from=resumed_from,
+    )
+
+
+def _estimate(rows: int, fraction: float) -> int | None:
+    return int(rows / fraction) if fraction > 0 else None
+
+
+def _check(options: BatchOptions) -> None:
+    if options.format not in FORMATS:
+        raise InvalidInputError(f"Unknown format '{options.format}'; use {', '.join(FORMATS)}.")
+    if options.chunk_rows < 1:
+        raise InvalidInputError("--chunk-rows must be at least 1.")
+    if options.resume and options.overwrite:
+        raise InvalidInputError("Pass --resume or --overwrite, not both.")

@@ -1,0 +1,140 @@
+"""The manifest: which parts of an output are committed, and which input rows they hold.
+
+A part counts only once the manifest lists it; the manifest is replaced atomically
+(temporary file, fsync, rename) after each part, so a job killed at any moment leaves
+an output whose manifest names whole parts only. ``--resume`` starts at the first
+chunk the manifest does not list and rewrites any part file left over from the kill.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lanza.batch.spec import BatchError, BatchOptions
+from lanza.batch.writers import ERRORS_DIR, write_atomic
+from lanza.errors import ConflictError
+
+MANIFEST = "_manifest.json"
+# Options that change which rows land in which part, or how they are written.
+FIXED = ("input", "format", "chunk_rows", "keep_columns", "probabilities")
+
+
+@dataclass
+class PartRecord:
+    """One committed part: its file, the input rows it covers, and what became of them."""
+
+    index: int
+    file: str | None
+    start: int
+    rows: int
+    written: int
+    errors: int
+    errors_file: str | None = None
+
+
+@dataclass
+class Manifest:
+    """What a job wrote so far; the single source of truth of an output folder."""
+
+    model: str
+    options: dict[str, Any]
+    files: list[str]
+    parts: list[PartRecord] = field(default_factory=list)
+    complete: bool = False
+
+    @property
+    def next_index(self) -> int:
+        """The first chunk not committed yet."""
+        return len(self.parts)
+
+    @property
+    def rows(self) -> int:
+        """Input rows covered by committed parts."""
+        return sum(p.rows for p in self.parts)
+
+    @property
+    def written(self) -> int:
+        """Output rows in committed parts."""
+        return sum(p.written for p in self.parts)
+
+    @property
+    def errors(self) -> int:
+        """Rows in error in committed parts."""
+        return sum(p.errors for p in self.parts)
+
+    def commit(self, folder: Path, part: PartRecord) -> None:
+        """Add a part and write the manifest atomically."""
+        if part.index != self.next_index:
+            raise BatchError(
+                f"Part {part.index} arrived out of order (expected {self.next_index})."
+            )
+        self.parts.append(part)
+        self.save(folder)
+
+    def save(self, folder: Path) -> None:
+        """Write the manifest atomically."""
+        data = {**asdict(self), "parts": [asdict(p) for p in self.parts]}
+        write_atomic(folder / MANIFEST, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest | None:
+        """The folder's manifest, or ``None`` when it has none."""
+        path = folder / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = orjson.loads(path.read_bytes())
+            parts = [PartRecord(**p) for p in data.pop("parts")]
+            return cls(**data, parts=parts)
+        except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+            raise BatchError(f"{path} is not a lanza batch manifest: {exc}.") from exc
+
+
+def open_output(folder: Path, options: BatchOptions, model: str, files: list[str]) -> Manifest:
+    """Prepare the output folder and return the manifest to continue (or a fresh one)."""
+    fixed = {k: options.to_dict()[k] for k in FIXED}
+    existing = Manifest.load(folder) if folder.exists() else None
+    if options.resume and existing is not None:
+        _check_same(existing, fixed, files, folder)
+        return existing
+    if folder.exists() and any(folder.iterdir()):
+        if not (options.overwrite or options.resume):
+            raise ConflictError(
+                f"The output {folder} already has files; pass --overwrite to replace them "
+                "or --resume to continue the job that wrote them."
+            )
+        clear_output(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(model, fixed, files)
+    manifest.save(folder)
+    return manifest
+
+
+def clear_output(folder: Path) -> None:
+    """Remove what a batch job writes: parts, error files, temporary files, the manifest."""
+    for path in folder.iterdir():
+        if path.name == ERRORS_DIR and path.is_dir():
+            shutil.rmtree(path)
+        elif path.is_file() and (
+            path.name.startswith(("part-", ".part-", "._manifest")) or path.name == MANIFEST
+        ):
+            path.unlink()
+
+
+def _check_same(manifest: Manifest, fixed: dict[str, Any], files: list[str], folder: Path) -> None:
+    for key, value in fixed.items():
+        if manifest.options.get(key) != value:
+            raise ConflictError(
+                f"The job in {folder} ran with {key}={manifest.options.get(key)!r}, not "
+                f"{value!r}; resume with the same options or pass --overwrite."
+            )
+    if manifest.files != files:
+        raise ConflictError(
+            f"The input files changed since the job in {folder} started; "
+            "pass --overwrite to start again."
+        )
