@@ -12,6 +12,7 @@ import typer
 
 from lanza import __version__
 from lanza.cli import deployments, keys, models
+from lanza.cli import traces as traces_cli
 from lanza.cli.batch import batch_command, jobs_app
 from lanza.cli.context import state
 from lanza.cli.deployments import deploy_command
@@ -39,6 +40,7 @@ app.command("serve")(serve_command)
 app.command("deploy")(deploy_command)
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(keys.app, name="keys")
+app.add_typer(traces_cli.app, name="traces")
 app.command("predict")(predict_command)
 app.command("info")(info_command)
 app.command("advise")(advise_command)

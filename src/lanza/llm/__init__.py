@@ -1,0 +1,1 @@
+"""LLMOps: providers, the OpenAI-compatible gateway, tracing, prompts and evaluation."""

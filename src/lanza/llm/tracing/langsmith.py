@@ -1,0 +1,133 @@
+"""The LangSmith ingest face under ``/langsmith``, for apps traced with the ``langsmith`` SDK.
+
+Set ``LANGSMITH_ENDPOINT=http://HOST:PORT/langsmith`` and the unmodified SDK sends here.
+
+=======  ===========================  ========  =======================================
+method   path                         role      what
+=======  ===========================  ========  =======================================
+GET      /langsmith/info              read      capabilities (multipart, zstd)
+POST     /langsmith/runs/multipart    predict   post./patch./feedback. parts, maybe zstd
+POST     /langsmith/runs/batch        predict   {"post": [...], "patch": [...]}
+POST     /langsmith/runs              predict   one run
+PATCH    /langsmith/runs/{run_id}     predict   the end of a run: outputs, error, end time
+POST     /langsmith/feedback          predict   a score or comment on a run
+=======  ===========================  ========  =======================================
+
+Posts and patches of one run are merged by run id in the store, in whatever requests
+they arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from lanza import __version__
+from lanza.api.auth import require
+from lanza.errors import InvalidInputError
+from lanza.llm.tracing.bodies import inflate, load_json, multipart, zstd_available
+from lanza.llm.tracing.queries import TraceReader
+from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
+from lanza.llm.tracing.store import TraceStore
+
+_RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
+
+
+def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
+    """The LangSmith-compatible routes over one store."""
+    router = APIRouter(prefix="/langsmith", tags=["langsmith"])
+    ingest = Depends(require("predict"))
+
+    @router.get("/info", dependencies=[Depends(require("read"))], summary="Server capabilities")
+    async def info() -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "batch_ingest_config": {
+                "use_multipart_endpoint": True,
+                "scale_up_qsize_trigger": 1000,
+                "scale_up_nthreads_limit": 16,
+                "scale_down_nempty_trigger": 4,
+                "size_limit": 100,
+                "size_limit_bytes": 20 * 1024 * 1024,
+            },
+            "instance_flags": {"zstd_compression_enabled": zstd_available()},
+        }
+
+    async def write(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        records = [record_from_run(op, run, reader.trace_of) for op, run in runs]
+        await run_in_threadpool(store.write, records)
+        return {"runs": len(records)}
+
+    @router.post("/runs/multipart", dependencies=[ingest], status_code=202)
+    async def runs_multipart(request: Request) -> dict[str, Any]:
+        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        runs, feedback = _from_parts(body, request.headers.get("content-type", ""))
+        answer = await write(runs)
+        for item in feedback:
+            await _feedback(reader, item)
+        return {**answer, "feedback": len(feedback)}
+
+    @router.post("/runs/batch", dependencies=[ingest], status_code=202)
+    async def runs_batch(request: Request) -> dict[str, Any]:
+        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        payload = load_json(body, "batch of runs")
+        if not isinstance(payload, dict):
+            raise InvalidInputError("A batch of runs is an object with 'post' and 'patch' lists.")
+        runs = [("post", run) for run in payload.get("post") or []]
+        runs += [("patch", run) for run in payload.get("patch") or []]
+        return await write(runs)
+
+    @router.post("/runs", dependencies=[ingest], status_code=202)
+    async def create_run(request: Request) -> dict[str, Any]:
+        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        return await write([("post", load_json(body, "run"))])
+
+    @router.patch("/runs/{run_id}", dependencies=[ingest], status_code=202)
+    async def update_run(run_id: str, request: Request) -> dict[str, Any]:
+        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        run = load_json(body, "run update")
+        if not isinstance(run, dict):
+            raise InvalidInputError("A run update is a JSON object.")
+        return await write([("patch", {**run, "id": run_id})])
+
+    @router.post("/feedback", dependencies=[ingest], summary="Feedback on a run")
+    async def create_feedback(request: Request) -> dict[str, Any]:
+        payload = load_json(await request.body(), "feedback")
+        return await _feedback(reader, payload)
+
+    return router
+
+
+async def _feedback(reader: TraceReader, payload: Any) -> dict[str, Any]:
+    """Store LangSmith feedback; the run may not have arrived yet, so no trace is required."""
+    trace_id, feedback = feedback_from_run_api(payload)
+    if trace_id is None and feedback.run_id is not None:
+        trace_id = await run_in_threadpool(reader.trace_of, feedback.run_id)
+    trace_id = trace_id or feedback.run_id
+    if trace_id is None:
+        raise InvalidInputError("Feedback needs a 'run_id' or a 'trace_id'.")
+    return await run_in_threadpool(reader.add_feedback, trace_id, feedback, False)
+
+
+def _from_parts(
+    body: bytes, content_type: str
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
+    """Runs (in order of their first part) and feedback from a multipart ingest body."""
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    feedback: list[Any] = []
+    for part in multipart(body, content_type):
+        kind, _, rest = part.name.partition(".")
+        run_id, _, field = rest.partition(".")
+        if kind == "feedback":
+            feedback.append(load_json(part.data, f"feedback part '{part.name}'"))
+        elif kind in ("post", "patch") and run_id:
+            run = runs.setdefault((kind, run_id), {"id": run_id})
+            value = load_json(part.data, f"part '{part.name}'")
+            if not field and isinstance(value, dict):
+                run.update({k: v for k, v in value.items() if k not in run or v is not None})
+            elif field in _RUN_FIELDS:
+                run[field] = value
+        # attachments ("attachment.<run>.<name>") are not kept
+    return [(kind, run) for (kind, _), run in runs.items()], feedback

@@ -1,0 +1,146 @@
+"""Export finished traces to MLflow's tracing, in batches, so the MLflow UI shows them too.
+
+MLflow 3's tracking store takes complete spans of many traces in one call
+(``log_spans``), creating each trace's record from its spans; lanza reaches it through
+``TracingClient`` on the explicit client's tracking URI, never through the fluent
+globals. A trace is exported once, after it has settled (no write for ``settle_s``);
+spans that arrive for it later stay in lanza's store only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+from sqlalchemy import select, update
+
+from lanza.llm.tracing.tables import TraceSpan, TraceSummary
+from lanza.store import Database
+
+log = logging.getLogger("lanza.tracing.mlflow")
+SPAN_TYPES = {
+    "llm": "LLM",
+    "chain": "CHAIN",
+    "tool": "TOOL",
+    "retriever": "RETRIEVER",
+    "embedding": "EMBEDDING",
+    "parser": "PARSER",
+    "prompt": "UNKNOWN",
+}
+
+
+class MlflowExporter:
+    """Copies settled traces from lanza's store into one MLflow experiment."""
+
+    def __init__(
+        self,
+        database: Database,
+        client: MlflowClient,
+        experiment: str = "lanza-traces",
+        settle_s: float = 2.0,
+        batch_size: int = 200,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.experiment = experiment
+        self.settle_s = settle_s
+        self.batch_size = batch_size
+        self._experiment_id: str | None = None
+
+    def export_once(self) -> int:
+        """Export one batch of settled traces; returns how many were exported."""
+        from mlflow.entities import Span
+        from mlflow.tracing.client import TracingClient
+
+        pending = self._pending()
+        if not pending:
+            return 0
+        with self.database.session() as session:
+            rows = session.scalars(select(TraceSpan).where(TraceSpan.trace_id.in_(pending)))
+            spans = [Span.from_dict(mlflow_span(row)) for row in rows if row.start_time]
+        if spans:
+            TracingClient(self.client.tracking_uri).log_spans(self.experiment_id(), spans)
+        with self.database.session() as session:
+            session.execute(
+                update(TraceSummary).where(TraceSummary.trace_id.in_(pending)).values(exported=True)
+            )
+        return len(pending)
+
+    def experiment_id(self) -> str:
+        """The experiment traces go to, created on first use."""
+        if self._experiment_id is None:
+            found = self.client.get_experiment_by_name(self.experiment)
+            self._experiment_id = (
+                found.experiment_id if found else self.client.create_experiment(self.experiment)
+            )
+        return self._experiment_id
+
+    def _pending(self) -> list[str]:
+        settled = time.time() - self.settle_s
+        with self.database.session() as session:
+            return list(
+                session.scalars(
+                    select(TraceSummary.trace_id)
+                    .where(
+                        TraceSummary.exported.is_(False),
+                        TraceSummary.status != "running",
+                        TraceSummary.updated_at < settled,
+                    )
+                    .order_by(TraceSummary.updated_at)
+                    .limit(self.batch_size)
+                )
+            )
+
+
+def mlflow_trace_id(trace_id: str) -> str:
+    """MLflow's ``tr-<32 hex>`` id for a lanza trace id (a UUID's hex, or a hash)."""
+    return "tr-" + _hex(trace_id, 16)
+
+
+def mlflow_span(row: TraceSpan) -> dict[str, Any]:
+    """A stored span in the dictionary form ``mlflow.entities.Span.from_dict`` reads."""
+    trace_id = mlflow_trace_id(row.trace_id)
+    attributes = {
+        "mlflow.traceRequestId": json.dumps(trace_id),
+        "mlflow.spanType": json.dumps(SPAN_TYPES.get(row.run_type, "UNKNOWN")),
+        "mlflow.spanInputs": row.inputs or "null",
+        "mlflow.spanOutputs": row.outputs or "null",
+        "lanza.span_id": json.dumps(row.id),
+    }
+    if row.model:
+        attributes["mlflow.llm.model"] = json.dumps(row.model)
+    if row.prompt_tokens is not None or row.completion_tokens is not None:
+        prompt, completion = row.prompt_tokens or 0, row.completion_tokens or 0
+        usage = {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        attributes["mlflow.chat.tokenUsage"] = json.dumps(usage)
+    start = int((row.start_time or 0.0) * 1e9)
+    return {
+        "trace_id": trace_id,
+        "span_id": _hex(row.id, 8),
+        "parent_span_id": _hex(row.parent_id, 8) if row.parent_id else None,
+        "name": row.name or row.run_type,
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": int(row.end_time * 1e9) if row.end_time else start,
+        "events": [],
+        "status": {
+            "code": "STATUS_CODE_ERROR" if row.error else "STATUS_CODE_OK",
+            "message": row.error or "",
+        },
+        "attributes": attributes,
+    }
+
+
+def _hex(value: str, size: int) -> str:
+    """``size`` bytes of hex for an id: the id itself when it already is that, else a hash."""
+    plain = value.replace("-", "").lower()
+    if len(plain) == size * 2 and all(c in "0123456789abcdef" for c in plain):
+        return plain
+    return hashlib.blake2b(value.encode(), digest_size=size).hexdigest()
