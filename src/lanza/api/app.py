@@ -95,10 +95,12 @@ def is_public(settings: Settings) -> bool:
 def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
     """Every component of the server, in start order."""
     from lanza.batch.component import BatchComponent
+    from lanza.llm.gateway.component import LLMComponent
     from lanza.llm.tracing.component import TracingComponent
     from lanza.serving.component import ServingComponent
 
     components: list[Component] = [ServingComponent(workspace, metrics)]
+    components.append(LLMComponent(workspace))
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))
     return components

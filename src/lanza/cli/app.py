@@ -12,6 +12,9 @@ import typer
 
 from lanza import __version__
 from lanza.cli import deployments, keys, models
+from lanza.cli import eval as eval_cli
+from lanza.cli import llm as llm_cli
+from lanza.cli import prompts as prompts_cli
 from lanza.cli import traces as traces_cli
 from lanza.cli.batch import batch_command, jobs_app
 from lanza.cli.context import state
@@ -40,7 +43,10 @@ app.command("serve")(serve_command)
 app.command("deploy")(deploy_command)
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(keys.app, name="keys")
+app.add_typer(llm_cli.app, name="llm")
 app.add_typer(traces_cli.app, name="traces")
+app.add_typer(prompts_cli.app, name="prompts")
+app.add_typer(eval_cli.app, name="eval")
 app.command("predict")(predict_command)
 app.command("info")(info_command)
 app.command("advise")(advise_command)

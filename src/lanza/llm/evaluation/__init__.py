@@ -1,0 +1,1 @@
+"""Evaluations: a dataset run against a deployment or a prompt, scored, logged to MLflow."""

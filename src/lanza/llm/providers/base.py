@@ -1,0 +1,139 @@
+"""The provider interface: chat, completion, streaming and embeddings, async-first.
+
+The gateway speaks to every provider through these typed messages; providers never see
+HTTP requests and never build OpenAI responses, so retries, caching, cost and tracing
+live in one place (the gateway) whatever the model is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from lanza.errors import InvalidInputError, LanzaError
+
+
+class ChatMessage(BaseModel):
+    """One message of a conversation, as the OpenAI API writes it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text, joining the text parts of a multi-part content."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """How to generate: the sampling knobs every provider understands."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def greedy(self) -> bool:
+        """Greedy decoding: no temperature given, or zero."""
+        return not self.temperature
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens read and written by one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Both together."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished generation."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One streamed piece: text, then at the end a finish reason and the usage."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors for a list of inputs, in order."""
+
+    vectors: list[list[float]]
+    usage: Usage
+
+
+class ProviderError(LanzaError):
+    """An upstream provider failed; ``status_code`` is what it answered (or 502/504)."""
+
+    code = "provider_error"
+
+    def __init__(self, message: str, status_code: int = 502) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+    @property
+    def retryable(self) -> bool:
+        """429 and 5xx are worth another try; other 4xx are the caller's fault."""
+        return self.status_code == 429 or self.status_code >= 500
+
+
+class Provider(ABC):
+    """A model behind the gateway; each method fails with a ``LanzaError``."""
+
+    kind: str = "provider"
+
+    async def load(self) -> None:  # noqa: B027 - optional hook
+        """Load weights or open connections; called once before the first request."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what ``load`` took."""
+
+    @abstractmethod
+    async def chat(self, messages: list[ChatMessage], params: GenerationParams) -> Completion:
+        """Answer a conversation."""
+
+    @abstractmethod
+    def stream_chat(
+        self, messages: list[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[Delta]:
+        """Answer a conversation piece by piece; the last delta has the usage."""
+
+    @abstractmethod
+    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
+        """Continue a text."""
+
+    @abstractmethod
+    def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+        """Continue a text piece by piece."""
+
+    async def embed(self, inputs: list[str]) -> Embeddings:
+        """Vectors for texts; only embedding providers have them."""
+        raise InvalidInputError(f"A '{self.kind}' deployment does not make embeddings.")
