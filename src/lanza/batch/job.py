@@ -6,6 +6,7 @@ hooks to see progress and to cancel between chunks.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def run_batch(
     _check(options)
     began = time.monotonic()
     runtime, manifest, reader, total = _open(workspace, options)
+    # Libraries and the model live as long as the job: keep them out of full GC passes.
+    gc.freeze()
     folder, resumed_from = Path(options.output).expanduser(), manifest.rows
     tracker = JobTracker(workspace.mlflow, workspace.tracker.experiment_id)
     tracker.start(options, runtime.ref, hooks.job_id)
