@@ -64,23 +64,24 @@ def test_deploy_serve_predict_and_sigterm(
     assert [d["name"] for d in listed] == ["c"]
 
     server = subprocess.Popen(
-        [*LANZA, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*LANZA, "serve", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ok(f"{url}/readyz"), timeout=60)
+        wait_for(lambda: all(_ok(f"{url}/readyz") for _ in range(10)), timeout=90)
         rows = cancer.drop(columns="target").head(2).to_dict(orient="records")
         predicted = _run({**env, "LANZA_URL": url}, "predict", "c", "--input", json.dumps(rows))
         assert predicted.returncode == 0, predicted.stderr
         assert json.loads(predicted.stdout)["model"] == "cancer/1"
         updated = _run(env, "deployments", "update", "c", "--model", "cancer/2")
         assert updated.returncode == 0, updated.stderr
-        wait_for(
-            lambda: (
-                httpx.get(f"{url}/api/v1/deployments/c").json()["serving"][0]["version"]
-                == "cancer/2"
-            )
-        )
+        # Two worker processes share deployments through the database: every answer,
+        # whichever worker gives it, soon comes from the new version.
+        wait_for(lambda: all(_served(url, rows) == "cancer/2" for _ in range(10)), timeout=60)
         began = time.monotonic()
         server.send_signal(signal.SIGTERM)
         # uvicorn finishes in-flight requests, then re-raises the signal it caught.
@@ -90,6 +91,12 @@ def test_deploy_serve_predict_and_sigterm(
         if server.poll() is None:
             server.kill()
         server.communicate()
+
+
+def _served(url: str, rows: list[dict[str, object]]) -> str:
+    answer = httpx.post(f"{url}/api/v1/deployments/c/predict", json={"instances": rows})
+    model: str = answer.json()["model"]
+    return model
 
 
 def _ok(url: str) -> bool:
