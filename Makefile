@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench clean install
+.PHONY: demo test test-fast lint format bench clean install browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lanza quickstart $(DEMO_FLAGS)
 
+## browser: headless Chromium for the dashboard's tests (Playwright drives /usr/bin/chromium)
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
 ## test: install what the tests need and run the whole suite (slow tests included)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_FLAGS)
 
 ## test-fast: the suite without the slow integration tests

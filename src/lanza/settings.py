@@ -67,6 +67,39 @@ class TracingSettings(BaseModel):
     )
 
 
+class MonitoringSettings(BaseModel):
+    """The prediction log, drift and quality windows, and alerts."""
+
+    enabled: bool = Field(True, description="Log predictions and watch deployments.")
+    sample_rate: float = Field(1.0, ge=0, le=1, description="Share of requests logged.")
+    flush_interval_s: float = Field(
+        0.5, gt=0, description="Seconds between batched writes of the prediction log."
+    )
+    batch_rows: int = Field(500, ge=1, description="Most log rows written in one insert.")
+    buffer_rows: int = Field(
+        50_000, ge=1, description="Log rows held in memory at most; beyond it rows are dropped."
+    )
+    retention_days: float = Field(30, gt=0, description="Days log rows and alerts are kept.")
+    window: int = Field(1000, ge=1, description="Latest predictions in a monitoring window.")
+    window_s: float | None = Field(
+        None, gt=0, description="A time window in seconds instead of the last N predictions."
+    )
+    interval_s: float = Field(
+        30.0, gt=0, description="Seconds between drift, quality and alert computations."
+    )
+    min_rows: int = Field(30, ge=1, description="Rows a window needs before drift is judged.")
+    p_value: float = Field(0.05, gt=0, lt=1, description="KS and chi-squared drift threshold.")
+    distance: float = Field(
+        0.1, gt=0, description="Normed Wasserstein and Jensen-Shannon drift threshold."
+    )
+    dataset_share: float = Field(
+        0.5, gt=0, le=1, description="Share of drifting features that makes the dataset drift."
+    )
+    mlflow_experiment: str = Field(
+        "lanza-monitoring", description="MLflow experiment holding one run per deployment."
+    )
+
+
 class AdvisorSettings(BaseModel):
     """``lanza advise``."""
 
@@ -110,6 +143,7 @@ class Settings(BaseSettings):
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

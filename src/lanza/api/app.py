@@ -12,6 +12,8 @@ serving                /api/v1/deployments[...], /api/v1/models[...],
 llm                    OpenAI /v1/chat/completions /v1/completions /v1/embeddings
                        /v1/models, /api/v1/llm/deployments[...]
 batch                  /api/v1/batch-jobs[/{id}[/resume]]
+monitoring             GET / /dashboard/{name}, /api/v1/monitoring, /api/v1/deployments/
+                       {name}/feedback|monitoring|alerts[/{id}]
 =====================  ==============================================================
 """
 
@@ -102,9 +104,12 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     from lanza.batch.component import BatchComponent
     from lanza.llm.gateway.component import LLMComponent
     from lanza.llm.tracing.component import TracingComponent
+    from lanza.monitoring.component import MonitoringComponent
     from lanza.serving.component import ServingComponent
 
-    components: list[Component] = [ServingComponent(workspace, metrics)]
+    serving = ServingComponent(workspace, metrics)
+    components: list[Component] = [serving]
+    components.append(MonitoringComponent(workspace, metrics, serving))
     components.append(LLMComponent(workspace))
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from lanza import __version__
-from lanza.cli import deployments, keys, models
+from lanza.cli import alerts, deployments, keys, models
 from lanza.cli import eval as eval_cli
 from lanza.cli import llm as llm_cli
 from lanza.cli import prompts as prompts_cli
@@ -20,6 +20,7 @@ from lanza.cli.batch import batch_command, jobs_app
 from lanza.cli.context import state
 from lanza.cli.deployments import deploy_command
 from lanza.cli.hardware import advise_command, info_command
+from lanza.cli.monitor import monitor_command
 from lanza.cli.output import fail
 from lanza.cli.predict import predict_command
 from lanza.cli.quickstart import quickstart_command
@@ -52,6 +53,8 @@ app.command("info")(info_command)
 app.command("advise")(advise_command)
 app.command("batch")(batch_command)
 app.add_typer(jobs_app, name="jobs")
+app.command("monitor")(monitor_command)
+app.add_typer(alerts.app, name="alerts")
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,9 @@ def quickstart_command(
         bool, typer.Option(help="Serve on 127.0.0.1:8000 at the end (--no-serve to skip).")
     ] = True,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    simulate: Annotated[
+        bool, typer.Option(help="Send demo traffic (drift in one feature, feedback) once up.")
+    ] = False,
 ) -> None:
     """Train on the breast-cancer table, register the pick as champion, deploy and serve it.
 
@@ -52,6 +55,10 @@ def quickstart_command(
     from lanza.cli.serve import _export, run_server
 
     _export(state(ctx).overrides, "127.0.0.1", port, None, False)
+    if simulate:
+        from lanza.monitoring.simulate import start_simulation
+
+        start_simulation(f"http://127.0.0.1:{port}", data, MODEL, TARGET)
     run_server(workspace, f"Serving on http://127.0.0.1:{port} (Ctrl+C to stop). Try:\n{curl}")
 
 

@@ -1,0 +1,1 @@
+"""Monitoring: the prediction log, ground truth, drift, alerts and the dashboard."""

@@ -1,0 +1,49 @@
+"""Prometheus metrics of monitoring, on the registry the app injects (never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class MonitoringMetrics:
+    """Log health (written, dropped, failed writes) and the latest drift and quality."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry or CollectorRegistry()
+        self.logged = Counter(
+            "lanza_monitoring_logged_rows", "Prediction log rows written.", registry=registry
+        )
+        self.dropped = Counter(
+            "lanza_monitoring_dropped_rows",
+            "Prediction log rows dropped because the buffer was full.",
+            registry=registry,
+        )
+        self.write_errors = Counter(
+            "lanza_monitoring_write_errors",
+            "Failed writes of the prediction log (rows are kept and retried).",
+            registry=registry,
+        )
+        self.drift = Gauge(
+            "lanza_drift_score",
+            "Drift statistic of a feature (or the prediction) in the latest window.",
+            ["deployment", "feature", "method"],
+            registry=registry,
+        )
+        self.drifted = Gauge(
+            "lanza_feature_drifted",
+            "1 when the feature drifts in the latest window.",
+            ["deployment", "feature"],
+            registry=registry,
+        )
+        self.dataset_drift = Gauge(
+            "lanza_dataset_drift_share",
+            "Share of features drifting in the latest window.",
+            ["deployment"],
+            registry=registry,
+        )
+        self.quality = Gauge(
+            "lanza_live_quality",
+            "Live quality against ground truth in the latest window.",
+            ["deployment", "metric"],
+            registry=registry,
+        )

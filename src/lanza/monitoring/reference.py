@@ -1,0 +1,86 @@
+"""What training registered with a model version: its reference sample and its scores.
+
+The sample (``lanza.reference``, a parquet of training rows with the target) is
+downloaded once through the workspace's explicit MLflow client and kept on disk
+under ``<home>/monitoring/reference`` and in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lanza.workspace import Workspace
+
+REFERENCE_PATH = "reference/reference.parquet"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A model version's training facts that monitoring compares with."""
+
+    model: str
+    frame: pd.DataFrame | None
+    target: str | None
+    task: str | None
+    metric: str | None
+    cv_mean: float | None
+    classes: list[str] | None = field(default=None)
+
+    @property
+    def features(self) -> list[str]:
+        """Reference columns other than the target."""
+        if self.frame is None:
+            return []
+        return [c for c in self.frame.columns if c != self.target]
+
+
+class ReferenceCache:
+    """Reference per ``NAME/VERSION``, loaded once (a missing sample gives ``frame=None``)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.folder = workspace.settings.home / "monitoring" / "reference"
+        self._cache: dict[str, Reference] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model: str) -> Reference:
+        """The reference of ``NAME/VERSION``; raises NotFoundError for an unknown version."""
+        with self._lock:
+            if model not in self._cache:
+                self._cache[model] = self._load(model)
+            return self._cache[model]
+
+    def _load(self, model: str) -> Reference:
+        name, version = model.rsplit("/", 1)
+        tags = self.workspace.registry.get_version(name, version).tags
+        classes = json.loads(tags["lanza.classes"]) if "lanza.classes" in tags else None
+        cv_mean = tags.get("lanza.cv_mean")
+        return Reference(
+            model,
+            self._frame(name, version, tags.get("lanza.train_run_id")),
+            tags.get("lanza.target"),
+            tags.get("lanza.task"),
+            tags.get("lanza.metric"),
+            float(cv_mean) if cv_mean else None,
+            [str(c) for c in classes] if classes is not None else None,
+        )
+
+    def _frame(self, name: str, version: str, run_id: str | None) -> pd.DataFrame | None:
+        local = self.folder / name / version / "reference.parquet"
+        if not local.exists():
+            if run_id is None:
+                return None
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                got = self.workspace.mlflow.download_artifacts(
+                    run_id, REFERENCE_PATH, str(local.parent)
+                )
+            except Exception:
+                return None
+            Path(got).replace(local)
+        return pd.read_parquet(local)

@@ -1,0 +1,160 @@
+"""The monitor: periodic reports per deployment, with gauges, MLflow steps and alerts.
+
+``tick`` runs in a worker thread on the server's schedule (never on the prediction
+path); ``report`` is what ``lanza monitor`` and the API compute from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from lanza.monitoring import snapshot
+from lanza.monitoring.alerts import AlertStore
+from lanza.monitoring.metrics import MonitoringMetrics
+from lanza.monitoring.reference import Reference, ReferenceCache
+from lanza.monitoring.tracking import MonitoringRuns
+from lanza.monitoring.window import logged_deployments, read_window
+from lanza.serving.metrics import ServingMetrics
+from lanza.workspace import Workspace
+
+log = logging.getLogger("lanza.monitoring")
+HISTORY = 200
+
+
+class Monitor:
+    """Computes reports and keeps the latest one and a short history per deployment."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        metrics: MonitoringMetrics | None = None,
+        serving: ServingMetrics | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.settings = workspace.settings.monitoring
+        self.metrics = metrics or MonitoringMetrics()
+        self.serving = serving
+        self.references = ReferenceCache(workspace)
+        self.alerts = AlertStore(workspace.database)
+        self.runs = MonitoringRuns(
+            workspace.mlflow, workspace.registry, self.settings.mlflow_experiment
+        )
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, deque[dict[str, Any]]] = {}
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def report(self, deployment: str, window: int | None = None) -> dict[str, Any]:
+        """A fresh report of one deployment's window, with its alert history."""
+        size = window or self.settings.window
+        seconds = self.settings.window_s if window is None else None
+        current = read_window(self.workspace.database, deployment, size, seconds)
+        model = current.main_model()
+        built = snapshot.build(current, self._reference(model), self.settings)
+        built["errors"] = self._errors(deployment)
+        built["alerts"] = self.alerts.history(deployment)
+        return built
+
+    def tick(self) -> None:
+        """One round: report, gauges, MLflow and alerts for every watched deployment."""
+        for deployment in self.watched():
+            try:
+                self._round(deployment)
+            except Exception:
+                log.exception("monitoring of deployment %s failed this round", deployment)
+
+    def watched(self) -> list[str]:
+        """Deployments with logged traffic or alert rules."""
+        names = set(logged_deployments(self.workspace.database))
+        names.update(rule.deployment for rule in self.alerts.rules())
+        return sorted(names)
+
+    def _round(self, deployment: str) -> None:
+        report = self.report(deployment)
+        self._error_rate(deployment, report)
+        self.latest[deployment] = report
+        self.history.setdefault(deployment, deque(maxlen=HISTORY)).append(_point(report))
+        self._gauges(report)
+        try:
+            report["mlflow_run"] = self.runs.log(report)
+        except Exception:
+            log.exception("monitoring figures of %s could not be logged to MLflow", deployment)
+        self._alerts(deployment, report)
+
+    def _alerts(self, deployment: str, report: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        by_window: dict[int, dict[str, Any]] = {self.settings.window: report}
+        fired = False
+        for rule in self.alerts.rules(deployment):
+            if rule.window not in by_window:
+                by_window[rule.window] = self.report(deployment, rule.window)
+            fired = self.alerts.evaluate(rule, by_window[rule.window], now) or fired
+        if fired:
+            report["alerts"] = self.alerts.history(deployment)
+
+    def _reference(self, model: str | None) -> Reference | None:
+        if model is None:
+            return None
+        try:
+            return self.references.get(model)
+        except Exception as exc:
+            log.info("no reference for %s: %s", model, exc)
+            return None
+
+    def _errors(self, deployment: str) -> dict[str, Any] | None:
+        """Requests and errors so far, from the serving counters of this process."""
+        if self.serving is None:
+            return None
+        total = errors = 0.0
+        for family in self.serving.requests.collect():
+            for sample in family.samples:
+                labels = sample.labels
+                if not sample.name.endswith("_total") or labels.get("deployment") != deployment:
+                    continue
+                if labels.get("face") == "shadow":
+                    continue
+                total += sample.value
+                errors += sample.value if labels.get("status") != "ok" else 0.0
+        return {"total": int(errors), "requests": int(total), "rate": None}
+
+    def _error_rate(self, deployment: str, report: dict[str, Any]) -> None:
+        """Errors per request since the previous round, into the report."""
+        errors = report.get("errors")
+        if errors is None:
+            return
+        last_total, last_errors = self._counts.get(deployment, (0, 0))
+        self._counts[deployment] = (errors["requests"], errors["total"])
+        seen = errors["requests"] - last_total
+        errors["rate"] = (errors["total"] - last_errors) / seen if seen > 0 else None
+
+    def _gauges(self, report: dict[str, Any]) -> None:
+        name = report["deployment"]
+        drift = report["drift"]
+        for item in [*drift["features"], drift["prediction"]]:
+            if item:
+                self.metrics.drift.labels(name, item["column"], item["method"]).set(
+                    item["statistic"]
+                )
+                self.metrics.drifted.labels(name, item["column"]).set(float(item["drifted"]))
+        if drift["share"] is not None:
+            self.metrics.dataset_drift.labels(name).set(drift["share"])
+        for metric, value in report["quality"]["metrics"].items():
+            self.metrics.quality.labels(name, metric).set(value)
+
+
+def _point(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one round that the dashboard charts over time."""
+    errors = report.get("errors") or {}
+    return {
+        "t": report["generated_at"],
+        "requests": report["traffic"]["requests"],
+        "per_second": report["traffic"]["per_second"],
+        "p50_ms": report["latency"]["p50_ms"],
+        "p99_ms": report["latency"]["p99_ms"],
+        "errors": errors.get("total"),
+        "error_rate": errors.get("rate"),
+        "drift_share": report["drift"]["share"],
+        "quality": report["quality"]["metrics"],
+    }

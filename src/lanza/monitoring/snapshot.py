@@ -1,0 +1,143 @@
+"""One monitoring report of a deployment's window: traffic, latency, drift and quality.
+
+The server computes it periodically (never on the prediction path) and ``lanza
+monitor`` computes it from the database; both give the same JSON shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from lanza.monitoring import quality
+from lanza.monitoring.drift import Thresholds, column_drift, dataset_drift
+from lanza.monitoring.reference import Reference
+from lanza.monitoring.window import Window
+from lanza.settings import MonitoringSettings
+
+log = logging.getLogger("lanza.monitoring")
+PREDICTION = "__prediction__"
+TIMELINE_BUCKETS = 30
+
+
+def thresholds(settings: MonitoringSettings) -> Thresholds:
+    """Drift thresholds from settings."""
+    return Thresholds(settings.p_value, settings.distance, settings.dataset_share)
+
+
+def build(
+    window: Window, reference: Reference | None, settings: MonitoringSettings
+) -> dict[str, Any]:
+    """The report of one window against the reference of its main serving version."""
+    model = window.main_model()
+    return {
+        "deployment": window.deployment,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "window": _window(window, settings),
+        "traffic": _traffic(window),
+        "latency": _latency([row.latency_ms for row in window.logs]),
+        "serving": window.models,
+        "drift": _drift(window, model, reference, settings),
+        "quality": _quality(window, model, reference),
+    }
+
+
+def _window(window: Window, settings: MonitoringSettings) -> dict[str, Any]:
+    logs = window.logs
+    return {
+        "requests": settings.window if settings.window_s is None else None,
+        "seconds": settings.window_s,
+        "since": logs[0].created_at.isoformat() if logs else None,
+        "until": logs[-1].created_at.isoformat() if logs else None,
+    }
+
+
+def _traffic(window: Window) -> dict[str, Any]:
+    logs = window.logs
+    rows = sum(len(r.prediction) for r in logs)
+    span = (logs[-1].created_at - logs[0].created_at).total_seconds() if len(logs) > 1 else 0.0
+    return {
+        "requests": len(logs),
+        "rows": rows,
+        "per_second": len(logs) / span if span > 0 else None,
+        "timeline": _timeline(window),
+    }
+
+
+def _timeline(window: Window) -> list[dict[str, Any]]:
+    """Requests and latency per time bucket across the window, for charts."""
+    logs = window.logs
+    if not logs:
+        return []
+    times = np.array([r.created_at.timestamp() for r in logs])
+    edges = np.linspace(times[0], times[-1] + 1e-6, TIMELINE_BUCKETS + 1)
+    index = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, TIMELINE_BUCKETS - 1)
+    latencies = np.array([r.latency_ms for r in logs])
+    out = []
+    for bucket in range(TIMELINE_BUCKETS):
+        chosen = latencies[index == bucket]
+        out.append(
+            {
+                "t": datetime.fromtimestamp(float(edges[bucket]), UTC).isoformat(),
+                "requests": len(chosen),
+                **_latency(chosen.tolist()),
+            }
+        )
+    return out
+
+
+def _latency(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50_ms": None, "p99_ms": None}
+    p50, p99 = np.percentile(values, [50, 99])
+    return {"p50_ms": float(p50), "p99_ms": float(p99)}
+
+
+def _drift(
+    window: Window, model: str | None, reference: Reference | None, settings: MonitoringSettings
+) -> dict[str, Any]:
+    empty: dict[str, Any] = {"model": model, "features": [], "prediction": None, "share": None}
+    if model is None or reference is None or reference.frame is None:
+        return {**empty, "dataset_drift": None, "reason": "no reference sample for this version"}
+    frame = window.frame(model)
+    if len(frame) < settings.min_rows:
+        reason = f"{len(frame)} rows in the window; drift needs {settings.min_rows}"
+        return {**empty, "dataset_drift": None, "reason": reason}
+    t = thresholds(settings)
+    features, share, drifted = dataset_drift(reference.frame, frame, reference.features, t)
+    prediction = None
+    if reference.target is not None and reference.target in reference.frame.columns:
+        target = reference.frame[reference.target]
+        if reference.task == "classification":
+            target = target.astype(str)
+            frame[PREDICTION] = frame[PREDICTION].astype(str)
+        prediction = column_drift("prediction", target, frame[PREDICTION], t).to_dict()
+    return {
+        "model": model,
+        "rows": len(frame),
+        "features": [f.to_dict() for f in features],
+        "prediction": prediction,
+        "share": share,
+        "dataset_drift": drifted,
+        "reason": None,
+    }
+
+
+def _quality(window: Window, model: str | None, reference: Reference | None) -> dict[str, Any]:
+    truth, predicted, probabilities, classes = window.labelled()
+    training = None
+    if reference is not None and reference.cv_mean is not None:
+        training = {"metric": reference.metric, "cv_mean": reference.cv_mean, "model": model}
+    metrics: dict[str, float] = {}
+    task = reference.task if reference is not None else None
+    try:
+        if truth and task == "regression":
+            metrics = quality.regression(truth, predicted)
+        elif truth:
+            metrics = quality.classification(truth, predicted, probabilities or None, classes)
+    except (TypeError, ValueError) as exc:
+        log.info("live quality of %s cannot be scored: %s", window.deployment, exc)
+    return {"labelled": len(truth), "metrics": metrics, "training": training}

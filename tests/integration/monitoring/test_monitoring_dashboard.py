@@ -1,0 +1,95 @@
+"""The dashboard in headless Chromium: no console errors, charts show what was sent, live."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pandas as pd
+import pytest
+
+from lanza.monitoring.simulate import _send, _wait_ready
+from tests.integration.monitoring.conftest import Serve
+from tests.servers import wait_for
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("Chromium is not installed (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _labelled(http: httpx.Client, count: int) -> bool:
+    report = http.get("/api/v1/deployments/c/monitoring").json()
+    return bool(report["history"]) and report["quality"]["labelled"] == count
+
+
+def test_dashboard_shows_the_traffic_sent(
+    serve: Serve, cancer_frame: pd.DataFrame, browser: object
+) -> None:
+    shuffled = cancer_frame.sample(frac=1.0, random_state=5)
+    with serve() as http:
+        _wait_ready(http, "c")
+        sent = _send(http, shuffled, "c", "target", "mean_texture", 40, 0.0, limit=80)
+        assert sent == 80
+        wait_for(lambda: _labelled(http, 80))
+        page = browser.new_page()  # type: ignore[attr-defined]
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+
+        page.goto(f"{http.base_url}/")
+        row = page.locator('tr[data-deployment="c"]')
+        row.wait_for()
+        assert row.locator("td").nth(1).inner_text() == "cancer/1"
+        assert row.locator("td").nth(2).inner_text() == "80"
+
+        page.goto(f"{http.base_url}/dashboard/c")
+        page.locator('svg[data-chart="drift"] rect').first.wait_for()
+        bars = page.locator('svg[data-chart="drift"] rect')
+        drifted = {
+            bars.nth(i).get_attribute("data-feature"): bars.nth(i).get_attribute("data-drifted")
+            for i in range(bars.count())
+        }
+        assert drifted["mean_texture"] == "true"
+        assert [k for k, v in drifted.items() if v == "true" and k != "prediction"] == [
+            "mean_texture"
+        ]
+        assert _traffic(page) == 80
+        quality = page.locator('svg[data-chart="quality"] circle[data-series="accuracy"]')
+        assert quality.count() >= 1
+        assert page.locator('svg[data-chart="quality"] line[data-guide]').count() == 1
+        assert page.locator('svg[data-chart="latency"] circle').count() >= 2
+
+        _send(http, shuffled, "c", "target", "mean_texture", 0, 0.0, limit=20)
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('svg[data-chart="traffic"] circle')]
+                 .reduce((sum, c) => sum + Number(c.dataset.value), 0) === 100""",
+            timeout=30_000,
+        )
+        assert problems == []
+
+
+def _traffic(page: object) -> int:
+    values = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        'svg[data-chart="traffic"] circle', "cs => cs.map(c => Number(c.dataset.value))"
+    )
+    return int(sum(values))
