@@ -10,15 +10,23 @@ import pandas as pd
 
 from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
 from lanza.runtime.schema import InputSchema
-from lanza.training.serialization import load_model
+from lanza.training.serialization import VerifiedCache, load_model
 
 
 class SklearnRuntime(ModelRuntime):
     """A scikit-learn estimator loaded from skops with lanza's trusted types only."""
 
-    def __init__(self, name: str, version: str, path: Path, schema: InputSchema | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        path: Path,
+        schema: InputSchema | None,
+        cache: VerifiedCache | None = None,
+    ) -> None:
         self.name, self.version = name, version
-        self.model: Any = load_model(path.read_bytes())
+        blob = path.read_bytes()
+        self.model: Any = cache.load(blob) if cache is not None else load_model(blob)
         self.schema = schema or _schema_from_estimator(self.model)
         classes = getattr(self.model, "classes_", None)
         self.classes = None if classes is None else [_plain(c) for c in classes]

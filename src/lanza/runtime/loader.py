@@ -16,7 +16,7 @@ from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
 from lanza.runtime.schema import InputSchema
-from lanza.training.serialization import UntrustedModelError
+from lanza.training.serialization import UntrustedModelError, VerifiedCache
 
 
 class ModelLoadError(LanzaError):
@@ -96,7 +96,11 @@ class ModelLoader:
         try:
             if sklearn and sklearn.get("serialization_format") == "skops":
                 return SklearnRuntime(
-                    version.name, version.version, path / sklearn["pickled_model"], schema
+                    version.name,
+                    version.version,
+                    path / sklearn["pickled_model"],
+                    schema,
+                    VerifiedCache(self.cache_dir / ".verified"),
                 )
             if "python_function" not in flavours:
                 raise ModelLoadError(f"{version.ref} has no flavour lanza can serve.")

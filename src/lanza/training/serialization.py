@@ -3,13 +3,27 @@
 A skops file lists the types it needs; loading refuses any type that is not trusted.
 lanza trusts the types of the models it trains (scikit-learn, NumPy, XGBoost) and
 nothing else, whatever a model file itself claims.
+
+Importing ``skops.io`` walks every scikit-learn module to build its own trusted list
+(seconds, and it imports PyTorch when installed), so it is imported only when a model
+is first checked. ``VerifiedCache`` keeps each model that passed the check as a pickle
+signed with a key that only this machine holds: a process that loads the same model
+again (a batch job, a server restart) skips both the walk and the skops decoding. A
+registry artifact cannot forge an entry: entries live outside the downloaded
+artifacts, are named by the SHA-256 of the skops bytes, and are signed (HMAC-SHA256)
+over that digest and the library versions they were written with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import pickle
+import secrets
+from importlib import metadata
+from pathlib import Path
 from typing import Any
-
-import skops.io as sio
 
 from lanza.errors import LanzaError
 
@@ -34,11 +48,15 @@ class UntrustedModelError(LanzaError):
 
 def dump_model(model: Any) -> bytes:
     """Serialise a model with skops."""
+    import skops.io as sio
+
     return bytes(sio.dumps(model))
 
 
 def trusted_types(blob: bytes) -> list[str]:
     """The non-default types a skops blob needs, checked against lanza's trusted prefixes."""
+    import skops.io as sio
+
     needed = [str(t) for t in sio.get_untrusted_types(data=blob)]
     refused = [t for t in needed if not t.startswith(TRUSTED_PREFIXES)]
     if refused:
@@ -50,4 +68,80 @@ def trusted_types(blob: bytes) -> list[str]:
 
 def load_model(blob: bytes) -> Any:
     """Load a skops blob, trusting only lanza's declared types."""
+    import skops.io as sio
+
     return sio.loads(blob, trusted=trusted_types(blob))
+
+
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "xgboost")
+SIGNATURE_BYTES = 32
+
+
+class VerifiedCache:
+    """Signed pickles of models that passed the skops check, in a folder of lanza's own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load(self, blob: bytes) -> Any:
+        """The model in ``blob``: from a valid cache entry, else checked, loaded and cached."""
+        digest = hashlib.sha256(blob).hexdigest()
+        entry = self.folder / f"{digest}.pkl"
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            data = b""
+        body = data[SIGNATURE_BYTES:]
+        if body and hmac.compare_digest(data[:SIGNATURE_BYTES], self._sign(digest, body)):
+            try:
+                return pickle.loads(body)  # signed with this machine's key: written by lanza
+            except Exception:
+                entry.unlink(missing_ok=True)
+        model = load_model(blob)
+        self._store(entry, digest, model)
+        return model
+
+    def _store(self, entry: Path, digest: str, model: Any) -> None:
+        """Write an entry atomically; a cache that cannot be written only costs speed."""
+        try:
+            body = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+            staging = entry.with_name(f".{entry.name}.{os.getpid()}")
+            staging.write_bytes(self._sign(digest, body) + body)
+            os.replace(staging, entry)
+        except Exception:
+            return
+
+    def _sign(self, digest: str, body: bytes) -> bytes:
+        message = "|".join([digest, *_versions()]).encode() + body
+        return hmac.new(self._key(), message, hashlib.sha256).digest()
+
+    def _key(self) -> bytes:
+        """This machine's signing key, created on first use, readable by its owner only."""
+        path = self.folder / "key"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        # Written aside and linked into place: a concurrent process sees no key or a whole one.
+        staging = self.folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+        return path.read_bytes()
+
+
+def _versions() -> list[str]:
+    """The versions that decide whether a pickle still loads as it was written."""
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=-")
+    return found
