@@ -68,6 +68,10 @@ class MonitoringComponent(Component):
                 await self._task
             self._task = None
         await asyncio.to_thread(self.prediction_log.stop)
+        try:
+            await asyncio.to_thread(self.monitor.lease.release)
+        except Exception:
+            log.exception("the monitoring lease could not be released; it expires by itself")
 
     async def _watch(self) -> None:
         while True:

@@ -2,6 +2,9 @@
 
 ``tick`` runs in a worker thread on the server's schedule (never on the prediction
 path); ``report`` is what ``lanza monitor`` and the API compute from the database.
+Every server process computes reports for its own dashboard and gauges, but only the
+holder of the ``monitoring`` lease logs the MLflow step and fires alerts, so a server
+with several workers writes each round and each alert once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from lanza.monitoring.reference import Reference, ReferenceCache
 from lanza.monitoring.tracking import MonitoringRuns
 from lanza.monitoring.window import logged_deployments, read_window
 from lanza.serving.metrics import ServingMetrics
+from lanza.store.lease import Lease
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.monitoring")
@@ -42,6 +46,8 @@ class Monitor:
         self.runs = MonitoringRuns(
             workspace.mlflow, workspace.registry, self.settings.mlflow_experiment
         )
+        self.lease = Lease(workspace.database, "monitoring", ttl_s=3 * self.settings.interval_s)
+        self._leading = False
         self.latest: dict[str, dict[str, Any]] = {}
         self.history: dict[str, deque[dict[str, Any]]] = {}
         self._counts: dict[str, tuple[int, int]] = {}
@@ -59,9 +65,17 @@ class Monitor:
 
     def tick(self) -> None:
         """One round: report, gauges, MLflow and alerts for every watched deployment."""
+        try:
+            leader = self.lease.acquire()
+        except Exception:
+            log.exception("the monitoring lease could not be read; this round only reports")
+            leader = False
+        if leader and not self._leading:
+            self.runs.forget()  # steps may have moved on while another process led
+        self._leading = leader
         for deployment in self.watched():
             try:
-                self._round(deployment)
+                self._round(deployment, leader)
             except Exception:
                 log.exception("monitoring of deployment %s failed this round", deployment)
 
@@ -71,12 +85,14 @@ class Monitor:
         names.update(rule.deployment for rule in self.alerts.rules())
         return sorted(names)
 
-    def _round(self, deployment: str) -> None:
+    def _round(self, deployment: str, leader: bool = True) -> None:
         report = self.report(deployment)
         self._error_rate(deployment, report)
         self.latest[deployment] = report
         self.history.setdefault(deployment, deque(maxlen=HISTORY)).append(_point(report))
         self._gauges(report)
+        if not leader:
+            return
         try:
             report["mlflow_run"] = self.runs.log(report)
         except Exception:

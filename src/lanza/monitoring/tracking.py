@@ -41,6 +41,10 @@ class MonitoringRuns:
             self._tag(model, run_id)
         return run_id
 
+    def forget(self) -> None:
+        """Drop the cached runs and steps: another process may have logged since."""
+        self._runs.clear()
+
     def _run(self, deployment: str) -> tuple[str, int]:
         if deployment in self._runs:
             return self._runs[deployment]

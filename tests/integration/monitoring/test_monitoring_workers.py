@@ -1,0 +1,37 @@
+"""Several server processes over one database log each monitoring round to MLflow once."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lanza.monitoring.service import Monitor
+from lanza.settings import Settings
+from lanza.workspace import Workspace
+from tests.integration.monitoring.conftest import FEATURES, Serve, predict
+
+
+def test_only_the_lease_holder_logs_to_mlflow(
+    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+) -> None:
+    quiet = monitored_settings.monitoring.model_copy(update={"interval_s": 3600})
+    with serve(monitored_settings.model_copy(update={"monitoring": quiet})) as http:
+        predict(http, cancer_frame[FEATURES].head(40))
+    workspaces = [Workspace(monitored_settings) for _ in range(2)]
+    try:
+        monitors = [Monitor(ws) for ws in workspaces]
+        # The registry is shared with other tests, which may have logged rounds of 'c'.
+        run_id, before = monitors[0].runs._run("c")
+        for _ in range(2):
+            for monitor in monitors:
+                monitor.tick()
+        # Both processes report (their own dashboards show the figures)...
+        assert all(m.latest["c"]["traffic"]["requests"] == 40 for m in monitors)
+        # ...but only one wrote MLflow steps: two rounds, not four.
+        runs = [m.latest["c"].get("mlflow_run") for m in monitors]
+        assert runs.count(run_id) == 1
+        assert runs.count(None) == 1
+        history = workspaces[0].mlflow.get_metric_history(run_id, "requests")
+        assert sorted(m.step for m in history)[before:] == [before, before + 1]
+    finally:
+        for ws in workspaces:
+            ws.close()
