@@ -16,6 +16,7 @@ from lanza.registry import AliasHistory, Registry
 from lanza.runtime.loader import ModelLoader
 from lanza.settings import Settings
 from lanza.store import Database
+from lanza.training.serialization import VerifiedCache
 from lanza.training.tracking import TrainingTracker
 
 # Servers and batch jobs log their own progress; MLflow's download bars would only be noise.
@@ -58,7 +59,12 @@ class Workspace:
     def tracker(self) -> TrainingTracker:
         """Writes training runs and registers picks."""
         assert self.settings.artifact_root is not None
-        return TrainingTracker(self.mlflow, self.registry, self.settings.artifact_root)
+        return TrainingTracker(
+            self.mlflow,
+            self.registry,
+            self.settings.artifact_root,
+            VerifiedCache(self.settings.model_cache / ".verified"),
+        )
 
     @cached_property
     def loader(self) -> ModelLoader:

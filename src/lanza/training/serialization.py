@@ -101,9 +101,15 @@ class VerifiedCache:
         self._store(entry, digest, model)
         return model
 
+    def add(self, blob: bytes, model: Any) -> None:
+        """Cache ``model`` as the content of ``blob`` (the trainer holds both, and trusts both)."""
+        digest = hashlib.sha256(blob).hexdigest()
+        self._store(self.folder / f"{digest}.pkl", digest, model)
+
     def _store(self, entry: Path, digest: str, model: Any) -> None:
         """Write an entry atomically; a cache that cannot be written only costs speed."""
         try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
             body = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
             staging = entry.with_name(f".{entry.name}.{os.getpid()}")
             staging.write_bytes(self._sign(digest, body) + body)

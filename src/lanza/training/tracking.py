@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
 from lanza.training.data import TrainingData
-from lanza.training.serialization import dump_model, trusted_types
+from lanza.training.serialization import VerifiedCache, dump_model, trusted_types
 from lanza.training.trainer import CandidateResult, Leaderboard
 
 EXPERIMENT = "lanza-training"
@@ -47,10 +47,17 @@ class TrainedModel:
 class TrainingTracker:
     """Writes training runs to MLflow through an explicit client."""
 
-    def __init__(self, client: MlflowClient, registry: Registry, artifact_root: str) -> None:
+    def __init__(
+        self,
+        client: MlflowClient,
+        registry: Registry,
+        artifact_root: str,
+        verified: VerifiedCache | None = None,
+    ) -> None:
         self.client = client
         self.registry = registry
         self.artifact_root = artifact_root.rstrip("/")
+        self.verified = verified
 
     def experiment_id(self, name: str = EXPERIMENT) -> str:
         """The experiment's id, created with lanza's artifact root when missing."""
@@ -210,6 +217,11 @@ class TrainingTracker:
             model_dir = folder / "model"
             self._save_model(board.pick.model, data, model_dir)
             self.client.log_artifacts(run_id, str(model_dir), "model")
+            if self.verified is not None:
+                # This process built the model: the first load anywhere on this machine
+                # can skip the skops check it would only pass.
+                for saved in model_dir.glob("*.skops"):
+                    self.verified.add(saved.read_bytes(), board.pick.model)
 
     @staticmethod
     def _save_model(model: Any, data: TrainingData, path: Path) -> None:
