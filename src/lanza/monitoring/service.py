@@ -89,7 +89,9 @@ class Monitor:
         report = self.report(deployment)
         self._error_rate(deployment, report)
         self.latest[deployment] = report
-        self.history.setdefault(deployment, deque(maxlen=HISTORY)).append(_point(report))
+        if deployment not in self.history:
+            self.history[deployment] = deque(self._logged(deployment), maxlen=HISTORY)
+        self.history[deployment].append(_point(report))
         self._gauges(report)
         if not leader:
             return
@@ -109,6 +111,14 @@ class Monitor:
             fired = self.alerts.evaluate(rule, by_window[rule.window], now) or fired
         if fired:
             report["alerts"] = self.alerts.history(deployment)
+
+    def _logged(self, deployment: str) -> list[dict[str, Any]]:
+        """Earlier rounds from MLflow, so charts keep their past across restarts."""
+        try:
+            return self.runs.history(deployment, HISTORY)
+        except Exception:
+            log.exception("earlier monitoring rounds of %s could not be read", deployment)
+            return []
 
     def _reference(self, model: str | None) -> Reference | None:
         if model is None:

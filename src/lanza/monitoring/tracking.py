@@ -7,6 +7,7 @@ model version that serves gets the tag ``lanza.monitoring_run`` pointing at it.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from mlflow.entities import Metric
@@ -40,6 +41,31 @@ class MonitoringRuns:
         for model in report.get("serving") or {}:
             self._tag(model, run_id)
         return run_id
+
+    def history(self, deployment: str, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` logged rounds of a deployment, as the dashboard charts them."""
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is None:
+            return []
+        runs = self.client.search_runs(
+            [found.experiment_id], f"tags.`{DEPLOYMENT_TAG}` = '{deployment}'", max_results=1
+        )
+        if not runs:
+            return []
+        run = runs[0]
+        rounds: dict[int, dict[str, Any]] = {}
+        for key in run.data.metrics:
+            field = CHARTED.get(key) or (key if key.startswith("quality_") else None)
+            if field is None:
+                continue
+            for metric in self.client.get_metric_history(run.info.run_id, key):
+                point = rounds.setdefault(metric.step, {"quality": {}})
+                point.setdefault("t", _iso(metric.timestamp))
+                if field.startswith("quality_"):
+                    point["quality"][field.removeprefix("quality_")] = metric.value
+                else:
+                    point[field] = metric.value
+        return [rounds[step] for step in sorted(rounds)[-limit:]]
 
     def forget(self) -> None:
         """Drop the cached runs and steps: another process may have logged since."""
@@ -75,6 +101,21 @@ class MonitoringRuns:
         name, version = model.rsplit("/", 1)
         self.registry.set_tags(name, version, {RUN_TAG: run_id})
         self._tagged.add((model, run_id))
+
+
+# MLflow metric -> the field of a dashboard history point.
+CHARTED = {
+    "requests": "requests",
+    "throughput_rps": "per_second",
+    "latency_p50_ms": "p50_ms",
+    "latency_p99_ms": "p99_ms",
+    "error_rate": "error_rate",
+    "drift_share": "drift_share",
+}
+
+
+def _iso(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
 
 
 def figures(report: dict[str, Any]) -> dict[str, float]:

@@ -35,3 +35,29 @@ def test_only_the_lease_holder_logs_to_mlflow(
     finally:
         for ws in workspaces:
             ws.close()
+
+
+def test_a_new_process_charts_the_rounds_logged_before_it(
+    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+) -> None:
+    quiet = monitored_settings.monitoring.model_copy(update={"interval_s": 3600})
+    with serve(monitored_settings.model_copy(update={"monitoring": quiet})) as http:
+        predict(http, cancer_frame[FEATURES].head(35))
+    first = Workspace(monitored_settings)
+    try:
+        earlier = Monitor(first)
+        earlier.tick()
+        earlier.tick()
+        earlier.lease.release()  # as a clean stop does
+    finally:
+        first.close()
+    later_ws = Workspace(monitored_settings)
+    try:
+        later = Monitor(later_ws)
+        later.tick()
+        points = list(later.history["c"])
+    finally:
+        later_ws.close()
+    assert len(points) >= 3
+    assert [p["requests"] for p in points[-3:]] == [35, 35, 35]
+    assert all(p["p99_ms"] is not None for p in points[-3:])
