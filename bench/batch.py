@@ -4,8 +4,8 @@ Generates N rows × 20 numeric columns as CSV, trains one logistic regression wi
 lanza (registered in a temporary LANZA_HOME), then scores the CSV with both tools in
 the same run and prints wall time, rows/s and peak RSS of each process tree, and the
 ratios. lanza runs twice: cold (its cache of checked models emptied, as on a machine
-that did not train the model) and warm. Run: ``python bench/batch.py --rows 1000000`` (and ``--rows 5000000`` to see
-that lanza's memory does not grow with the input).
+that did not train the model) and warm. Run: ``python bench/batch.py --rows 1000000``
+(and ``--rows 5000000`` to see that lanza's memory does not grow with the input).
 """
 
 from __future__ import annotations
