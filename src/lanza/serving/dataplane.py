@@ -163,12 +163,17 @@ class DataPlane:
     async def _shadow(
         self, shadow: Variant, columns: dict[str, list[Any]], request: InferenceRequest
     ) -> None:
+        started = time.perf_counter()
         try:
-            result = await shadow.batcher.submit(columns, request.payload.count)
-            self.metrics.requests.labels(request.deployment, shadow.version, "shadow", "ok").inc()
-            log.debug(
-                "shadow %s for %s: %s", shadow.version, request.request_id, result.to_list()[:5]
+            result = await shadow.batcher.submit(
+                columns, request.payload.count, request.probabilities
             )
+            self.metrics.requests.labels(request.deployment, shadow.version, "shadow", "ok").inc()
+            if self.observers:
+                # Logged beside the answer under the same request id, so the shadow model is
+                # judged on the same requests and the same ground truth.
+                record = _record(request, result, shadow.version, columns, started, shadow=True)
+                self.notify(record)
         except Exception as exc:  # a shadow never affects the answer
             self.metrics.requests.labels(
                 request.deployment, shadow.version, "shadow", "error"
