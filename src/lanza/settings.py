@@ -38,6 +38,9 @@ class ServerSettings(BaseModel):
         5.0, gt=0, description="How often deployments re-read the store and follow aliases."
     )
     max_rows_per_request: int = Field(10_000, ge=1, description="Rows one request may carry.")
+    key_rpm: int = Field(
+        0, ge=0, description="Requests per minute one API key may make (429 past it); 0: no limit."
+    )
 
 
 class LLMSettings(BaseModel):
@@ -79,6 +82,9 @@ class MonitoringSettings(BaseModel):
     buffer_rows: int = Field(
         50_000, ge=1, description="Log rows held in memory at most; beyond it rows are dropped."
     )
+    fsync: bool = Field(
+        False, description="fsync the prediction journal per row: survives power loss, slower."
+    )
     retention_days: float = Field(30, gt=0, description="Days log rows and alerts are kept.")
     window: int = Field(1000, ge=1, description="Latest predictions in a monitoring window.")
     window_s: float | None = Field(
@@ -105,6 +111,16 @@ class AdvisorSettings(BaseModel):
 
     prices_path: Path | None = Field(
         None, description="A price table (JSON, same shape as lanza's) to use instead."
+    )
+
+
+class AutomationSettings(BaseModel):
+    """The scheduler of ``lanza serve`` and ``lanza scheduler``: scheduled jobs and pipelines."""
+
+    enabled: bool = Field(True, description="Run the scheduler inside ``lanza serve``.")
+    tick_s: float = Field(30.0, gt=0, description="Seconds between two looks for due schedules.")
+    grace_s: float = Field(
+        300.0, ge=0, description="With catch_up none, a missed run this recent still fires."
     )
 
 
@@ -144,6 +160,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    automation: AutomationSettings = Field(default_factory=AutomationSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza.errors import LanzaError
+from lanza.llm.gateway.limits import RateLimiter
 from lanza.security.keys import KeyInfo, KeyStore, Role, allows
 from lanza.store import Database
 from lanza.store.tables import AuditEntry, utcnow
@@ -45,6 +46,8 @@ class Guard:
     keys: KeyStore
     database: Database
     public: bool = False
+    rpm: int = 0  # requests per minute per key, 0 for no limit
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     _required: tuple[float, bool] = (0.0, False)
     _seen: dict[str, tuple[float, KeyInfo | None]] = field(default_factory=dict)
 
@@ -108,6 +111,8 @@ def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
             request.state.audit = f"{info.name} ({info.id})"
         if not allows(info.role, role):
             raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
+        if guard.rpm:
+            guard.limiter.acquire(f"key {info.name}", info.id, guard.rpm)
         return info
 
     return dependency

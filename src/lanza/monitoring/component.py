@@ -38,7 +38,12 @@ class MonitoringComponent(Component):
         self.settings = workspace.settings.monitoring
         self.serving = serving
         self.metrics = MonitoringMetrics(registry)
-        self.prediction_log = PredictionLog(workspace.database, self.settings, self.metrics)
+        self.prediction_log = PredictionLog(
+            workspace.database,
+            self.settings,
+            self.metrics,
+            journal=workspace.settings.home / "journal" / "predictions",
+        )
         self.feedback = FeedbackStore(workspace.database)
         self.monitor = Monitor(workspace, self.metrics, serving.metrics)
         self._task: asyncio.Task[None] | None = None

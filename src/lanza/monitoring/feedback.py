@@ -23,7 +23,7 @@ class FeedbackItem(BaseModel):
 class FeedbackBody(BaseModel):
     """One item (``request_id`` and ``value``) or several (``items``)."""
 
-    request_id: str | None = Field(None, max_length=64)
+    request_id: str | None = Field(None, min_length=1, max_length=64)
     value: Any = None
     items: list[FeedbackItem] | None = None
 

@@ -1,20 +1,28 @@
-"""The prediction log: observed off the request path, written to the database in batches.
+"""The prediction log: journalled on the request path, written to the database in batches.
 
-``observe`` only samples and appends to a bounded in-memory buffer; a writer thread
-inserts the buffer every ``flush_interval_s`` (or as soon as ``batch_rows`` wait), and
-deletes rows older than ``retention_days`` now and then. A database error is logged
-and counted and the rows stay buffered to be retried; when the buffer is full, new
-rows are dropped and counted (``lanza_monitoring_dropped_rows_total``), so the log
-never slows or fails a prediction.
+``observe`` samples a record, appends it as one line to a local journal under
+``LANZA_HOME/journal/predictions`` (``lanza.store.journal``: an ``os.write`` into the page
+cache, tens of microseconds) and to a bounded in-memory buffer. The data plane calls it
+before the response leaves, so every answered request is on disk before its client
+hears back. A writer thread inserts the buffer every ``flush_interval_s`` (or as soon as
+``batch_rows`` wait), then commits the journal offset it reached, and deletes rows older
+than ``retention_days`` now and then. A database error is logged and counted and the
+rows stay buffered to be retried.
 
-Loss bound: ``stop()`` (called on a clean shutdown, SIGTERM included) writes every
-buffered row. If the process is killed without a shutdown (SIGKILL, power loss), the
-rows still buffered are lost: at most one flush interval's worth of traffic (0.5 s by
-default), or more only while the database was refusing writes.
+Loss bound: none for a process death. A ``kill -9`` (or an OOM kill) leaves the journal
+behind; the next start replays every line past the committed offset, skipping rows the
+database already has, so no answered request's row is lost or written twice. Power loss
+can lose what the kernel had not yet written to disk, unless ``monitoring.fsync`` is on.
+While the database refuses writes, up to ``buffer_rows`` rows wait (journalled) and are
+written when it returns; past that bound new rows are neither journalled nor kept, and
+each is counted in ``lanza_monitoring_dropped_rows_total`` (the overflow is logged), so
+the log never slows or fails a prediction. Without a journal folder (tests, embedded use) the buffer
+is memory only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -22,6 +30,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -32,6 +41,7 @@ from lanza.monitoring.tables import AlertEventRow, FeedbackRow, PredictionLogRow
 from lanza.serving.dataplane import PredictionRecord
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
+from lanza.store.journal import Journal, Orphan, Position
 
 log = logging.getLogger("lanza.monitoring")
 RETENTION_EVERY_S = 600.0
@@ -51,39 +61,64 @@ COLUMNS = (
 )
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+CHUNK = 500
+Row = tuple[Any, ...]
 
 
 class PredictionLog:
-    """A ``PredictionObserver`` that writes what it observes in batches, in its own thread."""
+    """A ``PredictionObserver`` that journals what it observes and writes it in batches."""
 
     def __init__(
-        self, database: Database, settings: MonitoringSettings, metrics: MonitoringMetrics
+        self,
+        database: Database,
+        settings: MonitoringSettings,
+        metrics: MonitoringMetrics,
+        journal: Path | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.metrics = metrics
-        self._buffer: deque[PredictionRecord] = deque()
+        self.journal = None
+        if journal is not None:
+            # One folder per database: a home shared by two databases never mixes their rows.
+            key = hashlib.sha256(database.url.encode()).hexdigest()[:12]
+            self.journal = Journal(journal / key, fsync=settings.fsync)
+        self._buffer: deque[tuple[PredictionRecord, Position | None]] = deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_retention = 0.0
         self._flushing = threading.Lock()
         self._sqlite = database.engine.dialect.name == "sqlite"
+        self._journal_failing = False
+        self._dropping = False
+        self._replayed = self.journal is None
 
     def observe(self, record: PredictionRecord) -> None:
-        """Sample and buffer one record; never blocks, never raises."""
+        """Sample, journal and buffer one record; never raises."""
         rate = self.settings.sample_rate
         if rate < 1 and random.random() >= rate:
             return
         if len(self._buffer) >= self.settings.buffer_rows:
             self.metrics.dropped.inc()
+            if not self._dropping:  # once per outage, not once per request
+                log.error(
+                    "the prediction log holds %d unwritten rows; new rows are dropped and "
+                    "counted in lanza_monitoring_dropped_rows_total",
+                    len(self._buffer),
+                )
+            self._dropping = True
             return
-        self._buffer.append(record)
+        self._dropping = False
+        self._buffer.append((record, self._journalled(record)))
         if len(self._buffer) >= self.settings.batch_rows:
             self._wake.set()
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Open this process's journal and start the writer thread (which replays first)."""
+        if self.journal is not None:
+            self.journal.open()
+            self._replayed = False
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="lanza-prediction-log", daemon=True)
         self._thread.start()
@@ -98,6 +133,8 @@ class PredictionLog:
         for _ in range(3):
             if not self._buffer or not self.flush():
                 break
+        if self.journal is not None:
+            self.journal.close()  # rows still unwritten stay journalled for the next start
 
     def pending(self) -> int:
         """Rows buffered and not yet written."""
@@ -112,6 +149,62 @@ class PredictionLog:
         with self._flushing:
             return self._flush()
 
+    def replay(self) -> bool:
+        """Write the rows journalled by processes that died; False while the database fails."""
+        if self.journal is None:
+            return True
+        for orphan in self.journal.orphans():
+            try:
+                written = self._replay(orphan)
+            except Exception:
+                orphan.release()
+                log.exception("the journal %s could not be replayed; retrying", orphan.path.name)
+                self.metrics.write_errors.inc()
+                return False
+            orphan.remove()
+            log.info("replayed %d prediction log rows from %s", written, orphan.path.name)
+        return True
+
+    def _replay(self, orphan: Orphan) -> int:
+        rows = [_row(PredictionRecord(*orjson.loads(line))) for line in orphan.records()]
+        written = 0
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            with self.database.engine.begin() as connection:
+                known = self._known(connection, chunk)
+                fresh = [self._db_row(r) for r in chunk if (r[0], bool(r[10])) not in known]
+                if fresh:
+                    connection.exec_driver_sql(self._insert_sql, fresh)
+            written += len(fresh)
+        self.metrics.logged.inc(written)
+        return written
+
+    def _known(self, connection: Any, rows: list[Row]) -> set[tuple[str, bool]]:
+        """(request id, shadow) pairs of these rows already in the log."""
+        ids = list({r[0] for r in rows})
+        mark = "?" if self.database.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"SELECT request_id, shadow FROM {TABLE.name} "
+            f"WHERE request_id IN ({', '.join([mark] * len(ids))})"
+        )
+        result = connection.exec_driver_sql(sql, tuple(ids))
+        return {(str(rid), bool(shadow)) for rid, shadow in result}
+
+    def _journalled(self, record: PredictionRecord) -> Position | None:
+        if self.journal is None:
+            return None
+        try:
+            # The record as it is, in one orjson pass: the log row's JSON text columns
+            # are made later, in the writer thread, off the request's latency.
+            position = self.journal.append(_dumps(_fields(record)))
+        except OSError as exc:
+            if not self._journal_failing:  # log once per outage, not once per request
+                log.error("the prediction journal cannot be written (%s); rows kept in memory", exc)
+            self._journal_failing = True
+            return None
+        self._journal_failing = False
+        return position
+
     def _flush(self) -> bool:
         while self._buffer:
             batch = [
@@ -120,14 +213,25 @@ class PredictionLog:
             ]
             try:
                 with self.database.engine.begin() as connection:
-                    connection.exec_driver_sql(self._insert_sql, [self._row(r) for r in batch])
+                    connection.exec_driver_sql(
+                        self._insert_sql, [self._db_row(_row(record)) for record, _ in batch]
+                    )
             except Exception:
                 log.exception("the prediction log could not be written; %d rows kept", len(batch))
                 self.metrics.write_errors.inc()
                 self._buffer.extendleft(reversed(batch))
                 return False
             self.metrics.logged.inc(len(batch))
+            self._commit([position for _, position in batch if position is not None])
         return True
+
+    def _commit(self, positions: list[Position]) -> None:
+        if self.journal is None or not positions:
+            return
+        try:
+            self.journal.commit(positions)
+        except OSError:  # the rows are written; a replay would skip them as known
+            log.exception("the prediction journal offset could not be recorded")
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete log rows, feedback and fired alerts older than the retention; returns log rows."""
@@ -148,25 +252,16 @@ class PredictionLog:
         names = ", ".join(COLUMNS)
         return f"INSERT INTO {TABLE.name} ({names}) VALUES ({', '.join([mark] * len(COLUMNS))})"
 
-    def _row(self, record: PredictionRecord) -> tuple[Any, ...]:
-        created = datetime.fromtimestamp(record.created_at, UTC)
-        return (
-            record.request_id,
-            record.deployment,
-            record.model,
-            record.face,
-            # SQLAlchemy's storage format for sqlite; Postgres takes the datetime itself.
-            created.strftime(SQLITE_TIME) if self._sqlite else created,
-            _json(record.columns),
-            _json(record.predictions),
-            None if record.probabilities is None else _json(record.probabilities),
-            None if record.classes is None else _json(record.classes),
-            record.latency_ms,
-            record.shadow,
-        )
+    def _db_row(self, row: Row) -> Row:
+        created = datetime.fromtimestamp(row[4], UTC)
+        # SQLAlchemy's storage format for sqlite; Postgres takes the datetime itself.
+        stamp = created.strftime(SQLITE_TIME) if self._sqlite else created
+        return (*row[:4], stamp, *row[5:10], bool(row[10]))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            if not self._replayed:
+                self._replayed = self.replay()
             self._wake.wait(self.settings.flush_interval_s)
             self._wake.clear()
             if not self.flush():
@@ -177,6 +272,44 @@ class PredictionLog:
                     self.purge()
                 except Exception:
                     log.exception("old prediction log rows could not be deleted")
+
+
+def _row(record: PredictionRecord) -> Row:
+    """The log row of a record, JSON-ready: JSON text columns, the time as epoch seconds."""
+    return (
+        record.request_id[:64],  # the column's width: a longer X-Request-ID must not fail a batch
+        record.deployment,
+        record.model,
+        record.face,
+        record.created_at,
+        _json(record.columns),
+        _json(record.predictions),
+        None if record.probabilities is None else _json(record.probabilities),
+        None if record.classes is None else _json(record.classes),
+        record.latency_ms,
+        record.shadow,
+    )
+
+
+def _fields(record: PredictionRecord) -> tuple[Any, ...]:
+    """The record's fields in order (``dataclasses.astuple`` deep-copies every list)."""
+    return (
+        record.request_id,
+        record.deployment,
+        record.model,
+        record.face,
+        record.columns,
+        record.predictions,
+        record.probabilities,
+        record.classes,
+        record.latency_ms,
+        record.created_at,
+        record.shadow,
+    )
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str, option=OPTIONS)
 
 
 def _json(value: Any) -> str:

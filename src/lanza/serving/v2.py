@@ -70,7 +70,7 @@ def tensor_values(tensor: dict[str, Any]) -> tuple[str, list[int], np.ndarray[An
     name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
     if not isinstance(name, str) or not name:
         raise InvalidInputError("Each input tensor needs a 'name'.")
-    if datatype not in DTYPES:
+    if not isinstance(datatype, str) or datatype not in DTYPES:  # a list is unhashable
         raise InvalidInputError(f"Input '{name}' has unknown datatype {datatype!r}.")
     if (
         not isinstance(shape, list)

@@ -69,6 +69,8 @@ def load_json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise InvalidInputError(f"The {what} is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:
+        raise InvalidInputError(f"The {what} is nested too deeply.") from exc
 
 
 def multipart(body: bytes, content_type: str) -> list[Part]:

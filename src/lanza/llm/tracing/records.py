@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
+MAX_TOKENS = 2**31 - 1  # the INTEGER column: larger counts are refused, not a 500
+MAX_TIME = 253_402_300_799.0  # the end of year 9999: later times cannot be shown
 RUN_TYPES = ("llm", "chain", "tool", "retriever", "embedding", "prompt", "parser")
 
 
@@ -25,17 +27,17 @@ class SpanRecord(BaseModel):
     parent_id: str | None = Field(default=None, max_length=64)
     name: str = Field(default="", max_length=512)
     run_type: str = Field(default="chain", max_length=32)
-    start_time: float | None = None
-    end_time: float | None = None
+    start_time: float | None = Field(default=None, ge=0, le=MAX_TIME)
+    end_time: float | None = Field(default=None, ge=0, le=MAX_TIME)
     inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
     error: str | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     model: str | None = Field(default=None, max_length=256)
-    prompt_tokens: int | None = Field(default=None, ge=0)
-    completion_tokens: int | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0)
+    prompt_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    completion_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     source: str = Field(default="lanza", max_length=16)
 
 

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
 from lanza.llm.tracing.queries import FeedbackIn, TraceQuery, TraceReader
-from lanza.llm.tracing.records import SpanBatch
+from lanza.llm.tracing.records import MAX_TOKENS, SpanBatch
 from lanza.llm.tracing.store import TraceStore
 
 
@@ -36,9 +36,9 @@ def traces_router(store: TraceStore, reader: TraceReader) -> APIRouter:
         start_before: datetime | None = None,
         tag: str | None = None,
         min_latency_ms: Annotated[float | None, Query(ge=0)] = None,
-        min_tokens: Annotated[int | None, Query(ge=0)] = None,
+        min_tokens: Annotated[int | None, Query(ge=0, le=MAX_TOKENS)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_TOKENS)] = 0,
     ) -> dict[str, Any]:
         query = TraceQuery(
             name=name,

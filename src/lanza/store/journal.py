@@ -1,0 +1,199 @@
+"""A local append-only journal: records survive the death of the process that accepted them.
+
+Each accepted record is one line written with ``os.write`` into a segment file under a
+folder of ``LANZA_HOME``: once the call returns the bytes sit in the kernel's page cache,
+which outlives a ``kill -9`` of the process (``fsync=True`` also survives power loss, at
+a cost per record). A writer drains records into the database and then ``commit``s the
+byte offset it reached to the segment's ``.done`` file; a segment fully drained and no
+longer written to is deleted.
+
+Every process writes its own segments and holds an exclusive ``flock`` on each until it
+is gone, so at start-up a segment nobody holds belongs to a process that died: its lines
+past the committed offset are the records to ``replay``. A crash between the database
+commit and the offset commit replays one batch twice, so a replaying writer skips records
+the database already has (an idempotent insert keyed by the record's id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("lanza.journal")
+SUFFIX = ".jsonl"
+DONE = ".done"
+SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(eq=False)
+class Segment:
+    """One file of the journal, open for appending, with the offset drained so far."""
+
+    path: Path
+    fd: int
+    done_fd: int
+    size: int = 0
+    committed: int = 0
+    closed: bool = field(default=False)
+
+    def close(self) -> None:
+        """Release the file descriptors (and with them the lock)."""
+        if not self.closed:
+            self.closed = True
+            os.close(self.done_fd)
+            os.close(self.fd)
+
+    def remove(self) -> None:
+        """Delete the segment and its offset, then let go of the lock."""
+        for path in (self.path, _done_path(self.path)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self.close()
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an appended record ends: commit it once the record is in the database."""
+
+    segment: Segment
+    end: int
+
+
+class Journal:
+    """The segments of one process under ``folder``; ``append`` is safe from any thread."""
+
+    def __init__(
+        self, folder: Path, fsync: bool = False, segment_bytes: int = SEGMENT_BYTES
+    ) -> None:
+        self.folder = folder
+        self.fsync = fsync
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._current: Segment | None = None
+        self._open: list[Segment] = []
+
+    def open(self) -> None:
+        """Create the folder and this process's first segment."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._current is None:
+                self._current = self._new_segment()
+
+    def append(self, line: bytes) -> Position:
+        """Write one record (a line without newlines); raises ``OSError`` if it cannot."""
+        with self._lock:
+            segment = self._current
+            if segment is None:
+                raise OSError("the journal is not open")
+            if segment.size >= self.segment_bytes:
+                segment = self._current = self._new_segment()
+            data = line + b"\n"
+            written = os.write(segment.fd, data)
+            if written != len(data):  # a short write on a full disk: cut it off cleanly
+                os.ftruncate(segment.fd, segment.size)
+                raise OSError(f"the journal wrote {written} of {len(data)} bytes")
+            if self.fsync:
+                os.fsync(segment.fd)
+            segment.size += written
+            return Position(segment, segment.size)
+
+    def commit(self, positions: list[Position]) -> None:
+        """Record that every record up to these positions is in the database."""
+        reached: dict[Segment, int] = {}
+        for position in positions:
+            reached[position.segment] = max(reached.get(position.segment, 0), position.end)
+        with self._lock:
+            for segment, end in reached.items():
+                if segment.closed or end <= segment.committed:
+                    continue
+                segment.committed = end
+                os.pwrite(segment.done_fd, f"{end:020d}".encode(), 0)
+                if self.fsync:
+                    os.fsync(segment.done_fd)
+                if segment is not self._current and segment.committed >= segment.size:
+                    segment.remove()
+                    self._open.remove(segment)
+
+    def close(self) -> None:
+        """Close every segment; those fully committed are deleted, the rest kept for replay."""
+        with self._lock:
+            for segment in self._open:
+                if segment.committed >= segment.size:
+                    segment.remove()
+                else:
+                    segment.close()
+            self._open.clear()
+            self._current = None
+
+    def orphans(self) -> Iterator[Orphan]:
+        """Segments left by processes that are gone, each locked for this process."""
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.glob(f"*{SUFFIX}")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # its process is alive (or it is one of ours)
+                os.close(fd)
+                continue
+            yield Orphan(path, fd)
+
+    def _new_segment(self) -> Segment:
+        # Lock under a hidden name, then rename: a scan never sees an unlocked live segment.
+        name = f"{time.time_ns():020d}-{os.getpid()}"
+        hidden = self.folder / f".{name}{SUFFIX}"
+        fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = self.folder / f"{name}{SUFFIX}"
+        done_fd = os.open(_done_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(done_fd, f"{0:020d}".encode(), 0)
+        hidden.rename(path)
+        segment = Segment(path, fd, done_fd)
+        self._open.append(segment)
+        return segment
+
+
+@dataclass
+class Orphan:
+    """A dead process's segment, locked by this one until ``remove``d or ``release``d."""
+
+    path: Path
+    fd: int
+
+    def records(self) -> list[bytes]:
+        """The lines past the committed offset; a torn last line (power loss) is skipped."""
+        try:
+            committed = int(_done_path(self.path).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            committed = 0
+        data = self.path.read_bytes()[committed:]
+        lines = data.split(b"\n")
+        if lines and lines[-1]:
+            log.warning("journal %s ends in a torn record; it is skipped", self.path.name)
+        return [line for line in lines[:-1] if line]
+
+    def remove(self) -> None:
+        """Delete the segment once its records are in the database."""
+        for path in (self.path, _done_path(self.path)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the lock, keeping the segment for a later replay."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _done_path(path: Path) -> Path:
+    return path.with_suffix(DONE)

@@ -1,0 +1,154 @@
+"""A registry with a small model, and ``lanza serve`` run as a real process over it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from lanza.settings import Settings
+from lanza.training.service import TrainRequest, train
+from lanza.workspace import Workspace
+from tests.servers import free_port, wait_for
+
+FEATURES = ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"]
+
+
+@pytest.fixture(scope="session")
+def cancer() -> pd.DataFrame:
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    return frame[[*FEATURES, "target"]]
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory: pytest.TempPathFactory, cancer: pd.DataFrame) -> Path:
+    """A home whose registry holds cancer/1 (logistic regression)."""
+    home = tmp_path_factory.mktemp("reliability-home")
+    ws = Workspace(Settings(home=home))
+    train(ws, TrainRequest(cancer, "target", "cancer", candidates=["logistic_regression"], folds=3))
+    ws.close()
+    return home
+
+
+SLOW_MODEL = """
+import os
+import time
+
+import mlflow
+import pandas as pd
+
+
+class Slow(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
+        return pd.Series([0] * len(model_input))
+
+
+mlflow.models.set_model(Slow())
+"""
+
+
+@pytest.fixture(scope="session")
+def slow_model(model_home: Path, cancer: pd.DataFrame) -> str:
+    """Registers slow/1: a pyfunc (code, so pickle-class) that sleeps $SLOW_SECONDS per call."""
+    import mlflow
+
+    ws = Workspace(Settings(home=model_home))
+    experiment = ws.tracker.experiment_id("reliability")
+    code = model_home / "slow_model.py"
+    code.write_text(SLOW_MODEL)
+    mlflow.set_tracking_uri(ws.settings.tracking)
+    try:
+        with mlflow.start_run(experiment_id=experiment):
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(code),
+                input_example=cancer[FEATURES].head(2),
+                registered_model_name="slow",
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+        ws.close()
+    return "slow/1"
+
+
+@dataclass
+class Server:
+    """One ``lanza serve`` process; ``start`` again after a kill to restart it."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.port = free_port()
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lanza", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=sink,
+                stderr=sink,
+                start_new_session=True,
+            )
+        wait_for(self._up, timeout=90, interval=0.2)
+
+    def _up(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"lanza serve exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.signal(signal.SIGKILL)
+            self.process.wait(30)
+
+
+@pytest.fixture
+def lanza_server(model_home: Path, tmp_path: Path) -> Iterator[Server]:
+    """A server (not started) on the shared registry, with its own database and journal."""
+    env = {
+        **os.environ,
+        "LANZA_HOME": str(model_home),
+        "LANZA_DATABASE_URL": f"sqlite:///{tmp_path}/lanza.db",
+        "LANZA_SERVER__POLL_INTERVAL_S": "0.3",
+        "LANZA_TRACING__MLFLOW_EXPORT_INTERVAL_S": "0",
+        "LANZA_MONITORING__FLUSH_INTERVAL_S": "5",
+    }
+    server = Server(env, tmp_path / "server.log")
+    yield server
+    server.stop()
+
+
+def deploy(url: str, name: str = "c", model: str = "cancer/1") -> None:
+    """Create a deployment and wait until it serves."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        made = http.post("/api/v1/deployments", json={"name": name, "model": model})
+        assert made.status_code == 201, made.text
+        wait_for(lambda: http.get(f"/api/v1/deployments/{name}").json()["status"] == "ready")

@@ -1,0 +1,159 @@
+"""The prediction journal: rows answered before a kill -9 are written once on the next start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from lanza.monitoring.metrics import MonitoringMetrics
+from lanza.monitoring.tables import PredictionLogRow
+from lanza.monitoring.writer import PredictionLog
+from lanza.serving.dataplane import PredictionRecord
+from lanza.settings import MonitoringSettings
+from lanza.store import Database
+from lanza.store.journal import Journal
+
+# Observes rows with a writer that would not flush for a minute, then dies by SIGKILL.
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from pathlib import Path
+    from lanza.monitoring.metrics import MonitoringMetrics
+    from lanza.monitoring.writer import PredictionLog
+    from lanza.serving.dataplane import PredictionRecord
+    from lanza.settings import MonitoringSettings
+    from lanza.store import Database
+
+    url, folder, count, flushed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    log = PredictionLog(
+        Database(url), MonitoringSettings(flush_interval_s=60), MonitoringMetrics(), folder
+    )
+    log.start()
+    for i in range(count):
+        log.observe(PredictionRecord(
+            f"r{i}", "d", "m/1", "native", {"x": [float(i)]}, [i], None, None, 1.0, time.time()
+        ))
+        if i + 1 == flushed:
+            log.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def _database(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path}/lanza.db")
+    database.migrate()
+    return database
+
+
+def _ids(database: Database) -> list[str]:
+    with database.session() as session:
+        return list(session.scalars(select(PredictionLogRow.request_id)))
+
+
+def _killed_child(database: Database, folder: Path, count: int, flushed: int = 0) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, database.url, str(folder), str(count), str(flushed)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+
+
+def _replayed(database: Database, folder: Path) -> PredictionLog:
+    registry = CollectorRegistry()
+    writer = PredictionLog(database, MonitoringSettings(), MonitoringMetrics(registry), folder)
+    writer.journal.open()  # type: ignore[union-attr]
+    assert writer.replay() is True
+    return writer
+
+
+def test_rows_of_a_killed_process_are_replayed(tmp_path: Path) -> None:
+    database, folder = _database(tmp_path), tmp_path / "journal"
+    _killed_child(database, folder, count=40)
+    assert _ids(database) == []
+    writer = _replayed(database, folder)
+    assert sorted(_ids(database)) == sorted(f"r{i}" for i in range(40))
+    writer.stop()
+    assert [p.name for p in folder.rglob("*.jsonl")] == []
+    database.dispose()
+
+
+def test_replay_neither_loses_nor_duplicates_a_batch_written_before_the_kill(
+    tmp_path: Path,
+) -> None:
+    database, folder = _database(tmp_path), tmp_path / "journal"
+    _killed_child(database, folder, count=30, flushed=20)
+    assert len(_ids(database)) == 20
+    # As if the kill came between the database commit and the offset commit.
+    for done in folder.rglob("*.done"):
+        done.write_text(f"{0:020d}")
+    _replayed(database, folder).stop()
+    ids = _ids(database)
+    assert len(ids) == 30
+    assert sorted(set(ids)) == sorted(f"r{i}" for i in range(30))
+    database.dispose()
+
+
+def test_a_torn_last_record_is_skipped_and_the_rest_replayed(tmp_path: Path) -> None:
+    database, folder = _database(tmp_path), tmp_path / "journal"
+    _killed_child(database, folder, count=5)
+    (segment,) = folder.rglob("*.jsonl")
+    with segment.open("ab") as file:
+        file.write(b'["r-torn", "d"')  # power loss mid-record
+    _replayed(database, folder).stop()
+    assert sorted(_ids(database)) == [f"r{i}" for i in range(5)]
+    database.dispose()
+
+
+def test_a_live_process_segment_is_never_replayed(tmp_path: Path) -> None:
+    live = Journal(tmp_path / "j")
+    live.open()
+    live.append(b'["x"]')
+    other = Journal(tmp_path / "j")
+    assert list(other.orphans()) == []
+    live.close()
+
+
+def test_replay_waits_for_the_database_and_keeps_the_journal(tmp_path: Path) -> None:
+    database, folder = _database(tmp_path), tmp_path / "journal"
+    _killed_child(database, folder, count=10)
+    broken = Database(f"sqlite:///{tmp_path}/empty.db")  # no tables: every write fails
+    writer = PredictionLog(broken, MonitoringSettings(), MonitoringMetrics(), folder)
+    writer.journal = Journal(next(folder.iterdir()))  # the dead process's folder
+    assert writer.replay() is False
+    assert len(list(folder.rglob("*.jsonl"))) == 1
+    assert _replayed(database, folder)
+    assert len(_ids(database)) == 10
+    broken.dispose()
+    database.dispose()
+
+
+def test_journal_rotates_and_deletes_drained_segments(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    settings = MonitoringSettings(flush_interval_s=60, batch_rows=7)
+    writer = PredictionLog(database, settings, MonitoringMetrics(), tmp_path / "j")
+    assert writer.journal is not None
+    writer.journal.segment_bytes = 300  # a new segment every few rows
+    writer.journal.open()
+    for i in range(25):
+        writer.observe(
+            PredictionRecord(f"r{i}", "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 1.0, 0)
+        )
+    segments = list((tmp_path / "j").rglob("*.jsonl"))
+    assert len(segments) > 3
+    assert writer.flush() is True
+    assert len(list((tmp_path / "j").rglob("*.jsonl"))) == 1  # only the one being written
+    writer.stop()
+    assert list((tmp_path / "j").rglob("*.jsonl")) == []
+    assert len(_ids(database)) == 25
+    assert os.listdir(next((tmp_path / "j").iterdir())) == []
+    database.dispose()
