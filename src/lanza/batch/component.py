@@ -20,6 +20,7 @@ from lanza.batch.spec import DEFAULT_CHUNK_ROWS, ENGINES, FORMATS, BatchOptions
 from lanza.batch.store import JobStore
 from lanza.batch.worker import BatchWorker
 from lanza.errors import ConflictError, InvalidInputError
+from lanza.runtime.devices import DEVICES
 from lanza.workspace import Workspace
 
 
@@ -38,6 +39,9 @@ class JobRequest(BaseModel):
     chunk_rows: int = Field(DEFAULT_CHUNK_ROWS, ge=1)
     resume: bool = False
     overwrite: bool = False
+    device: str = Field("auto", description="cpu, cuda or auto (a GPU when one helps).")
+    log_rate: float = Field(0.0, ge=0, le=1, description="Share of rows logged for drift.")
+    log_as: str | None = Field(None, description="Deployment the logged rows count for.")
 
     def options(self) -> BatchOptions:
         """The job's options, checked."""
@@ -47,6 +51,8 @@ class JobRequest(BaseModel):
             raise InvalidInputError(f"Unknown engine '{self.engine}'; use local or ray.")
         if self.resume and self.overwrite:
             raise InvalidInputError("Pass resume or overwrite, not both.")
+        if self.device not in DEVICES:
+            raise InvalidInputError(f"Unknown device '{self.device}'; use cpu, cuda or auto.")
         return BatchOptions.from_dict(self.model_dump())
 
 

@@ -110,7 +110,7 @@ def default_workers() -> int:
 
 def make_engine(options: BatchOptions, runtime: ModelRuntime) -> Engine:
     """The engine a job asked for, built once for the whole job."""
-    score = ScoreOptions(options.probabilities, options.fail_fast)
+    score = ScoreOptions(options.probabilities, options.fail_fast, options.log_rate)
     workers = options.workers or default_workers()
     if options.engine == "local":
         return LocalEngine(runtime, score, workers)

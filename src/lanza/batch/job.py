@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,9 @@ from lanza.batch.engines import make_engine
 from lanza.batch.manifest import Manifest, PartRecord, open_output
 from lanza.batch.readers import ChunkReader, resolve_input
 from lanza.batch.spec import (
+    DEFAULT_CHUNK_ROWS,
     FORMATS,
+    GPU_CHUNK_ROWS,
     BatchOptions,
     BatchSummary,
     JobCancelledError,
@@ -29,6 +31,7 @@ from lanza.batch.writers import PartWriter
 from lanza.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from lanza.monitoring.batchlog import BatchPredictionLog
     from lanza.runtime.base import ModelRuntime
     from lanza.workspace import Workspace
 
@@ -50,7 +53,7 @@ def run_batch(
     hooks = hooks or JobHooks()
     _check(options)
     began = time.monotonic()
-    runtime, manifest, reader, total = _open(workspace, options)
+    runtime, manifest, reader, total, options = _open(workspace, options)
     # Libraries and the model live as long as the job: keep them out of full GC passes.
     gc.freeze()
     folder, resumed_from = Path(options.output).expanduser(), manifest.rows
@@ -60,10 +63,13 @@ def run_batch(
         hooks.on_run(tracker.run_id)
     writer = PartWriter(folder, options.format)
     engine = make_engine(options, runtime)
+    sampled = _sample_log(workspace, options, runtime, hooks.job_id or tracker.run_id)
     status = "FAILED"
     try:
         for scored in engine.run(reader.chunks(skip=manifest.next_index)):
             _commit(manifest, folder, writer, scored)
+            if sampled is not None:
+                sampled.add(scored.sample)
             if hooks.on_progress is not None:
                 estimate = total or _estimate(manifest.rows, reader.fraction())
                 elapsed = time.monotonic() - began
@@ -82,18 +88,21 @@ def run_batch(
     finally:
         engine.close()
         summary = _summary(manifest, folder, time.monotonic() - began, resumed_from)
+        summary = replace(summary, device=runtime.device)
         tracker.finish(summary, status)
     return summary
 
 
 def _open(
     workspace: Workspace, options: BatchOptions
-) -> tuple[ModelRuntime, Manifest, ChunkReader, int | None]:
+) -> tuple[ModelRuntime, Manifest, ChunkReader, int | None, BatchOptions]:
     """Load the model (the manifest's version on resume), open the output and the input."""
     inputs = resolve_input(options.input)
     folder = Path(options.output).expanduser()
     previous = Manifest.load(folder) if options.resume and folder.exists() else None
-    runtime = workspace.loader.load(previous.model if previous else options.model).runtime
+    model = previous.model if previous else options.model
+    runtime = workspace.loader.load(model, options.device).runtime
+    options = _chunking(options, runtime.device, previous)
     manifest = open_output(folder, options, runtime.ref, list(inputs.files))
     schema = runtime.schema
     features = schema.names or None
@@ -108,7 +117,32 @@ def _open(
         required={c.name for c in schema.columns if c.required},
         numeric={c.name for c in schema.columns if c.numeric},
     )
-    return runtime, manifest, reader, inputs.parquet_rows()
+    return runtime, manifest, reader, inputs.parquet_rows(), options
+
+
+def _sample_log(
+    workspace: Workspace, options: BatchOptions, runtime: ModelRuntime, job: str | None
+) -> BatchPredictionLog | None:
+    """The prediction log for sampled rows, when the job asked for one."""
+    if options.log_rate <= 0:
+        return None
+    from lanza.monitoring.batchlog import BatchPredictionLog
+
+    deployment = options.log_as or runtime.ref.rsplit("/", 1)[0]
+    return BatchPredictionLog(workspace, runtime, deployment, job or "local")
+
+
+def _chunking(options: BatchOptions, device: str, previous: Manifest | None) -> BatchOptions:
+    """Larger chunks on a GPU unless chosen; a resumed job keeps the chunks it began with."""
+    if options.chunk_rows != DEFAULT_CHUNK_ROWS:
+        return options
+    if previous is not None:
+        rows = int(previous.options.get("chunk_rows", DEFAULT_CHUNK_ROWS))
+    elif device == "cuda":
+        rows = GPU_CHUNK_ROWS
+    else:
+        return options
+    return replace(options, chunk_rows=rows)
 
 
 def _commit(manifest: Manifest, folder: Path, writer: PartWriter, scored: ScoredChunk) -> None:
@@ -150,3 +184,5 @@ def _check(options: BatchOptions) -> None:
         raise InvalidInputError("--chunk-rows must be at least 1.")
     if options.resume and options.overwrite:
         raise InvalidInputError("Pass --resume or --overwrite, not both.")
+    if not 0 <= options.log_rate <= 1:
+        raise InvalidInputError(f"--log-rate must be between 0 and 1, not {options.log_rate}.")

@@ -7,6 +7,7 @@ with the schema's and the model's own checks, so good rows still get predictions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lanza.batch.spec import BatchError, Chunk, RowError, ScoredChunk
+from lanza.batch.spec import BatchError, Chunk, RowError, SampledRow, ScoredChunk
 from lanza.errors import LanzaError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import Column, InputSchema
@@ -30,6 +31,7 @@ class ScoreOptions:
 
     probabilities: bool = False
     fail_fast: bool = False
+    log_rate: float = 0.0
 
 
 class ChunkScorer:
@@ -53,7 +55,31 @@ class ChunkScorer:
         table = output_table(chunk.kept.take(pa.array(positions, pa.int64())), prediction)
         errors = [e if e.source else RowError(e.row, e.reason, chunk.source) for e in errors]
         errors.sort(key=lambda e: e.row)
-        return ScoredChunk(chunk.index, chunk.start, chunk.rows, table, errors)
+        sample = self._sample(chunk.index, valid, prediction)
+        return ScoredChunk(chunk.index, chunk.start, chunk.rows, table, errors, sample)
+
+    def _sample(
+        self, index: int, frame: pd.DataFrame, prediction: Prediction | None
+    ) -> list[SampledRow]:
+        """About ``log_rate`` of the good rows, the same ones whenever the chunk is rescored."""
+        rate = self.options.log_rate
+        if rate <= 0 or prediction is None or not len(frame):
+            return []
+        picked = np.flatnonzero(np.random.default_rng(index).random(len(frame)) < rate).tolist()
+        rows = frame.index.to_numpy()
+        values = prediction.to_list()
+        proba = prediction.probabilities
+        records = frame.iloc[picked].to_dict(orient="records")
+        return [
+            SampledRow(
+                int(rows[i]),
+                {str(k): _plain_value(v) for k, v in record.items()},
+                values[i],
+                None if proba is None else [float(p) for p in proba[i]],
+                prediction.classes,
+            )
+            for i, record in zip(picked, records, strict=True)
+        ]
 
     def _predict_good(
         self, frame: pd.DataFrame
@@ -161,3 +187,12 @@ def _arrow(values: np.ndarray[Any, Any]) -> pa.Array:
     if values.ndim > 1:
         return pa.array(values.tolist())
     return pa.array(values)
+
+
+def _plain_value(value: Any) -> Any:
+    """A JSON-ready cell: NumPy scalars as Python numbers, missing values as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

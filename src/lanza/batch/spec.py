@@ -14,6 +14,7 @@ EngineName = Literal["local", "ray"]
 FORMATS: tuple[str, ...] = ("parquet", "csv", "jsonl", "vertex")
 ENGINES: tuple[str, ...] = ("local", "ray")
 DEFAULT_CHUNK_ROWS = 20_000
+GPU_CHUNK_ROWS = 100_000  # a GPU is kept busy by large model calls, not by many small ones
 
 
 class BatchError(LanzaError):
@@ -47,6 +48,9 @@ class BatchOptions:
     resume: bool = False
     overwrite: bool = False
     workers: int | None = None
+    device: str = "auto"
+    log_rate: float = 0.0
+    log_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored with a job."""
@@ -93,6 +97,18 @@ class ScoredChunk:
     rows: int
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
+    sample: list[SampledRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SampledRow:
+    """One scored row picked for the prediction log, so batch traffic is watched for drift."""
+
+    row: int
+    features: dict[str, Any]
+    prediction: Any
+    probabilities: list[float] | None
+    classes: list[Any] | None
 
 
 @dataclass
@@ -131,6 +147,7 @@ class BatchSummary:
     parts: int
     seconds: float
     resumed_from: int = 0
+    device: str = "cpu"
 
     @property
     def rows_per_s(self) -> float:

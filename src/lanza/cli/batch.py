@@ -44,6 +44,13 @@ def batch_command(
     probabilities: Annotated[bool, typer.Option(help="Add proba_<class> columns.")] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first bad row.")] = False,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk and part.")] = 20_000,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (a GPU when one helps).")] = "auto",
+    log_rate: Annotated[
+        float, typer.Option(help="Share of rows logged for drift monitoring (0 to 1).")
+    ] = 0.0,
+    log_as: Annotated[
+        str | None, typer.Option(help="Deployment the logged rows count for [model name].")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score INPUT with a registered model into OUTPUT, resumably and exactly once.
@@ -64,8 +71,11 @@ def batch_command(
         probabilities=probabilities,
         fail_fast=fail_fast,
         chunk_rows=chunk_rows,
+        device=device,
         resume=resume,
         overwrite=overwrite,
+        log_rate=log_rate,
+        log_as=log_as,
     )
     columns = [
         TextColumn("scoring"),
@@ -95,7 +105,7 @@ def _report(summary: BatchSummary, as_json: bool) -> None:
         print_json(summary.to_dict())
         return
     console.print(
-        f"[bold green]{summary.rows:,} rows[/] scored by {summary.model} in "
+        f"[bold green]{summary.rows:,} rows[/] scored by {summary.model} on {summary.device} in "
         f"{summary.seconds:.1f} s ({summary.rows_per_s:,.0f} rows/s): {summary.written:,} "
         f"written to {summary.output} in {summary.parts} parts, {summary.errors:,} errors"
         + (f" (see {summary.output}/_errors/)" if summary.errors else "")

@@ -1,9 +1,15 @@
-"""From a model reference to a loaded runtime: resolve, download once, pick the flavour."""
+"""From a model reference to a loaded runtime: resolve, download once, pick the flavour.
+
+Flavours, first match wins: ``onnx`` (ONNX Runtime), ``pytorch``, ``xgboost`` (XGBoost's
+own file), scikit-learn in skops, then any ``python_function`` when pickle is allowed.
+The device is placed once here (see ``lanza.runtime.devices``).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +20,12 @@ from mlflow.models import Model
 from lanza.errors import LanzaError, NotFoundError
 from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.base import ModelRuntime
+from lanza.runtime.devices import move_xgboost, place, xgboost_step
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
+from lanza.runtime.onnxrt import OnnxRuntime
+from lanza.runtime.pytorch import TorchRuntime, exported
 from lanza.runtime.schema import InputSchema
+from lanza.runtime.xgb import XGBoostRuntime
 from lanza.training.serialization import UntrustedModelError, VerifiedCache
 
 
@@ -43,12 +53,12 @@ class ModelLoader:
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
 
-    def load(self, reference: str) -> LoadedModel:
+    def load(self, reference: str, device: str = "cpu") -> LoadedModel:
         """Resolve ``reference`` now and load the version it points to."""
-        return self.load_version(self.registry.resolve(reference))
+        return self.load_version(self.registry.resolve(reference), device)
 
-    def load_version(self, version: ModelVersionInfo) -> LoadedModel:
-        """Load one registered version."""
+    def load_version(self, version: ModelVersionInfo, device: str = "cpu") -> LoadedModel:
+        """Load one registered version on ``device`` (``cpu``, ``cuda`` or ``auto``)."""
         began = time.perf_counter()
         path = self.download(version)
         try:
@@ -56,7 +66,7 @@ class ModelLoader:
         except Exception as exc:
             raise ModelLoadError(f"{version.ref} has no readable MLmodel file: {exc}") from exc
         schema = InputSchema.from_signature(meta.signature)
-        runtime = self._runtime(version, path, meta, schema)
+        runtime = self._runtime(version, path, meta, schema, device)
         return LoadedModel(runtime, version, time.perf_counter() - began)
 
     def download(self, version: ModelVersionInfo) -> Path:
@@ -64,12 +74,18 @@ class ModelLoader:
         target = self.cache_dir / version.name / version.version
         if (target / "MLmodel").exists():
             return target
-        staging = target.with_name(f".{version.version}.{os.getpid()}.tmp")
+        # One staging folder per thread: deployments of one version load concurrently.
+        staging = target.with_name(f".{version.version}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
+            source = version.source
+            if source.startswith("models:/"):  # an MLflow 3 logged model: resolved by our
+                # client, as the fluent resolver would read the process's global tracking URI
+                client = self.registry.client
+                source = client.get_model_version_download_uri(version.name, version.version)
             mlflow.artifacts.download_artifacts(
-                artifact_uri=version.source,
+                artifact_uri=source,
                 dst_path=str(staging),
                 tracking_uri=str(self.registry.client.tracking_uri),
             )
@@ -83,35 +99,71 @@ class ModelLoader:
             shutil.rmtree(staging, ignore_errors=True)
             raise ModelLoadError(f"{version.ref} has no MLmodel file at {version.source}.")
         # Rename is atomic: a concurrent loader sees either nothing or a whole model.
-        shutil.rmtree(target, ignore_errors=True)
-        found.parent.rename(target)
+        if not (target / "MLmodel").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            try:
+                found.parent.rename(target)
+            except OSError:  # another loader renamed its copy first
+                if not (target / "MLmodel").exists():
+                    raise
         shutil.rmtree(staging, ignore_errors=True)
         return target
 
     def _runtime(
-        self, version: ModelVersionInfo, path: Path, meta: Model, schema: InputSchema | None
+        self,
+        version: ModelVersionInfo,
+        path: Path,
+        meta: Model,
+        schema: InputSchema | None,
+        device: str = "cpu",
     ) -> ModelRuntime:
         flavours = meta.flavors
         sklearn = flavours.get("sklearn")
+        name, number = version.name, version.version
         try:
+            if "onnx" in flavours:
+                place(device, "other", version.ref)
+                classes = (meta.metadata or {}).get("lanza.classes")
+                model_file = path / flavours["onnx"].get("data", "model.onnx")
+                return OnnxRuntime(name, number, model_file, schema, classes)
+            if "pytorch" in flavours:
+                archive = exported(path, flavours["pytorch"])
+                if not archive:
+                    self._check_pickle(version)
+                target = place(device, "torch", version.ref)
+                return TorchRuntime(name, number, path, schema, target, archive)
+            if "xgboost" in flavours:
+                target = place(device, "xgboost", version.ref)
+                return XGBoostRuntime(name, number, path, flavours["xgboost"], schema, target)
             if sklearn and sklearn.get("serialization_format") == "skops":
-                return SklearnRuntime(
-                    version.name,
-                    version.version,
+                runtime = SklearnRuntime(
+                    name,
+                    number,
                     path / sklearn["pickled_model"],
                     schema,
                     VerifiedCache(self.cache_dir / ".verified"),
                 )
+                booster = xgboost_step(runtime.model)
+                runtime.device = place(
+                    device, "other" if booster is None else "xgboost", version.ref
+                )
+                if booster is not None and runtime.device != "cpu":
+                    move_xgboost(booster, runtime.device)
+                return runtime
             if "python_function" not in flavours:
                 raise ModelLoadError(f"{version.ref} has no flavour lanza can serve.")
-            if not self.allow_pickle:
-                raise UntrustedModelError(
-                    f"{version.ref} is stored with pickle, which can run any code when loaded; "
-                    "set LANZA_ALLOW_PICKLE=true if you trust where it came from."
-                )
+            place(device, "other", version.ref)
+            self._check_pickle(version)
             os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-            return PyfuncRuntime(version.name, version.version, path, schema)
+            return PyfuncRuntime(name, number, path, schema)
         except LanzaError:
             raise
         except Exception as exc:
             raise ModelLoadError(f"{version.ref} failed to load: {exc}") from exc
+
+    def _check_pickle(self, version: ModelVersionInfo) -> None:
+        if not self.allow_pickle:
+            raise UntrustedModelError(
+                f"{version.ref} is stored with pickle, which can run any code when loaded; "
+                "set LANZA_ALLOW_PICKLE=true if you trust where it came from."
+            )

@@ -30,6 +30,11 @@ class Variant:
         """``NAME/VERSION`` that answers."""
         return self.loaded.version.ref
 
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``cpu`` or ``cuda``."""
+        return self.loaded.runtime.device
+
 
 @dataclass
 class LiveDeployment:
@@ -79,6 +84,7 @@ class LiveDeployment:
                 }
                 for v in self.variants
             ],
+            "device_requested": self.spec.device,
             "shadow": None if self.shadow is None else self.shadow.version,
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "generation": self.generation,

@@ -15,6 +15,7 @@ import logging
 
 from lanza.errors import LanzaError, NotFoundError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
+from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
 from lanza.serving.live import LiveDeployment, Variant, failed
@@ -70,12 +71,14 @@ class DeploymentManager:
 
     async def create(self, spec: DeploymentSpec) -> LiveDeployment:
         """Persist a new deployment and start loading it."""
+        check_device(spec.device)
         stored = await asyncio.to_thread(self.store.create, spec)
         return self._schedule(stored.spec, stored.generation)
 
     async def update(self, name: str, change: DeploymentUpdate) -> LiveDeployment:
         """Persist a change; the new configuration swaps in once it has loaded."""
         current = await asyncio.to_thread(self.store.get, name)
+        check_device(change.apply(current.spec).device)
         stored = await asyncio.to_thread(self.store.update, change.apply(current.spec))
         return self._schedule(stored.spec, stored.generation)
 
@@ -142,6 +145,7 @@ class DeploymentManager:
             self.metrics.load_time.labels(spec.name, variant.version).set(
                 variant.loaded.load_seconds
             )
+            self.metrics.device.labels(spec.name, variant.version, variant.device).set(1)
         if current is not None and current is not fresh:
             asyncio.get_running_loop().call_later(
                 RETIRE_AFTER_S, lambda: asyncio.ensure_future(_retire(current))
@@ -168,7 +172,7 @@ class DeploymentManager:
     async def _variant(
         self, spec: DeploymentSpec, reference: str, weight: float, version: ModelVersionInfo
     ) -> Variant:
-        loaded = await asyncio.to_thread(self.loader.load_version, version)
+        loaded = await asyncio.to_thread(self.loader.load_version, version, spec.device)
         name = spec.name
 
         def observe(rows: int, waited: float) -> None:

@@ -51,6 +51,12 @@ class ServingMetrics:
             ["deployment", "model_version"],
             registry=registry,
         )
+        self.device = Gauge(
+            "lanza_model_device",
+            "1 for the device (cpu or cuda) each serving model version runs on.",
+            ["deployment", "model_version", "device"],
+            registry=registry,
+        )
         self.ready = Gauge(
             "lanza_deployment_ready",
             "1 when the deployment serves.",

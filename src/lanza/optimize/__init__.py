@@ -1,0 +1,1 @@
+"""``lanza optimize``: a registered model converted to ONNX, checked, timed and registered."""

@@ -1,0 +1,218 @@
+"""``lanza optimize``: ONNX conversion with parity and speed checks, registered and served."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lanza.batch.job import run_batch
+from lanza.batch.spec import BatchOptions
+from lanza.optimize.convert import ConversionError
+from lanza.optimize.service import optimize
+from lanza.registry import ModelVersionInfo
+from lanza.runtime.onnxrt import OnnxRuntime
+from lanza.settings import Settings
+from lanza.training.service import TrainRequest, train
+from lanza.workspace import Workspace
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("skl2onnx")
+
+
+def register(ws: Workspace, name: str, save: Callable[[Path], None]) -> ModelVersionInfo:
+    """Save a model with ``save(folder)``, log it to a run and register it."""
+    client = ws.mlflow
+    run = client.create_run(ws.tracker.experiment_id("tests"))
+    with tempfile.TemporaryDirectory() as tmp:
+        save(Path(tmp) / "model")
+        client.log_artifacts(run.info.run_id, str(Path(tmp) / "model"), "model")
+    client.set_terminated(run.info.run_id)
+    return ws.registry.register(name, f"{run.info.artifact_uri}/model", run.info.run_id)
+
+
+def _table(rows: int = 600) -> pd.DataFrame:
+    """Numbers and a text column with missing values, as lanza's pipelines take them."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, rows),
+            "age": rng.integers(18, 80, rows),
+            "channel": rng.choice(["web", "shop", "phone", None], rows).astype(object),
+        }
+    )
+    frame.loc[rng.random(rows) < 0.1, "amount"] = np.nan
+    score = frame.amount.fillna(50) / 10 - frame.age / 20 + (frame.channel == "web") * 1.5
+    frame["fraud"] = (score + rng.normal(0, 0.5, rows) > 1.5).astype(int)
+    return frame
+
+
+@pytest.fixture
+def trained(home: Path) -> Iterator[tuple[Workspace, pd.DataFrame]]:
+    ws = Workspace(Settings(home=home))
+    frame = _table()
+    train(ws, TrainRequest(frame, "fraud", "fraud", candidates=["logistic_regression"], folds=2))
+    yield ws, frame
+    ws.close()
+
+
+def test_optimize_registers_an_onnx_version_that_matches(
+    trained: tuple[Workspace, pd.DataFrame], tmp_path: Path
+) -> None:
+    ws, frame = trained
+    result = optimize(ws, "fraud/1", seconds=0.2)
+    assert result.created.ref == "fraud/2"
+    assert result.parity.ok
+    assert result.parity.rows == len(frame)
+    assert result.parity.max_abs_diff < 1e-4
+    assert result.parity.label_mismatches == 0
+    assert any("MISSING" in r or "__lanza_missing__" in r for r in result.rewrites)
+    assert result.speed.single_after_s > 0
+    assert result.speed.batch_after_s > 0
+    tags = ws.registry.get_version("fraud", "2").tags
+    assert tags["lanza.optimized_from"] == "fraud/1"
+    assert tags["lanza.runtime"] == "onnxruntime"
+    assert float(tags["lanza.onnx.max_abs_diff"]) == pytest.approx(
+        result.parity.max_abs_diff, rel=1e-2
+    )
+    assert "lanza.onnx.single_speedup" in tags
+    assert tags["lanza.reference"] == ws.registry.get_version("fraud", "1").tags["lanza.reference"]
+    assert ws.registry.get_model("fraud").aliases == {"champion": "1"}  # no alias moved
+
+    onnx = ws.loader.load("fraud/2").runtime
+    original = ws.loader.load("fraud/1").runtime
+    assert isinstance(onnx, OnnxRuntime)
+    rows = onnx.schema.validate(frame.drop(columns="fraud").head(50))
+    got, want = onnx.predict_frame(rows, True), original.predict_frame(rows, True)
+    np.testing.assert_array_equal(got.values, want.values)
+    assert got.probabilities is not None
+    assert want.probabilities is not None
+    np.testing.assert_allclose(got.probabilities, want.probabilities, atol=1e-5)
+    assert got.classes == [0, 1]
+
+    source = tmp_path / "rows.csv"
+    frame.drop(columns="fraud").to_csv(source, index=False)
+    out = tmp_path / "scored"
+    summary = run_batch(ws, BatchOptions("fraud/2", str(source), str(out), probabilities=True))
+    assert summary.rows == len(frame)
+    assert summary.errors == 0
+    assert summary.device == "cpu"
+    scored = pd.read_parquet(out)
+    expected = original.predict_frame(original.schema.validate(frame.drop(columns="fraud")))
+    np.testing.assert_array_equal(scored["prediction"], expected.values)
+
+
+def test_a_model_without_a_converter_gets_a_reason(home: Path) -> None:
+    ws = Workspace(Settings(home=home))
+    frame = _table(200)
+    train(ws, TrainRequest(frame, "fraud", "base", candidates=["majority_baseline"], folds=2))
+    with pytest.raises(ConversionError, match="do not support DummyClassifier"):
+        optimize(ws, "base/1", seconds=0.1)
+    assert [v.version for v in ws.registry.list_versions("base")] == ["1"]
+    ws.close()
+
+
+def test_parity_failure_registers_nothing(trained: tuple[Workspace, pd.DataFrame]) -> None:
+    ws, _ = trained
+    with pytest.raises(ConversionError, match="differ by up to") as caught:
+        optimize(ws, "fraud/1", tolerance=0.0, seconds=0.1)
+    assert "nothing was registered" in caught.value.message
+    assert [v.version for v in ws.registry.list_versions("fraud")] == ["1"]
+
+
+def test_xgboost_and_lightgbm_models_convert(home: Path, tmp_path: Path) -> None:
+    pytest.importorskip("lightgbm")
+    import mlflow.lightgbm
+    import mlflow.xgboost
+    from lightgbm import LGBMRegressor
+    from mlflow.models import infer_signature
+    from xgboost import XGBClassifier
+
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(rng.normal(size=(400, 4)), columns=["a", "b", "c", "d"])
+    labels = (features.a + features.b > 0).astype(int)
+    ws = Workspace(Settings(home=home, allow_pickle=True))  # mlflow.lightgbm pickles sklearn API
+    reference = tmp_path / "reference.parquet"
+    features.to_parquet(reference)
+    models = {
+        "xgb": (mlflow.xgboost, XGBClassifier(n_estimators=20).fit(features, labels)),
+        "lgbm": (mlflow.lightgbm, LGBMRegressor(n_estimators=20, verbose=-1).fit(features, labels)),
+    }
+    for name, (flavour, model) in models.items():
+        signature = infer_signature(features, model.predict(features))
+        register(
+            ws,
+            name,
+            lambda folder, f=flavour, m=model, s=signature: f.save_model(
+                m, str(folder), signature=s, pip_requirements=[]
+            ),
+        )
+        ws.registry.set_tags(name, "1", {"lanza.reference": str(reference)})
+        result = optimize(ws, f"{name}/1", seconds=0.1)
+        assert result.parity.ok, result.parity
+        runtime = ws.loader.load(result.created.ref).runtime
+        assert isinstance(runtime, OnnxRuntime)
+        got = runtime.predict_frame(runtime.schema.validate(features)).values
+        np.testing.assert_allclose(got, model.predict(features), rtol=1e-5, atol=1e-5)
+    ws.close()
+
+
+@pytest.mark.slow
+def test_cli_prints_parity_and_speed(trained: tuple[Workspace, pd.DataFrame], home: Path) -> None:
+    env = {**os.environ, "LANZA_HOME": str(home)}
+    run = [sys.executable, "-m", "lanza", "optimize"]
+    done = subprocess.run(
+        [*run, "fraud@champion", "--seconds", "0.2", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["source"] == "fraud/1"
+    assert report["model"] == "fraud/2"
+    assert report["parity"]["max_abs_diff"] < 1e-4
+    assert report["speed"]["single_speedup"] > 0
+    again = subprocess.run(
+        [*run, "fraud/2"], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert again.returncode == 1
+    assert "already runs with ONNX Runtime" in again.stderr + again.stdout
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+def test_server_answers_with_the_onnx_version(trained: tuple[Workspace, pd.DataFrame]) -> None:
+    import httpx
+
+    from lanza.api import create_app
+    from tests.servers import running, wait_for
+
+    ws, frame = trained
+    optimize(ws, "fraud/1", seconds=0.1)
+    original = ws.loader.load("fraud/1").runtime
+    rows = frame.drop(columns="fraud").head(8)
+    expected = original.predict_frame(original.schema.validate(rows)).values.tolist()
+    with running(create_app(workspace=ws)) as url:
+        created = httpx.post(
+            f"{url}/api/v1/deployments", json={"name": "fraud", "model": "fraud/2"}
+        )
+        assert created.status_code in (200, 201), created.text
+        wait_for(lambda: httpx.get(f"{url}/api/v1/deployments/fraud").json()["status"] == "ready")
+        records = json.loads(rows.to_json(orient="records"))
+        answer = httpx.post(f"{url}/api/v1/deployments/fraud/predict", json={"instances": records})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == "fraud/2"
+        assert answer.json()["predictions"] == expected
+        status = httpx.get(f"{url}/api/v1/deployments/fraud").json()
+        assert status["serving"][0]["device"] == "cpu"
