@@ -1,0 +1,90 @@
+"""Uploaded files: reading CSV and Excel, and per-cell validation with reasons."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from lanza.errors import DataError, UnsupportedMediaTypeError
+from lanza.pages.form import Form, FormField
+from lanza.pages.validation import check, convert, read_table
+from lanza.runtime.schema import Column, InputSchema
+
+SCHEMA = InputSchema(
+    (Column("x", "double"), Column("city", "string"), Column("flag", "boolean", required=False))
+)
+FORM = Form(
+    "d",
+    "m/1",
+    "regression",
+    "y",
+    None,
+    "rmse",
+    1.0,
+    [
+        FormField("x", "number", "double", True, 1.0, minimum=0.0, maximum=10.0),
+        FormField("city", "category", "string", True, "rome", ["rome", "oslo"]),
+        FormField("flag", "boolean", "boolean", False, True),
+    ],
+)
+
+
+def test_cells_convert_to_the_signature_type_or_say_why_not() -> None:
+    assert convert(" 3.5 ", "double", True) == (3.5, None)
+    assert convert("", "double", True) == (None, None)
+    assert convert("abc", "double", True)[1] is not None
+    assert convert("inf", "double", True)[1] == "must be a finite number"
+    assert convert(True, "double", True)[1] == "must be a number, not true/false"
+    assert convert("Yes", "boolean", False) == (True, None)
+    assert convert("0", "boolean", False) == (False, None)
+    assert convert("maybe", "boolean", False)[1] == "must be yes or no (true/false)"
+    assert convert(12, "string", False) == ("12", None)
+
+
+def test_bad_rows_are_set_aside_with_line_numbers_and_extra_columns_kept() -> None:
+    data = b"x,city,flag,id\n1,rome,yes,a\nabc,oslo,no,b\n2,lima,maybe,c\n11,rome,,d\n"
+    frame = read_table("f.csv", data)
+    checked = check(frame, SCHEMA, FORM)
+    assert checked.good == [0, 3]
+    assert checked.inputs == {"x": [1.0, 11.0], "city": ["rome", "rome"], "flag": [True, None]}
+    report = checked.report()
+    assert (report["rows"], report["good"], report["bad"]) == (4, 2, 2)
+    assert [(p["row"], p["column"], p["value"]) for p in report["row_problems"]] == [
+        (3, "x", "abc"),
+        (4, "flag", "maybe"),
+    ]
+    assert report["column_problems"][0]["column"] == "id"
+    assert {(w["row"], w["column"]) for w in report["warnings"]} == {(4, "city"), (5, "x")}
+
+
+def test_spreadsheet_encodings_are_read() -> None:
+    text = "x,city\n1,Zürich\n"
+    assert read_table("a.csv", text.encode("cp1252"))["city"].tolist() == ["Zürich"]
+    assert read_table("a.csv", b"\xef\xbb\xbf" + text.encode())["x"].tolist() == ["1"]
+
+
+def test_a_missing_required_column_makes_every_row_bad() -> None:
+    frame = read_table("f.csv", b"x,flag\n1,yes\n")
+    checked = check(frame, SCHEMA, FORM)
+    assert checked.good == []
+    assert checked.column_problems[0].column == "city"
+
+
+def test_excel_keeps_numbers_and_text_and_unknown_files_are_refused() -> None:
+    buffer = io.BytesIO()
+    pd.DataFrame({"x": [1.5, 2.0], "city": ["rome", "n/a"]}).to_excel(
+        buffer, index=False, engine="openpyxl"
+    )
+    frame = read_table("book.XLSX", buffer.getvalue())
+    assert frame["x"].tolist() == [1.5, 2.0]
+    assert frame["city"].tolist() == ["rome", "n/a"]
+    with pytest.raises(UnsupportedMediaTypeError):
+        read_table("f.pdf", b"%PDF")
+    with pytest.raises(DataError, match="empty"):
+        read_table("f.csv", b"")
+    with pytest.raises(DataError, match="no rows"):
+        read_table("f.csv", b"x,city\n")
+    with pytest.raises(DataError, match="cannot be read"):
+        read_table("f.xlsx", b"not a workbook")
