@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -181,11 +182,13 @@ def _ingest_rate(url: str, traces: int) -> float:
     database.migrate()
     store = TraceStore(database)
     now = time.time()
+    # Ids new to the store: a rerun on the same --database-url must insert, not merge.
+    run = uuid.uuid4().hex[:12]
     batches = []
     for first in range(0, traces, 1000):
         batch = []
         for t in range(first, min(first + 1000, traces)):
-            trace_id = f"trace-{t}"
+            trace_id = f"trace-{run}-{t}"
             batch.append(_span(trace_id, trace_id, None, now))
             batch += [_span(f"{trace_id}-{c}", trace_id, trace_id, now) for c in range(CHILDREN)]
         batches.append([SpanRecord.model_validate(s) for s in batch])

@@ -24,7 +24,9 @@ class Database:
         self.url = _normalise(url)
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        self.engine: Engine = create_engine(
+            self.url, pool_pre_ping=True, connect_args=_connect_args(self.url)
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -65,6 +67,15 @@ def _normalise(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _connect_args(url: str) -> dict[str, str]:
+    # psycopg prepares a statement after five runs, and Postgres then keeps one generic plan
+    # for it, made while the table was small: a seq scan that a growing, not yet analysed
+    # table (trace ingest, prediction log) turns into seconds per lookup. Plan every run.
+    if url.startswith("postgresql"):
+        return {"options": "-c plan_cache_mode=force_custom_plan"}
+    return {}
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

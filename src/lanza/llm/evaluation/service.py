@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lanza.errors import InvalidInputError
 from lanza.llm.evaluation.dataset import load_dataset
+from lanza.llm.evaluation.datasets import DatasetLibrary
 from lanza.llm.evaluation.runner import (
     Evaluator,
     RowResult,
@@ -69,7 +70,7 @@ async def evaluate(
     advance: Callable[[], None] = lambda: None,
 ) -> EvalOutcome:
     """Run the dataset against the target and log the run to MLflow."""
-    dataset = load_dataset(request.dataset)
+    dataset = load_dataset(DatasetLibrary.of(workspace.settings.home).resolve(request.dataset))
     gateway = build_gateway(workspace)
     traces = Traces(store_tracer(workspace))
     try:

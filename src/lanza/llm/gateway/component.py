@@ -23,6 +23,7 @@ def build_gateway(workspace: Workspace) -> Gateway:
         PriceTable.load(settings.prices_path),
         retry_backoff_s=settings.retry_backoff_s,
         cache_entries=settings.cache_entries,
+        spec_ttl_s=workspace.settings.server.poll_interval_s,
     )
 
 

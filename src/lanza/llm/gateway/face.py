@@ -123,7 +123,7 @@ class OpenAIFace:
     ) -> JSONResponse | StreamingResponse:
         operation = "chat" if chat else "completion"
         rid = new_id("chatcmpl" if chat else "cmpl")
-        if body.stream and not self.gateway.store.get(body.model).cache:
+        if body.stream and not self.gateway.specs.get(body.model).cache:
             return await self._stream(body, caller, inputs, opener, chat, rid)
         with self.traces.call(operation, body.model, inputs) as span:
             reply = await self.gateway.call(body.model, call, caller, key)
@@ -154,7 +154,7 @@ class OpenAIFace:
         except LanzaError:
             with self.traces.call(operation, body.model, inputs):
                 raise
-        spec = self.gateway.store.get(served_by)
+        spec = self.gateway.specs.get(served_by)
         stream = _Stream(rid, body, chat)
         events = self._traced(stream, pieces, operation, inputs, spec)
         headers = {"x-lanza-served-by": served_by}

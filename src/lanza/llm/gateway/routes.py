@@ -98,12 +98,15 @@ def deployments_router() -> APIRouter:
     @router.put("/{name}", dependencies=admin, summary="Replace an LLM deployment")
     async def replace(request: Request, name: str, payload: Payload) -> dict[str, Any]:
         spec = parse_spec(payload | {"name": name})
-        return _llm(request).store.replace(spec).model_dump()
+        replaced = _llm(request).store.replace(spec)
+        _llm(request).gateway.specs.forget(name)
+        return replaced.model_dump()
 
     @router.delete("/{name}", dependencies=admin, status_code=204, summary="Delete one")
     async def delete(request: Request, name: str) -> Response:
         llm = _llm(request)
         llm.store.delete(name)
+        llm.gateway.specs.forget(name)
         await llm.gateway.pool.drop(name)
         return Response(status_code=204)
 

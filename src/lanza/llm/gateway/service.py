@@ -1,9 +1,10 @@
 """The gateway: one path from a deployment name to an answer, for every route and caller.
 
-Per call it looks the deployment up, takes a rate-limit token, answers from the cache
-when allowed, calls the provider under a deadline with retries and exponential backoff
-on 429/5xx/timeouts, falls back to another deployment when all tries fail, prices the
-tokens and traces the whole call. The HTTP routes and ``lanza eval`` both use it.
+Per call it looks the deployment up (in memory: ``spec_cache.py``), takes a rate-limit
+token, answers from the cache when allowed, calls the provider under a deadline with
+retries and exponential backoff on 429/5xx/timeouts, falls back to another deployment
+when all tries fail, prices the tokens and traces the whole call. The HTTP routes and
+``lanza eval`` both use it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lanza.llm.gateway.limits import RateLimiter, ResponseCache
 from lanza.llm.gateway.pool import ProviderPool
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.spec import LLMDeploymentSpec
+from lanza.llm.gateway.spec_cache import SpecCache
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.providers.base import Completion, Delta, Embeddings, Provider, Usage
 
@@ -49,8 +51,10 @@ class Gateway:
         prices: PriceTable,
         retry_backoff_s: float = 0.5,
         cache_entries: int = 1024,
+        spec_ttl_s: float = 0.0,
     ) -> None:
         self.store = store
+        self.specs = SpecCache(store, spec_ttl_s)
         self.prices = prices
         self.retry_backoff_s = retry_backoff_s
         self.pool = ProviderPool()
@@ -75,7 +79,7 @@ class Gateway:
         cache_key: dict[str, Any] | None,
         visited: tuple[str, ...],
     ) -> Reply:
-        spec = self.store.get(name)
+        spec = self.specs.get(name)
         self._admit(spec, caller)
         key = ResponseCache.key(name, "call", cache_key) if spec.cache and cache_key else None
         if key is not None and (hit := self.cache.get(key)) is not None:
@@ -100,7 +104,7 @@ class Gateway:
         """Open a stream; retries and fallback apply until the first piece arrives."""
         visited: tuple[str, ...] = ()
         while True:
-            spec = self.store.get(name)
+            spec = self.specs.get(name)
             self._admit(spec, caller)
             try:
                 first, rest = await self._open(spec, opener)

@@ -1,0 +1,1 @@
+"""The LLMOps pages of the dashboard: traces as trees, and evaluations side by side."""

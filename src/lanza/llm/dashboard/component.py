@@ -1,0 +1,58 @@
+"""The LLMOps views: ``/traces``, ``/traces/{id}`` and ``/evaluations`` pages, plus the
+dataset and evaluation routes they read.
+
+Plain HTML, CSS and JavaScript shipped in ``lanza/llm/dashboard/static`` (no CDN, no
+build step); the pages share the monitoring dashboard's stylesheet and read the JSON
+API with the browser's stored key, like the monitoring pages do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from lanza.api.component import Component
+from lanza.llm.evaluation.datasets import DatasetLibrary
+from lanza.llm.evaluation.routes import datasets_router, evaluations_router
+from lanza.llm.evaluation.tracking import EvaluationLog
+from lanza.llm.tracing.queries import TraceReader
+from lanza.workspace import Workspace
+
+STATIC = Path(__file__).parent / "static"
+
+
+def evaluation_log(workspace: Workspace) -> EvaluationLog:
+    """Where a workspace's evaluation runs are recorded."""
+    settings = workspace.settings
+    assert settings.artifact_root is not None
+    return EvaluationLog(workspace.mlflow, settings.llm.eval_experiment, settings.artifact_root)
+
+
+class LLMDashboardComponent(Component):
+    """Pages for traces and evaluations, and the datasets and evaluations API."""
+
+    name = "llm-dashboard"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def install(self, app: FastAPI) -> None:
+        reader = TraceReader(self.workspace.database)
+        app.include_router(datasets_router(DatasetLibrary.of(self.workspace.settings.home), reader))
+        app.include_router(evaluations_router(evaluation_log(self.workspace)))
+        app.mount("/static/llm", StaticFiles(directory=STATIC), name="llm-static")
+
+        @app.get("/traces", include_in_schema=False)
+        async def traces() -> FileResponse:
+            return FileResponse(STATIC / "traces.html", media_type="text/html")
+
+        @app.get("/traces/{trace_id}", include_in_schema=False)
+        async def trace(trace_id: str) -> FileResponse:
+            return FileResponse(STATIC / "traces.html", media_type="text/html")
+
+        @app.get("/evaluations", include_in_schema=False)
+        async def evaluations() -> FileResponse:
+            return FileResponse(STATIC / "evaluations.html", media_type="text/html")
