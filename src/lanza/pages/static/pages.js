@@ -387,7 +387,7 @@ async function renderCard(main, name, version) {
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "training " + (t.metric || "score")),
         el("b", { id: "card-metric", "data-metric": t.metric, "data-value": t.cv_mean }, `${t.metric} ${fmt(t.cv_mean, 4)} ± ${fmt(t.cv_std, 4)}`)),
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "download"), el("div", { class: "keys" }, md, html))),
-    el("div", { class: "grid" },
+    el("div", { class: "card-grid" },
       section("Owners, intended use and limits", ownerForm(card, path)),
       section("Data", el("p", {}, `${d.task || "–"} of ${d.target || "–"}` + (d.classes ? ` (classes ${d.classes.join(", ")})` : "")),
         el("p", {}, `${fmt(d.rows, 0)} training rows · source ${d.source || "–"} · digest ${d.digest || "–"}`), features),
