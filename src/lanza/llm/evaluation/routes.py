@@ -27,6 +27,7 @@ from lanza.llm.evaluation.comparison import compare, list_runs
 from lanza.llm.evaluation.datasets import DatasetLibrary, rows_from_traces
 from lanza.llm.evaluation.tracking import EvaluationLog
 from lanza.llm.tracing.queries import TraceQuery, TraceReader
+from lanza.llm.tracing.records import MAX_TOKENS
 
 
 class DatasetFromTraces(BaseModel):
@@ -38,8 +39,8 @@ class DatasetFromTraces(BaseModel):
     status: str | None = Field("success", pattern="^(success|error|running)$")
     start_after: datetime | None = None
     start_before: datetime | None = None
-    min_latency_ms: float | None = Field(None, ge=0)
-    min_tokens: int | None = Field(None, ge=0)
+    min_latency_ms: float | None = Field(None, ge=0, le=1e12)
+    min_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
     limit: int = Field(1000, ge=1, le=100_000, description="Most rows.")
     corrections_only: bool = Field(False, description="Only traces with a correction.")
     overwrite: bool = False
