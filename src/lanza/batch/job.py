@@ -184,5 +184,11 @@ def _check(options: BatchOptions) -> None:
         raise InvalidInputError("--chunk-rows must be at least 1.")
     if options.resume and options.overwrite:
         raise InvalidInputError("Pass --resume or --overwrite, not both.")
+    if "://" in options.output:
+        raise InvalidInputError(
+            f"The output must be a local folder, not {options.output}: parts and the "
+            "manifest are committed with atomic renames. Write locally, then copy, e.g. "
+            "gcloud storage rsync OUT gs://bucket/path."
+        )
     if not 0 <= options.log_rate <= 1:
         raise InvalidInputError(f"--log-rate must be between 0 and 1, not {options.log_rate}.")

@@ -64,3 +64,16 @@ def test_a_log_rate_outside_zero_to_one_is_refused(
             run_batch(workspace, options)
     finally:
         workspace.close()
+
+
+def test_an_output_url_is_refused_with_the_way_round_it(
+    monitored_settings: Settings, tmp_path: Path
+) -> None:
+    workspace = Workspace(monitored_settings)
+    try:
+        options = BatchOptions("cancer/1", "in.csv", "gs://bucket/out/")
+        with pytest.raises(InvalidInputError, match=r"must be a local folder.*rsync"):
+            run_batch(workspace, options)
+        assert not (Path.cwd() / "gs:").exists()
+    finally:
+        workspace.close()
