@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-
 import httpx
 import pandas as pd
 import pytest
@@ -14,27 +11,6 @@ from tests.integration.monitoring.conftest import Serve
 from tests.servers import wait_for
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Chromium is not installed (make browser installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _labelled(http: httpx.Client, count: int) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -20,15 +19,6 @@ from lanza.workspace import Workspace
 from tests.servers import running, wait_for
 
 FEATURES = ["mean_radius", "mean_texture", "worst_area"]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 
 
@@ -86,19 +76,6 @@ def serve(pages_settings: Settings) -> Serve:
             ws.close()
 
     return start
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """Headless Chromium."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Chromium is not installed (make browser installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def record(row: pd.Series) -> dict[str, object]:
