@@ -1,0 +1,1 @@
+"""Automation: lanza.yaml (plan, apply, export), the scheduler, and retrain pipelines."""
