@@ -7,6 +7,7 @@ driven by the same load: single-row JSON requests over 16 concurrent connections
 a Python load generator. Prints requests/s, p50 and p99 for both, and the ratios.
 
     .venv/bin/python bench/realtime.py [--seconds 20] [--connections 16] [--workers 2]
+        [--monitoring-off]   # also lanza without its prediction log: what monitoring costs
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes, the same for both servers"
     )
+    parser.add_argument(
+        "--monitoring-off",
+        action="store_true",
+        help="also run lanza with the prediction log off, to show what monitoring costs",
+    )
     args = parser.parse_args()
     load = wrk if shutil.which("wrk") else python_load
     home = Path(tempfile.mkdtemp(prefix="lanza-bench-"))
@@ -204,28 +210,32 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    lanza_server = run_server(
-        [
-            sys.executable,
-            "-m",
-            "lanza",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        env,
-        f"http://127.0.0.1:{port}/readyz",
-    )
-    try:
-        body = json.dumps({"instances": [row]})
-        url = f"http://127.0.0.1:{port}/api/v1/deployments/bench/predict"
-        load(url, body, 3, args.connections)
-        results["lanza serve"] = load(url, body, args.seconds, args.connections)
-    finally:
-        stop(lanza_server)
+    runs = {"lanza serve": env}
+    if args.monitoring_off:
+        runs["lanza serve, monitoring off"] = {**env, "LANZA_MONITORING__ENABLED": "false"}
+    for name, run_env in runs.items():
+        port = free_port()
+        lanza_server = run_server(
+            [
+                sys.executable,
+                "-m",
+                "lanza",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            run_env,
+            f"http://127.0.0.1:{port}/readyz",
+        )
+        try:
+            body = json.dumps({"instances": [row]})
+            url = f"http://127.0.0.1:{port}/api/v1/deployments/bench/predict"
+            load(url, body, 3, args.connections)
+            results[name] = load(url, body, args.seconds, args.connections)
+        finally:
+            stop(lanza_server)
 
     table = pd.DataFrame(results).T[["rps", "p50_ms", "p99_ms", "errors"]]
     print(
@@ -238,6 +248,13 @@ def main() -> None:
         f"\nthroughput ratio lanza / mlflow: {ours['rps'] / peer['rps']:.1f}x "
         f"(target >= 20x); lanza p99 {ours['p99_ms']:.1f} ms (target <= 50 ms)"
     )
+    if "lanza serve, monitoring off" in results:
+        off = results["lanza serve, monitoring off"]
+        print(
+            f"monitoring (prediction log with its journal, drift rounds) costs "
+            f"{100 * (1 - ours['rps'] / off['rps']):.1f} % of throughput and "
+            f"{ours['p99_ms'] - off['p99_ms']:+.1f} ms at p99"
+        )
     shutil.rmtree(home, ignore_errors=True)
 
 

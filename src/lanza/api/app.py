@@ -14,6 +14,13 @@ llm                    OpenAI /v1/chat/completions /v1/completions /v1/embedding
 batch                  /api/v1/batch-jobs[/{id}[/resume]]
 monitoring             GET / /dashboard/{name}, /api/v1/monitoring, /api/v1/deployments/
                        {name}/feedback|monitoring|alerts[/{id}]
+pages                  GET /deployments/{name}[/upload|/label], /models/{name}/versions/
+                       {v}/card[.md|.html], /api/v1/deployments/{name}/form|explain|
+                       uploads|labelling, /api/v1/models/{name}/versions/{v}/card
+automation             /api/v1/pipelines[/{name}[/runs]], /api/v1/pipeline-runs/{id},
+                       /api/v1/schedules[/{name}/runs]
+llm-dashboard          GET /traces[/{id}] /evaluations, /api/v1/datasets[/{name}],
+                       /api/v1/evaluations[/compare|/{run_id}]
 =====================  ==============================================================
 """
 
@@ -84,7 +91,8 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.state.guard = Guard(
         KeyStore(workspace.database),
         workspace.database,
-        public=settings.server.host not in LOOPBACK,
+        public=is_public(settings),
+        rpm=settings.server.key_rpm,
     )
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
@@ -101,18 +109,25 @@ def is_public(settings: Settings) -> bool:
 
 def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
     """Every component of the server, in start order."""
+    from lanza.automation.component import AutomationComponent
     from lanza.batch.component import BatchComponent
+    from lanza.llm.dashboard.component import LLMDashboardComponent
     from lanza.llm.gateway.component import LLMComponent
     from lanza.llm.tracing.component import TracingComponent
     from lanza.monitoring.component import MonitoringComponent
+    from lanza.pages.component import PagesComponent
     from lanza.serving.component import ServingComponent
 
     serving = ServingComponent(workspace, metrics)
     components: list[Component] = [serving]
-    components.append(MonitoringComponent(workspace, metrics, serving))
+    monitoring = MonitoringComponent(workspace, metrics, serving)
+    components.append(monitoring)
+    components.append(PagesComponent(workspace, serving, monitoring))
     components.append(LLMComponent(workspace))
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))
+    components.append(LLMDashboardComponent(workspace))
+    components.append(AutomationComponent(workspace))
     return components
 
 

@@ -12,18 +12,25 @@ import typer
 
 from lanza import __version__
 from lanza.cli import alerts, deployments, keys, models
+from lanza.cli import cloud as cloud_cli
+from lanza.cli import datasets as datasets_cli
 from lanza.cli import eval as eval_cli
 from lanza.cli import llm as llm_cli
 from lanza.cli import prompts as prompts_cli
 from lanza.cli import traces as traces_cli
+from lanza.cli.apply import apply_command, export_command, plan_command
 from lanza.cli.batch import batch_command, jobs_app
 from lanza.cli.context import state
 from lanza.cli.deployments import deploy_command
 from lanza.cli.hardware import advise_command, info_command
 from lanza.cli.monitor import monitor_command
+from lanza.cli.optimize import optimize_command
 from lanza.cli.output import fail
+from lanza.cli.package import container_start_command, package_command
+from lanza.cli.pipelines import app as pipelines_app
 from lanza.cli.predict import predict_command
 from lanza.cli.quickstart import quickstart_command
+from lanza.cli.scheduler import scheduler_command
 from lanza.cli.serve import serve_command
 from lanza.cli.train import train_command
 from lanza.cli.ui import ui_command
@@ -48,13 +55,23 @@ app.add_typer(llm_cli.app, name="llm")
 app.add_typer(traces_cli.app, name="traces")
 app.add_typer(prompts_cli.app, name="prompts")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(datasets_cli.app, name="datasets")
 app.command("predict")(predict_command)
 app.command("info")(info_command)
 app.command("advise")(advise_command)
+app.command("optimize")(optimize_command)
 app.command("batch")(batch_command)
 app.add_typer(jobs_app, name="jobs")
 app.command("monitor")(monitor_command)
 app.add_typer(alerts.app, name="alerts")
+app.command("plan")(plan_command)
+app.command("apply")(apply_command)
+app.command("export")(export_command)
+app.command("scheduler")(scheduler_command)
+app.add_typer(pipelines_app, name="pipelines")
+app.command("package")(package_command)
+app.command("container-start")(container_start_command)
+app.add_typer(cloud_cli.app, name="cloud")
 
 
 def _version(value: bool) -> None:

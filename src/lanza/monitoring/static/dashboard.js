@@ -99,7 +99,9 @@ function barChart(name, items) {
     bar.append(tip);
     svg.append(bar);
     const value = svgEl("text", { x: left + span + 6, y: yTop + 13 });
-    value.textContent = `${f.method} ${fmt(f.statistic, 3)}`;
+    // Tests (KS, chi-squared) report a p-value, which drifts when small; distances when large.
+    const test = f.method === "ks" || f.method === "chi2";
+    value.textContent = test ? `${f.method} p=${fmt(f.statistic, 3)}` : `${f.method} ${fmt(f.statistic, 3)}`;
     svg.append(value);
   });
   return svg;
@@ -117,7 +119,7 @@ async function renderList(main) {
     return;
   }
   const rows = items.map((d) => el("tr", { "data-deployment": d.name },
-    el("td", {}, el("a", { href: "/dashboard/" + encodeURIComponent(d.name) }, d.name)),
+    el("td", {}, el("a", { href: "/dashboard/" + encodeURIComponent(d.name) }, d.name), " ", pageLinks(d.name)),
     el("td", {}, Object.keys(d.serving || {}).join(", ") || "–"),
     el("td", {}, d.requests),
     el("td", {}, d.latency ? fmt(d.latency.p50_ms) + " / " + fmt(d.latency.p99_ms) : "–"),
@@ -126,6 +128,13 @@ async function renderList(main) {
     el("td", {}, Object.entries(d.quality || {}).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(", ") || "–")));
   const head = el("tr", {}, ...["deployment", "serving", "requests (window)", "p50 / p99 ms", "errors", "drifting features", "live quality"].map((h) => el("th", {}, h)));
   main.replaceChildren(el("table", { id: "deployments" }, head, ...rows));
+}
+
+/* Links to the pages for people who don't code: predict, upload, label. */
+function pageLinks(name) {
+  const base = "/deployments/" + encodeURIComponent(name);
+  return el("span", { class: "legend" }, el("a", { href: base }, "predict"), " · ",
+    el("a", { href: base + "/upload" }, "upload"), " · ", el("a", { href: base + "/label" }, "label"));
 }
 
 function kpi(label, value, cls) {
@@ -160,7 +169,11 @@ async function renderDeployment(main, name) {
     card("Drift per feature", features.length ? barChart("drift", features) : el("p", { class: "muted" }, r.drift.reason || "no drift figures yet"), "red: drifting · dashed: threshold"),
     card("Live quality", lineChart("quality", qualityKeys.map((k, i) => ({ name: k, color: ["#2f6fed", "#2e9d5b", "#8a4fd6", "#e08a1e"][i % 4], values: history.map((h) => (h.quality || {})[k]) })), { guide: q.training ? q.training.cv_mean : null }), `${q.labelled} labelled rows · ${training}`),
     card("Alert history", alerts));
-  main.replaceChildren(kpis, grid);
+  const cards = Object.keys(r.serving).map((ref) => {
+    const [model, version] = ref.split("/");
+    return el("a", { href: `/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/card` }, "model card " + ref);
+  });
+  main.replaceChildren(el("p", {}, pageLinks(name), ...cards.flatMap((c) => [" · ", c])), kpis, grid);
 }
 
 async function refresh() {
