@@ -153,3 +153,35 @@ def test_a_slow_model_answers_504_at_the_deadline_and_health_stays_responsive(
 
 def _metrics(url: str) -> str:
     return httpx.get(f"{url}/metrics", timeout=5).text
+
+
+@pytest.mark.postgres
+def test_trace_ingest_answers_503_while_the_database_is_away_then_accepts(
+    home: Path, postgres_url: str
+) -> None:
+    ws = Workspace(_settings(home, postgres_url))
+    name = postgres_url.rsplit("/", 1)[1]
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "answer",
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000100000000",
+    }
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    try:
+        with running(create_app(workspace=ws)) as url, httpx.Client(base_url=url) as http:
+            _connections(name, allowed=False)
+            try:
+                refused = http.post("/otlp/v1/traces", json=body)
+            finally:
+                _connections(name, allowed=True)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "5"
+            assert "nothing was stored" in refused.json()["error"]["message"]
+            accepted = http.post("/otlp/v1/traces", json=body)
+            assert accepted.status_code == 200, accepted.text
+            tree = http.get(f"/api/v1/traces/{span['traceId']}").json()
+            assert [s["name"] for s in tree["spans"]] == ["answer"]
+    finally:
+        ws.close()

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lanza.errors import LanzaError, RateLimitedError
@@ -113,6 +114,18 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"{request.method} is not allowed on {request.url.path}."
         return error_response(
             request, exc.status_code, _code(exc.status_code), message, dict(exc.headers or {})
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # Connection refused, cut or timed out, or a locked file: the request can be retried.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            request,
+            503,
+            "database_unavailable",
+            "lanza's database cannot be reached right now; nothing was stored. Try again.",
+            {"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
