@@ -8,7 +8,6 @@ Routes: ``POST /api/v1/batch-jobs`` (queue), ``GET /api/v1/batch-jobs`` (list),
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -16,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
 from lanza.api.component import Component
+from lanza.batch.manifest import output_has_files
+from lanza.batch.remote import output_folder
 from lanza.batch.spec import DEFAULT_CHUNK_ROWS, ENGINES, FORMATS, BatchOptions
 from lanza.batch.store import JobStore
 from lanza.batch.worker import BatchWorker
@@ -29,7 +30,7 @@ class JobRequest(BaseModel):
 
     model: str = Field(description="Model reference: NAME@ALIAS or NAME/VERSION.")
     input: str = Field(description="File, folder, glob or fsspec URL, as the server sees it.")
-    output: str = Field(description="Output folder on the server.")
+    output: str = Field(description="Output folder on the server, or a URL (gs://...).")
     format: str = Field("parquet", description="parquet, csv, jsonl or vertex.")
     engine: str = Field("local", description="local or ray.")
     ray_address: str | None = None
@@ -80,8 +81,9 @@ class BatchComponent(Component):
         """Check what can be checked now, then queue the job and wake the worker."""
         options = request.options()
         await asyncio.to_thread(self.workspace.registry.resolve, options.model)
-        output = Path(options.output).expanduser()
-        if not (options.resume or options.overwrite) and output.is_dir() and any(output.iterdir()):
+        output = await asyncio.to_thread(output_folder, options.output)
+        exists = await asyncio.to_thread(output_has_files, output)
+        if not (options.resume or options.overwrite) and exists:
             raise ConflictError(f"The output {output} already has files; set overwrite or resume.")
         view = await asyncio.to_thread(self.store.create, options)
         self.worker.wake()

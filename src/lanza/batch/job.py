@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from lanza.batch.engines import make_engine
 from lanza.batch.manifest import Manifest, PartRecord, open_output
 from lanza.batch.readers import ChunkReader, resolve_input
+from lanza.batch.remote import RemoteFolder, output_folder
 from lanza.batch.spec import (
     DEFAULT_CHUNK_ROWS,
     FORMATS,
@@ -52,11 +53,12 @@ def run_batch(
     """Score ``options.input`` into ``options.output``; resumable and exactly once."""
     hooks = hooks or JobHooks()
     _check(options)
+    folder = output_folder(options.output)
     began = time.monotonic()
-    runtime, manifest, reader, total, options = _open(workspace, options)
+    runtime, manifest, reader, total, options = _open(workspace, options, folder)
     # Libraries and the model live as long as the job: keep them out of full GC passes.
     gc.freeze()
-    folder, resumed_from = Path(options.output).expanduser(), manifest.rows
+    resumed_from = manifest.rows
     tracker = JobTracker(workspace.mlflow, workspace.tracker.experiment_id)
     tracker.start(options, runtime.ref, hooks.job_id)
     if hooks.on_run is not None:
@@ -94,12 +96,12 @@ def run_batch(
 
 
 def _open(
-    workspace: Workspace, options: BatchOptions
+    workspace: Workspace, options: BatchOptions, folder: Path | RemoteFolder
 ) -> tuple[ModelRuntime, Manifest, ChunkReader, int | None, BatchOptions]:
     """Load the model (the manifest's version on resume), open the output and the input."""
     inputs = resolve_input(options.input)
-    folder = Path(options.output).expanduser()
-    previous = Manifest.load(folder) if options.resume and folder.exists() else None
+    readable = isinstance(folder, RemoteFolder) or folder.exists()
+    previous = Manifest.load(folder) if options.resume and readable else None
     model = previous.model if previous else options.model
     runtime = workspace.loader.load(model, options.device).runtime
     options = _chunking(options, runtime.device, previous)
@@ -145,7 +147,9 @@ def _chunking(options: BatchOptions, device: str, previous: Manifest | None) -> 
     return replace(options, chunk_rows=rows)
 
 
-def _commit(manifest: Manifest, folder: Path, writer: PartWriter, scored: ScoredChunk) -> None:
+def _commit(
+    manifest: Manifest, folder: Path | RemoteFolder, writer: PartWriter, scored: ScoredChunk
+) -> None:
     name = writer.write_part(scored.index, scored.table) if scored.table.num_rows else None
     errors_file = writer.write_errors(scored.index, scored.errors) if scored.errors else None
     part = PartRecord(
@@ -160,7 +164,9 @@ def _commit(manifest: Manifest, folder: Path, writer: PartWriter, scored: Scored
     manifest.commit(folder, part)
 
 
-def _summary(manifest: Manifest, folder: Path, seconds: float, resumed_from: int) -> BatchSummary:
+def _summary(
+    manifest: Manifest, folder: Path | RemoteFolder, seconds: float, resumed_from: int
+) -> BatchSummary:
     return BatchSummary(
         model=manifest.model,
         output=str(folder),
@@ -184,11 +190,5 @@ def _check(options: BatchOptions) -> None:
         raise InvalidInputError("--chunk-rows must be at least 1.")
     if options.resume and options.overwrite:
         raise InvalidInputError("Pass --resume or --overwrite, not both.")
-    if "://" in options.output:
-        raise InvalidInputError(
-            f"The output must be a local folder, not {options.output}: parts and the "
-            "manifest are committed with atomic renames. Write locally, then copy, e.g. "
-            "gcloud storage rsync OUT gs://bucket/path."
-        )
     if not 0 <= options.log_rate <= 1:
         raise InvalidInputError(f"--log-rate must be between 0 and 1, not {options.log_rate}.")

@@ -4,6 +4,7 @@ A part counts only once the manifest lists it; the manifest is replaced atomical
 (temporary file, fsync, rename) after each part, so a job killed at any moment leaves
 an output whose manifest names whole parts only. ``--resume`` starts at the first
 chunk the manifest does not list and rewrites any part file left over from the kill.
+On an output URL (see ``remote``) the manifest is written whole as one object instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from lanza.batch.remote import RemoteFolder
 from lanza.batch.spec import BatchError, BatchOptions
 from lanza.batch.writers import ERRORS_DIR, write_atomic
 from lanza.errors import ConflictError
@@ -67,7 +69,7 @@ class Manifest:
         """Rows in error in committed parts."""
         return sum(p.errors for p in self.parts)
 
-    def commit(self, folder: Path, part: PartRecord) -> None:
+    def commit(self, folder: Path | RemoteFolder, part: PartRecord) -> None:
         """Add a part and write the manifest atomically."""
         if part.index != self.next_index:
             raise BatchError(
@@ -76,27 +78,40 @@ class Manifest:
         self.parts.append(part)
         self.save(folder)
 
-    def save(self, folder: Path) -> None:
-        """Write the manifest atomically."""
+    def save(self, folder: Path | RemoteFolder) -> None:
+        """Write the manifest atomically (rename locally, one whole object on a URL)."""
         data = {**asdict(self), "parts": [asdict(p) for p in self.parts]}
-        write_atomic(folder / MANIFEST, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        if isinstance(folder, RemoteFolder):
+            folder.write(MANIFEST, text)
+        else:
+            write_atomic(folder / MANIFEST, text)
 
     @classmethod
-    def load(cls, folder: Path) -> Manifest | None:
+    def load(cls, folder: Path | RemoteFolder) -> Manifest | None:
         """The folder's manifest, or ``None`` when it has none."""
-        path = folder / MANIFEST
-        if not path.exists():
+        if isinstance(folder, RemoteFolder):
+            path: object = f"{folder}/{MANIFEST}"
+            raw = folder.read(MANIFEST)
+        else:
+            local = folder / MANIFEST
+            path, raw = local, local.read_bytes() if local.exists() else None
+        if raw is None:
             return None
         try:
-            data = orjson.loads(path.read_bytes())
+            data = orjson.loads(raw)
             parts = [PartRecord(**p) for p in data.pop("parts")]
             return cls(**data, parts=parts)
         except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
             raise BatchError(f"{path} is not a lanza batch manifest: {exc}.") from exc
 
 
-def open_output(folder: Path, options: BatchOptions, model: str, files: list[str]) -> Manifest:
+def open_output(
+    folder: Path | RemoteFolder, options: BatchOptions, model: str, files: list[str]
+) -> Manifest:
     """Prepare the output folder and return the manifest to continue (or a fresh one)."""
+    if isinstance(folder, RemoteFolder):
+        return _open_remote(folder, options, model, files)
     fixed = {k: options.to_dict()[k] for k in FIXED}
     existing = Manifest.load(folder) if folder.exists() else None
     if options.resume and existing is not None:
@@ -115,6 +130,35 @@ def open_output(folder: Path, options: BatchOptions, model: str, files: list[str
     return manifest
 
 
+def _open_remote(
+    folder: RemoteFolder, options: BatchOptions, model: str, files: list[str]
+) -> Manifest:
+    """``open_output`` on a URL: parts past the manifest's last are deleted, not renamed over."""
+    fixed = {k: options.to_dict()[k] for k in FIXED}
+    existing = Manifest.load(folder)
+    if options.resume and existing is not None:
+        _check_same(existing, fixed, files, folder)
+        folder.remove(folder.parts(existing.next_index))
+        return existing
+    if folder.names():
+        if not (options.overwrite or options.resume):
+            raise ConflictError(
+                f"The output {folder} already has files; pass --overwrite to replace them "
+                "or --resume to continue the job that wrote them."
+            )
+        folder.remove([*folder.parts(), *([MANIFEST] if existing is not None else [])])
+    manifest = Manifest(model, fixed, files)
+    manifest.save(folder)
+    return manifest
+
+
+def output_has_files(folder: Path | RemoteFolder) -> bool:
+    """Whether an output already holds anything (a new job would need --overwrite)."""
+    if isinstance(folder, RemoteFolder):
+        return bool(folder.names())
+    return folder.is_dir() and any(folder.iterdir())
+
+
 def clear_output(folder: Path) -> None:
     """Remove what a batch job writes: parts, error files, temporary files, the manifest."""
     for path in folder.iterdir():
@@ -126,7 +170,9 @@ def clear_output(folder: Path) -> None:
             path.unlink()
 
 
-def _check_same(manifest: Manifest, fixed: dict[str, Any], files: list[str], folder: Path) -> None:
+def _check_same(
+    manifest: Manifest, fixed: dict[str, Any], files: list[str], folder: Path | RemoteFolder
+) -> None:
     for key, value in fixed.items():
         if manifest.options.get(key) != value:
             raise ConflictError(

@@ -4,13 +4,15 @@ Each part is written to a hidden temporary file and renamed into place, so a rea
 the output folder never sees half a part. Formats: Parquet, CSV, JSON Lines, and the
 Vertex AI batch prediction shape (``{"instance": {...}, "prediction": ...}`` per line).
 Rows that failed go to ``_errors/part-NNNNN.jsonl`` beside the parts (the leading
-underscore keeps them out of Arrow/Spark dataset scans of the folder).
+underscore keeps them out of Arrow/Spark dataset scans of the folder). For an output
+URL each part is written to a local temporary file, then uploaded as one object.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from lanza.batch.remote import RemoteFolder
 from lanza.batch.scoring import PREDICTION
 from lanza.batch.spec import BatchError, RowError
 from lanza.errors import LanzaError
@@ -33,16 +36,19 @@ def part_name(index: int, fmt: str) -> str:
 
 
 class PartWriter:
-    """Writes parts and error files into one output folder (local disk)."""
+    """Writes parts and error files into one output folder (local disk or a URL)."""
 
-    def __init__(self, folder: Path, fmt: str) -> None:
+    def __init__(self, folder: Path | RemoteFolder, fmt: str) -> None:
         self.folder = folder
         self.fmt = fmt
 
     def write_part(self, index: int, table: pa.Table) -> str:
         """Write ``table`` as part ``index``; returns the file name."""
         name = part_name(index, self.fmt)
-        self._atomic(self.folder / name, lambda path: self._write(table, path))
+        if isinstance(self.folder, RemoteFolder):
+            self._upload(self.folder, name, lambda path: self._write(table, path))
+        else:
+            self._atomic(self.folder / name, lambda path: self._write(table, path))
         return name
 
     def write_errors(self, index: int, errors: list[RowError]) -> str:
@@ -52,9 +58,21 @@ class PartWriter:
             orjson.dumps({"row": e.row, "source": e.source, "reason": e.reason}) + b"\n"
             for e in errors
         )
+        if isinstance(self.folder, RemoteFolder):
+            self.folder.write(name, lines)
+            return name
         (self.folder / ERRORS_DIR).mkdir(exist_ok=True)
         self._atomic(self.folder / name, lambda path: path.write_bytes(lines))
         return name
+
+    def _upload(self, folder: RemoteFolder, name: str, write: Any) -> None:
+        with tempfile.TemporaryDirectory(prefix="lanza-part-") as scratch:
+            local = Path(scratch) / name
+            try:
+                write(local)
+            except OSError as exc:
+                raise BatchError(f"{local} cannot be written: {exc.strerror or exc}.") from exc
+            folder.upload(name, local)
 
     def _atomic(self, target: Path, write: Any) -> None:
         temp = target.with_name(f".{target.name}.tmp")

@@ -30,7 +30,9 @@ def batch_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Model reference: NAME@ALIAS or NAME/VERSION.")],
     input: Annotated[str, typer.Argument(help="A file, folder, glob or fsspec URL.")],
-    output: Annotated[str, typer.Argument(help="Output folder for parts and the manifest.")],
+    output: Annotated[
+        str, typer.Argument(help="Output folder or fsspec URL (gs://…) for parts and the manifest.")
+    ],
     engine: Annotated[str, typer.Option(help="local (every core) or ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue after the last committed part.")] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -66,13 +67,17 @@ def test_a_log_rate_outside_zero_to_one_is_refused(
         workspace.close()
 
 
-def test_an_output_url_is_refused_with_the_way_round_it(
-    monitored_settings: Settings, tmp_path: Path
+def test_a_gs_output_without_gcsfs_says_how_to_install_it(
+    monitored_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(sys.modules, "gcsfs", None)  # as if gcsfs were not installed
+    monkeypatch.delitem(sys.modules["fsspec.registry"]._registry, "gs", raising=False)
     workspace = Workspace(monitored_settings)
     try:
         options = BatchOptions("cancer/1", "in.csv", "gs://bucket/out/")
-        with pytest.raises(InvalidInputError, match=r"must be a local folder.*rsync"):
+        with pytest.raises(
+            InvalidInputError, match=r"gs:// needs gcsfs: pip install 'lanza\[cloud\]'"
+        ):
             run_batch(workspace, options)
         assert not (Path.cwd() / "gs:").exists()
     finally:
