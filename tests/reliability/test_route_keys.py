@@ -118,6 +118,10 @@ def test_every_mutating_route_refuses_bad_keys(keyed: tuple[Workspace, dict[str,
     assert failures == []
     assert ("POST", "/api/v1/deployments", 403) in audited
     assert ("DELETE", "/api/v1/deployments/x", 401) in audited
+    # Ground truth changes what lanza reports: its refusals are audited too.
+    assert ("POST", "/api/v1/deployments/x/feedback", 403) in audited
+    # Predictions are recorded in the prediction log, not here.
+    assert not any(path.endswith("/predict") for _, path, _ in audited)
 
 
 def test_a_key_past_its_rate_limit_gets_429_with_retry_after(home: Path) -> None:

@@ -90,12 +90,20 @@ def bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
-    """A dependency that admits keys of at least ``role`` (or anyone, when keys are off)."""
+def require(
+    role: Role, audit: bool | None = None
+) -> Callable[[Request], Awaitable[KeyInfo | None]]:
+    """A dependency that admits keys of at least ``role`` (or anyone, when keys are off).
+
+    Admin routes are audited; so is any route that passes ``audit=True`` (ground truth
+    and labels change what lanza reports). Predictions and trace ingest are not: they are
+    recorded in the prediction log and the trace store, and must pay nothing here.
+    """
+    audited = role == "admin" if audit is None else audit
 
     async def dependency(request: Request) -> KeyInfo | None:
         guard: Guard = request.app.state.guard
-        if role == "admin":
+        if audited:
             request.state.audit = "anonymous"
         if not guard.keys_required():
             return None
@@ -107,7 +115,7 @@ def require(role: Role) -> Callable[[Request], Awaitable[KeyInfo | None]]:
         info = guard.identify(secret)
         if info is None:
             raise UnauthorizedError("The API key is not valid or has been revoked.")
-        if role == "admin":
+        if audited:
             request.state.audit = f"{info.name} ({info.id})"
         if not allows(info.role, role):
             raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")

@@ -38,7 +38,7 @@ def router() -> APIRouter:
 
     @api.post(
         "/deployments/{name}/feedback",
-        dependencies=[Depends(require("predict"))],
+        dependencies=[Depends(require("predict", audit=True))],
         summary="Post ground truth for logged predictions",
     )
     async def feedback(name: str, body: FeedbackBody, request: Request) -> dict[str, Any]:

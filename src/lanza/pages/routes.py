@@ -192,7 +192,7 @@ def router() -> APIRouter:
         name: str,
         body: AnswerBody,
         request: Request,
-        key: Annotated[KeyInfo | None, Depends(require("predict"))],
+        key: Annotated[KeyInfo | None, Depends(require("predict", audit=True))],
     ) -> dict[str, Any]:
         labelling = _pages(request).labelling
         return await asyncio.to_thread(

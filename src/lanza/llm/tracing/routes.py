@@ -59,7 +59,7 @@ def traces_router(store: TraceStore, reader: TraceReader) -> APIRouter:
 
     @router.post(
         "/{trace_id}/feedback",
-        dependencies=[Depends(require("predict"))],
+        dependencies=[Depends(require("predict", audit=True))],
         status_code=201,
         summary="Add feedback to a trace",
     )
