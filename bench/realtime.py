@@ -8,6 +8,11 @@ a Python load generator. Prints requests/s, p50 and p99 for both, and the ratios
 
     .venv/bin/python bench/realtime.py [--seconds 20] [--connections 16] [--workers 2]
         [--monitoring-off]   # also lanza without its prediction log: what monitoring costs
+        [--rounds 3]         # with --monitoring-off: lanza on and off alternately, medians
+
+On a small machine the load generator shares the cores with the server and throughput
+moves by several percent from one run to the next, so the cost of monitoring is taken
+from runs with it on and off in turn, and each side's median is reported.
 """
 
 from __future__ import annotations
@@ -155,6 +160,9 @@ def main() -> None:
         "--workers", type=int, default=1, help="server processes, the same for both servers"
     )
     parser.add_argument(
+        "--rounds", type=int, default=3, help="with --monitoring-off: alternating runs of each"
+    )
+    parser.add_argument(
         "--monitoring-off",
         action="store_true",
         help="also run lanza with the prediction log off, to show what monitoring costs",
@@ -213,7 +221,8 @@ def main() -> None:
     runs = {"lanza serve": env}
     if args.monitoring_off:
         runs["lanza serve, monitoring off"] = {**env, "LANZA_MONITORING__ENABLED": "false"}
-    for name, run_env in runs.items():
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+    for name, run_env in [*runs.items()] * (args.rounds if args.monitoring_off else 1):
         port = free_port()
         lanza_server = run_server(
             [
@@ -233,14 +242,19 @@ def main() -> None:
             body = json.dumps({"instances": [row]})
             url = f"http://127.0.0.1:{port}/api/v1/deployments/bench/predict"
             load(url, body, 3, args.connections)
-            results[name] = load(url, body, args.seconds, args.connections)
+            rounds[name].append(load(url, body, args.seconds, args.connections))
         finally:
             stop(lanza_server)
+    for name, measured in rounds.items():
+        if len(measured) > 1:
+            print(f"{name}: " + ", ".join(f"{m['rps']:.0f}" for m in measured) + " req/s")
+        results[name] = {key: statistics.median(m[key] for m in measured) for key in measured[0]}
 
     table = pd.DataFrame(results).T[["rps", "p50_ms", "p99_ms", "errors"]]
     print(
         f"\nload: {load.__name__}, {args.connections} connections, {args.seconds}s, "
         f"single-row requests, {os.cpu_count()} cores"
+        + (f", lanza medians of {args.rounds} alternating runs" if args.monitoring_off else "")
     )
     print(table.round(2).to_string())
     ours, peer = results["lanza serve"], results["mlflow models serve"]

@@ -7,18 +7,20 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.writer import PredictionLog
-from lanza.serving.dataplane import PredictionRecord
+from lanza.serving.dataplane import PredictionRecord, new_request_id
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
-from lanza.store.journal import Journal
+from lanza.store.journal import Journal, Position
 
 # Observes rows with a writer that would not flush for a minute, then dies by SIGKILL.
 CHILD = textwrap.dedent(
@@ -27,7 +29,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from lanza.monitoring.metrics import MonitoringMetrics
     from lanza.monitoring.writer import PredictionLog
-    from lanza.serving.dataplane import PredictionRecord
+    from lanza.serving.dataplane import PredictionRecord, new_request_id
     from lanza.settings import MonitoringSettings
     from lanza.store import Database
 
@@ -107,7 +109,9 @@ def test_a_torn_last_record_is_skipped_and_the_rest_replayed(tmp_path: Path) -> 
     database, folder = _database(tmp_path), tmp_path / "journal"
     _killed_child(database, folder, count=5)
     (segment,) = folder.rglob("*.jsonl")
-    with segment.open("ab") as file:
+    written = segment.read_bytes().split(b"\0")[0]
+    with segment.open("r+b") as file:
+        file.seek(len(written))
         file.write(b'["r-torn", "d"')  # power loss mid-record
     _replayed(database, folder).stop()
     assert sorted(_ids(database)) == [f"r{i}" for i in range(5)]
@@ -157,3 +161,55 @@ def test_journal_rotates_and_deletes_drained_segments(tmp_path: Path) -> None:
     assert len(_ids(database)) == 25
     assert os.listdir(next((tmp_path / "j").iterdir())) == []
     database.dispose()
+
+
+def test_a_record_larger_than_a_segment_gets_a_segment_of_its_own(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", segment_bytes=100)
+    journal.open()
+    journal.append(b'["small"]')
+    big = b'["' + b"x" * 500 + b'"]'
+    position = journal.append(big)
+    assert position.end == len(big) + 1
+    assert big + b"\n" in position.segment.path.read_bytes()
+    journal.close()
+
+
+def test_the_next_segment_is_reserved_before_the_current_one_fills(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", segment_bytes=1000)
+    journal.open()
+    first = journal.append(b"a" * 599).segment
+    journal.prepare()  # what the writer thread does between batches
+    assert len(list((tmp_path / "j").glob("*.jsonl"))) == 2
+    second = journal.append(b"b" * 599).segment
+    assert second is not first
+    assert len(list((tmp_path / "j").glob("*.jsonl"))) == 2  # the spare, not a new one
+    journal.commit([Position(first, first.size)])
+    assert not first.path.exists()  # drained and no longer written to: deleted
+    journal.close()
+    assert second.path.read_bytes() == b"b" * 599 + b"\n"  # kept for replay, cut to size
+
+
+def test_a_full_disk_refuses_the_journal_and_the_rows_stay_in_memory(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    database = _database(tmp_path)
+    writer = PredictionLog(database, MonitoringSettings(), MonitoringMetrics(), small_disk)
+    assert writer.journal is not None
+    writer.journal.segment_bytes = 4 * 1024 * 1024  # more than the 512 KiB disk
+    with pytest.raises(OSError, match="No space left"):
+        writer.journal.open()
+    writer.observe(
+        PredictionRecord("r0", "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 1.0, 0)
+    )
+    assert writer.pending() == 1  # kept, not journalled, and the request was not failed
+    assert writer.flush() is True
+    assert _ids(database) == ["r0"]
+    database.dispose()
+
+
+def test_request_ids_are_uuid7_and_ordered_by_time() -> None:
+    ids = [new_request_id() for _ in range(1000)]
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    assert len(set(ids)) == 1000
+    prefixes = [i[:12] for i in ids]  # the millisecond: never goes back
+    assert prefixes == sorted(prefixes)

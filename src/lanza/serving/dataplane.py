@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -106,7 +106,7 @@ class DataPlane:
     async def infer(self, request: InferenceRequest) -> InferenceResponse:
         """Answer one request; raises lanza errors that faces turn into their error shape."""
         started = time.perf_counter()
-        request.request_id = request.request_id or uuid.uuid4().hex
+        request.request_id = request.request_id or new_request_id()
         name, version, status = request.deployment, "", "error"
         self.metrics.in_flight.labels(name).inc()
         try:
@@ -179,6 +179,19 @@ class DataPlane:
                 request.deployment, shadow.version, "shadow", "error"
             ).inc()
             log.info("shadow %s failed on %s: %s", shadow.version, request.request_id, exc)
+
+
+def new_request_id() -> str:
+    """A UUIDv7 (RFC 9562) in hex: unique, and ordered by time of creation.
+
+    Time-ordered ids land at the end of the prediction log's ``request_id`` index, where a
+    random UUID4 would land anywhere in it: inserting one costs about half as much once the
+    log holds hundreds of thousands of rows, and the writer runs beside every request.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return f"{value:032x}"
 
 
 def _record(

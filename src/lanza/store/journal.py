@@ -1,11 +1,20 @@
 """A local append-only journal: records survive the death of the process that accepted them.
 
-Each accepted record is one line written with ``os.write`` into a segment file under a
-folder of ``LANZA_HOME``: once the call returns the bytes sit in the kernel's page cache,
-which outlives a ``kill -9`` of the process (``fsync=True`` also survives power loss, at
-a cost per record). A writer drains records into the database and then ``commit``s the
-byte offset it reached to the segment's ``.done`` file; a segment fully drained and no
-longer written to is deleted.
+Each accepted record is one line copied into a segment file under a folder of
+``LANZA_HOME`` that is mapped into memory (``mmap``, shared): once the copy is done the
+bytes sit in the kernel's page cache, which outlives a ``kill -9`` of the process, exactly
+as an ``os.write`` would leave them (``fsync=True`` also survives power loss, at a cost
+per record). A copy makes no system call, so the request path never lets go of the GIL
+to journal a record; under load a released GIL is taken by another thread and the
+request waits for it. Each segment's blocks are reserved when it is created
+(``posix_fallocate``), so a full disk is an ``OSError`` then, never a ``SIGBUS`` in the
+middle of a copy, and the writer thread prepares the next segment before the current one
+fills. The unused tail of a segment is zeros; a segment kept for replay is cut to what
+was written.
+
+A writer drains records into the database and then ``commit``s the byte offset it
+reached to the segment's ``.done`` file; a segment fully drained and no longer written
+to is deleted.
 
 Every process writes its own segments and holds an exclusive ``flock`` on each until it
 is gone, so at start-up a segment nobody holds belongs to a process that died: its lines
@@ -19,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import threading
 import time
@@ -29,7 +39,9 @@ from pathlib import Path
 log = logging.getLogger("lanza.journal")
 SUFFIX = ".jsonl"
 DONE = ".done"
-SEGMENT_BYTES = 64 * 1024 * 1024
+# Small enough that a segment's pages (counted in the process's RSS while mapped) stay
+# modest, large enough that a new one is needed every few thousand records.
+SEGMENT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -39,14 +51,23 @@ class Segment:
     path: Path
     fd: int
     done_fd: int
+    memory: mmap.mmap
     size: int = 0
     committed: int = 0
     closed: bool = field(default=False)
 
+    @property
+    def capacity(self) -> int:
+        """Bytes reserved for the segment."""
+        return len(self.memory)
+
     def close(self) -> None:
-        """Release the file descriptors (and with them the lock)."""
+        """Unmap, cut the file to what was written, release the descriptors and the lock."""
         if not self.closed:
             self.closed = True
+            self.memory.close()
+            with contextlib.suppress(OSError):  # the file may be gone already
+                os.ftruncate(self.fd, self.size)
             os.close(self.done_fd)
             os.close(self.fd)
 
@@ -58,7 +79,7 @@ class Segment:
         self.close()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Position:
     """Where an appended record ends: commit it once the record is in the database."""
 
@@ -77,6 +98,7 @@ class Journal:
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         self._current: Segment | None = None
+        self._spare: Segment | None = None
         self._open: list[Segment] = []
 
     def open(self) -> None:
@@ -84,25 +106,38 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self._current is None:
-                self._current = self._new_segment()
+                self._current = self._new_segment(self.segment_bytes)
+                self._open.append(self._current)
 
     def append(self, line: bytes) -> Position:
-        """Write one record (a line without newlines); raises ``OSError`` if it cannot."""
+        """Write one record (a line without newlines or NUL bytes); ``OSError`` if it cannot."""
+        data = line + b"\n"
         with self._lock:
             segment = self._current
             if segment is None:
                 raise OSError("the journal is not open")
-            if segment.size >= self.segment_bytes:
-                segment = self._current = self._new_segment()
-            data = line + b"\n"
-            written = os.write(segment.fd, data)
-            if written != len(data):  # a short write on a full disk: cut it off cleanly
-                os.ftruncate(segment.fd, segment.size)
-                raise OSError(f"the journal wrote {written} of {len(data)} bytes")
+            end = segment.size + len(data)
+            if end > segment.capacity:
+                segment = self._current = self._next_segment(len(data))
+                end = len(data)
+            segment.memory[segment.size : end] = data
             if self.fsync:
-                os.fsync(segment.fd)
-            segment.size += written
-            return Position(segment, segment.size)
+                segment.memory.flush()
+            segment.size = end
+            return Position(segment, end)
+
+    def prepare(self) -> None:
+        """Reserve the next segment once the current one is half full (off the request path)."""
+        with self._lock:
+            current = self._current
+            if current is None or self._spare is not None or current.size < current.capacity // 2:
+                return
+        spare = self._new_segment(self.segment_bytes)
+        with self._lock:
+            if self._spare is None and self._current is not None:
+                self._spare = spare
+                return
+        self._forget(spare)
 
     def commit(self, positions: list[Position]) -> None:
         """Record that every record up to these positions is in the database."""
@@ -130,7 +165,7 @@ class Journal:
                 else:
                     segment.close()
             self._open.clear()
-            self._current = None
+            self._current = self._spare = None
 
     def orphans(self) -> Iterator[Orphan]:
         """Segments left by processes that are gone, each locked for this process."""
@@ -148,19 +183,42 @@ class Journal:
                 continue
             yield Orphan(path, fd)
 
-    def _new_segment(self) -> Segment:
+    def _next_segment(self, needed: int) -> Segment:
+        """The prepared spare when the record fits in it, else a new segment (lock held)."""
+        spare, self._spare = self._spare, None
+        if spare is not None and needed <= spare.capacity:
+            self._open.append(spare)
+            return spare
+        if spare is not None:
+            self._forget(spare)
+        segment = self._new_segment(max(self.segment_bytes, needed))
+        self._open.append(segment)
+        return segment
+
+    def _new_segment(self, capacity: int) -> Segment:
+        """A locked, reserved and mapped segment file, not yet in ``_open``."""
         # Lock under a hidden name, then rename: a scan never sees an unlocked live segment.
         name = f"{time.time_ns():020d}-{os.getpid()}"
         hidden = self.folder / f".{name}{SUFFIX}"
-        fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.posix_fallocate(fd, 0, capacity)  # ENOSPC here, not SIGBUS in a copy
+            memory = mmap.mmap(fd, capacity, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError:
+            os.close(fd)
+            hidden.unlink(missing_ok=True)
+            raise
         path = self.folder / f"{name}{SUFFIX}"
         done_fd = os.open(_done_path(path), os.O_RDWR | os.O_CREAT, 0o600)
         os.pwrite(done_fd, f"{0:020d}".encode(), 0)
         hidden.rename(path)
-        segment = Segment(path, fd, done_fd)
-        self._open.append(segment)
-        return segment
+        return Segment(path, fd, done_fd, memory)
+
+    @staticmethod
+    def _forget(segment: Segment) -> None:
+        """Delete a segment nothing was written to."""
+        segment.remove()
 
 
 @dataclass
@@ -177,6 +235,9 @@ class Orphan:
         except (FileNotFoundError, ValueError):
             committed = 0
         data = self.path.read_bytes()[committed:]
+        unused = data.find(b"\0")  # the reserved tail a live segment had not reached
+        if unused >= 0:
+            data = data[:unused]
         lines = data.split(b"\n")
         if lines and lines[-1]:
             log.warning("journal %s ends in a torn record; it is skipped", self.path.name)
