@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from lanza.batch.spec import SampledRow
 from lanza.monitoring.metrics import MonitoringMetrics
+from lanza.monitoring.tables import BATCH_FACE
 from lanza.monitoring.writer import PredictionLog
 from lanza.runtime.base import ModelRuntime
 from lanza.serving.dataplane import PredictionRecord
@@ -52,7 +53,7 @@ class BatchPredictionLog:
                     request_id=f"batch-{self.job}-{row.row}",
                     deployment=self.deployment,
                     model=self.runtime.ref,
-                    face="batch",
+                    face=BATCH_FACE,
                     columns={name: [value] for name, value in row.features.items()},
                     predictions=[row.prediction],
                     probabilities=None if row.probabilities is None else [row.probabilities],

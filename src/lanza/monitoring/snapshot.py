@@ -38,7 +38,7 @@ def build(
         "generated_at": datetime.now(UTC).isoformat(),
         "window": _window(window, settings),
         "traffic": _traffic(window),
-        "latency": _latency([row.latency_ms for row in window.logs]),
+        "latency": _latency([row.latency_ms for row in window.logs if row.timed]),
         "serving": window.models,
         "drift": _drift(window, model, reference, settings),
         "quality": _quality(window, model, reference),
@@ -76,14 +76,15 @@ def _timeline(window: Window) -> list[dict[str, Any]]:
     edges = np.linspace(times[0], times[-1] + 1e-6, TIMELINE_BUCKETS + 1)
     index = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, TIMELINE_BUCKETS - 1)
     latencies = np.array([r.latency_ms for r in logs])
+    timed = np.array([r.timed for r in logs])
     out = []
     for bucket in range(TIMELINE_BUCKETS):
-        chosen = latencies[index == bucket]
+        inside = index == bucket
         out.append(
             {
                 "t": datetime.fromtimestamp(float(edges[bucket]), UTC).isoformat(),
-                "requests": len(chosen),
-                **_latency(chosen.tolist()),
+                "requests": int(inside.sum()),
+                **_latency(latencies[inside & timed].tolist()),
             }
         )
     return out

@@ -1,7 +1,7 @@
 """Monitoring tables: the prediction log, ground truth, alert rules and fired alerts.
 
 One log row per answered request: its validated input columns, predictions and
-probabilities are JSON text (encoded once by the writer thread, which is cheaper than
+probabilities are JSON text (encoded once, when the row is logged, which is cheaper than
 a JSON column type's per-row encoding), so a row keeps every value the model saw and said.
 """
 
@@ -14,6 +14,9 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lanza.store.tables import Base, utcnow
+
+# The face of rows a batch job logged (``lanza batch --log-rate``): they carry no latency.
+BATCH_FACE = "batch"
 
 
 class PredictionLogRow(Base):

@@ -32,7 +32,7 @@ class MonitoringRuns:
     def log(self, report: dict[str, Any]) -> str:
         """Log one window's figures as the next step; returns the run id."""
         deployment = report["deployment"]
-        run_id, step = self._run(deployment)
+        run_id, step = self.run_of(deployment)
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, step) for k, v in figures(report).items()]
         if metrics:
@@ -71,7 +71,8 @@ class MonitoringRuns:
         """Drop the cached runs and steps: another process may have logged since."""
         self._runs.clear()
 
-    def _run(self, deployment: str) -> tuple[str, int]:
+    def run_of(self, deployment: str) -> tuple[str, int]:
+        """The deployment's monitoring run (created when missing) and its next round's step."""
         if deployment in self._runs:
             return self._runs[deployment]
         found = self.client.get_experiment_by_name(self.experiment)

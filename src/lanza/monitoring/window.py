@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from lanza.monitoring.tables import FeedbackRow, PredictionLogRow
+from lanza.monitoring.tables import BATCH_FACE, FeedbackRow, PredictionLogRow
 from lanza.store import Database
 
 
@@ -31,6 +31,12 @@ class Logged:
     prediction: list[Any]
     probabilities: list[list[float]] | None
     classes: list[Any] | None
+    face: str = "native"
+
+    @property
+    def timed(self) -> bool:
+        """Whether the row has a latency of its own (rows a batch job logged have none)."""
+        return self.face != BATCH_FACE
 
     @classmethod
     def decode(cls, row: PredictionLogRow) -> Logged:
@@ -45,6 +51,7 @@ class Logged:
             json.loads(row.prediction),
             json.loads(row.probabilities) if row.probabilities else None,
             json.loads(row.classes) if row.classes else None,
+            row.face,
         )
 
 

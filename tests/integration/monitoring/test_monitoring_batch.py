@@ -51,6 +51,9 @@ def test_sampled_batch_rows_are_logged_and_show_the_shifted_feature(
         assert drifted == dict.fromkeys(FEATURES, False) | {"mean_radius": True}
         window = monitored_settings.monitoring.window
         assert report["traffic"]["requests"] == min(len(logged), window)
+        # Batch rows have no latency of their own: none is reported, not 0 ms.
+        assert report["latency"] == {"p50_ms": None, "p99_ms": None}
+        assert all(b["p50_ms"] is None for b in report["traffic"]["timeline"])
     finally:
         workspace.close()
 

@@ -20,7 +20,7 @@ def test_only_the_lease_holder_logs_to_mlflow(
     try:
         monitors = [Monitor(ws) for ws in workspaces]
         # The registry is shared with other tests, which may have logged rounds of 'c'.
-        run_id, before = monitors[0].runs._run("c")
+        run_id, before = monitors[0].runs.run_of("c")
         for _ in range(2):
             for monitor in monitors:
                 monitor.tick()
