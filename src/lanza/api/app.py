@@ -30,8 +30,10 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +49,7 @@ from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.server")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
@@ -97,6 +100,8 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.server.max_body_bytes)
+    # Helpers every page loads before its own script (headers, fetch, el, fmt).
+    app.mount("/static/lanza", StaticFiles(directory=STATIC), name="lanza-static")
     for component in components:
         component.install(app)
     return app

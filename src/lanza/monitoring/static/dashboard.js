@@ -4,33 +4,10 @@
 const POLL_MS = 3000;
 const SVG = "http://www.w3.org/2000/svg";
 
-function headers() {
-  const key = window.localStorage.getItem("lanzaKey");
-  return key ? { Authorization: "Bearer " + key } : {};
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { headers: headers() });
-  if (!response.ok) throw new Error(path + " answered " + response.status);
-  return response.json();
-}
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  for (const child of children) node.append(child instanceof Node ? child : String(child));
-  return node;
-}
-
 function svgEl(tag, attrs) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   return node;
-}
-
-function fmt(value, digits) {
-  if (value === null || value === undefined) return "–";
-  return Number(value).toFixed(digits === undefined ? 2 : digits);
 }
 
 /* A line chart of one or more series; each point is a circle carrying its value. */

@@ -2,11 +2,6 @@
    Plain JavaScript, no dependencies; every call goes to lanza's own API. */
 "use strict";
 
-function headers(extra) {
-  const key = window.localStorage.getItem("lanzaKey");
-  return Object.assign(key ? { Authorization: "Bearer " + key } : {}, extra || {});
-}
-
 async function call(method, path, body, contentType) {
   const options = { method, headers: headers() };
   if (body !== undefined) {
@@ -14,37 +9,12 @@ async function call(method, path, body, contentType) {
     options.headers["Content-Type"] = contentType || "application/json";
   }
   const response = await fetch(path, options);
-  if (!response.ok) {
-    let message = path + " answered " + response.status;
-    try {
-      const data = await response.json();
-      message = (data.error && data.error.message) || data.message || message;
-    } catch (err) { /* not JSON: keep the status line */ }
-    throw new Error(message);
-  }
+  if (!response.ok) throw new Error(await problem(response));
   return response;
 }
 
 async function api(method, path, body, contentType) {
   return (await call(method, path, body, contentType)).json();
-}
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-function fmt(value, digits) {
-  if (value === null || value === undefined) return "–";
-  if (typeof value !== "number") return String(value);
-  if (Number.isInteger(value)) return String(value);
-  return Number(value).toFixed(digits === undefined ? 2 : digits);
 }
 
 function percent(p) {
@@ -145,7 +115,7 @@ async function renderPredict(main, name) {
       const probabilities = answer.probabilities ? el("table", { id: "probabilities" },
         ...Object.entries(answer.probabilities).map(([label, p]) => el("tr", {}, el("td", {}, label), el("td", {}, percent(p))))) : null;
       result.replaceChildren(el("h2", {}, "Prediction"),
-        el("div", { class: "answer", id: "prediction", "data-value": JSON.stringify(answer.prediction) }, fmt(answer.prediction, 4)),
+        el("div", { class: "answer", id: "prediction", "data-value": JSON.stringify(answer.prediction) }, Number.isInteger(answer.prediction) ? String(answer.prediction) : fmt(answer.prediction, 4)),
         el("p", { id: "plain" }, answer.plain), probabilities,
         el("h2", {}, "What pushed it"), contributions(answer.explanation),
         el("p", { class: "legend" }, `model ${answer.model} · request ${answer.request_id}`, el("span", { id: "request-id", hidden: true }, answer.request_id)));

@@ -7,36 +7,6 @@ const RUNS = 20;
 const opened = new Set();
 const details = new Map();
 
-function headers() {
-  const key = window.localStorage.getItem("lanzaKey");
-  return key ? { Authorization: "Bearer " + key } : {};
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { headers: headers() });
-  if (!response.ok) throw new Error(path + " answered " + response.status);
-  return response.json();
-}
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  for (const child of children) node.append(child instanceof Node ? child : String(child));
-  return node;
-}
-
-function fmt(value, digits) {
-  if (value === null || value === undefined) return "–";
-  if (typeof value !== "number") return String(value);
-  return Number.isInteger(value) ? String(value) : value.toFixed(digits === undefined ? 4 : digits);
-}
-
-function when(iso) {
-  if (!iso) return "–";
-  const date = new Date(iso);
-  return isNaN(date) ? iso : date.toISOString().replace("T", " ").slice(0, 19) + " UTC";
-}
-
 function table(id, heads, rows) {
   const head = el("tr", {}, ...heads.map((h) => el("th", {}, h)));
   return el("table", { id }, head, ...rows);
@@ -62,7 +32,7 @@ function stepList(run) {
   return el("ol", { class: "steps" }, ...steps.map((s) => {
     const info = Object.entries(s)
       .filter(([k, v]) => !["step", "at", "original"].includes(k) && v !== null && v !== undefined)
-      .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : fmt(v)}`)
+      .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : fmt(v, 4)}`)
       .join(" · ");
     return el("li", { "data-step": s.step }, el("b", {}, s.step), " ", el("span", { class: "muted" }, when(s.at)), " ",
       el("span", { class: "info" }, info));
@@ -78,8 +48,8 @@ function runRows(run) {
     el("td", { class: "state " + state, "data-field": "state" }, state),
     el("td", { "data-field": "step" }, run.step || "–"),
     el("td", { class: "reason", "data-field": "reason" }, run.reason || d.reason || "–"),
-    el("td", { "data-field": "champion" }, fmt(d.champion)),
-    el("td", { "data-field": "challenger" }, fmt(d.challenger)),
+    el("td", { "data-field": "champion" }, fmt(d.champion, 4)),
+    el("td", { "data-field": "challenger" }, fmt(d.challenger, 4)),
     el("td", { "data-field": "labelled" }, fmt(d.labelled)),
     el("td", { class: "mono", "data-field": "mlflow" }, run.mlflow_run_id || "–"));
   row.addEventListener("click", () => toggle(run.id));
