@@ -35,3 +35,18 @@ def test_valid_frame_is_coerced_and_ordered() -> None:
 def test_bad_frames_name_the_column(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SCHEMA.validate(frame)
+
+
+def test_a_frame_already_in_shape_is_returned_without_a_copy() -> None:
+    schema = InputSchema((Column("a", "double"), Column("b", "long")))
+    exact = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    assert schema.validate(exact) is exact
+    # Integers, another order or a text column are still coerced into a new frame.
+    for frame in (
+        pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4]}),
+        pd.DataFrame({"b": [3.0, 4.0], "a": [1.0, 2.0]}),
+    ):
+        out = schema.validate(frame)
+        assert out is not frame
+        assert list(out.columns) == ["a", "b"]
+        assert list(out.dtypes) == ["float64", "float64"]
