@@ -57,7 +57,7 @@ function severity(f) {
 
 /* Bars per feature, scaled by severity with a tick at the threshold; red when drifting. */
 function barChart(name, items) {
-  const width = 360, rowHeight = 22, left = 130, span = 170, cap = 3;
+  const width = 390, rowHeight = 22, left = 130, span = 170, cap = 3; // room for "chi2 p=0.000"
   const height = Math.max(40, items.length * rowHeight + 10);
   const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": name, style: `height:${height}px` });
   const tick = left + span / cap;
