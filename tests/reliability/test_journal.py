@@ -185,8 +185,11 @@ def test_the_next_segment_is_reserved_before_the_current_one_fills(tmp_path: Pat
     assert len(list((tmp_path / "j").glob("*.jsonl"))) == 2  # the spare, not a new one
     journal.commit([Position(first, first.size)])
     assert not first.path.exists()  # drained and no longer written to: deleted
+    journal.prepare()  # a spare again, which a clean close deletes
+    assert len(list((tmp_path / "j").glob("*.jsonl"))) == 2
     journal.close()
     assert second.path.read_bytes() == b"b" * 599 + b"\n"  # kept for replay, cut to size
+    assert list((tmp_path / "j").glob("*.jsonl")) == [second.path]
 
 
 def test_a_full_disk_refuses_the_journal_and_the_rows_stay_in_memory(
@@ -205,6 +208,18 @@ def test_a_full_disk_refuses_the_journal_and_the_rows_stay_in_memory(
     assert writer.flush() is True
     assert _ids(database) == ["r0"]
     database.dispose()
+
+
+def test_segments_are_reserved_without_posix_fallocate_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "posix_fallocate")  # as on macOS
+    journal = Journal(tmp_path / "j", segment_bytes=3 << 20)
+    journal.open()
+    position = journal.append(b'["x"]')
+    assert position.segment.path.stat().st_blocks * 512 >= 3 << 20  # real blocks, not a hole
+    journal.close()
+    assert position.segment.path.read_bytes() == b'["x"]\n'
 
 
 def test_request_ids_are_uuid7_and_ordered_by_time() -> None:

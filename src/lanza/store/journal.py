@@ -165,6 +165,8 @@ class Journal:
                 else:
                     segment.close()
             self._open.clear()
+            if self._spare is not None:
+                self._forget(self._spare)
             self._current = self._spare = None
 
     def orphans(self) -> Iterator[Orphan]:
@@ -203,7 +205,7 @@ class Journal:
         fd = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.posix_fallocate(fd, 0, capacity)  # ENOSPC here, not SIGBUS in a copy
+            _reserve(fd, capacity)  # ENOSPC here, not SIGBUS in a copy
             memory = mmap.mmap(fd, capacity, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         except OSError:
             os.close(fd)
@@ -254,6 +256,17 @@ class Orphan:
         """Let go of the lock, keeping the segment for a later replay."""
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of real blocks (zeros), so writes through a mapping
+    of it never meet a full disk."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+        return
+    zeros = bytes(1 << 20)  # macOS has no posix_fallocate: write the zeros
+    for start in range(0, size, len(zeros)):
+        os.pwrite(fd, zeros[: min(len(zeros), size - start)], start)
 
 
 def _done_path(path: Path) -> Path:
