@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
@@ -228,3 +230,15 @@ def test_request_ids_are_uuid7_and_ordered_by_time() -> None:
     assert len(set(ids)) == 1000
     prefixes = [i[:12] for i in ids]  # the millisecond: never goes back
     assert prefixes == sorted(prefixes)
+
+
+def test_lines_journalled_by_the_previous_version_are_replayed(tmp_path: Path) -> None:
+    """Before, a line held the record's fields (columns as a dict); now it holds the row."""
+    database, folder = _database(tmp_path), tmp_path / "journal"
+    key = hashlib.sha256(database.url.encode()).hexdigest()[:12]
+    (folder / key).mkdir(parents=True)
+    old = orjson.dumps(["r-old", "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 2.0, 0.0])
+    (folder / key / f"{1:020d}-1.jsonl").write_bytes(old + b"\n")
+    _replayed(database, folder).stop()
+    assert _ids(database) == ["r-old"]
+    database.dispose()
