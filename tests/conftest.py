@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import psycopg
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from lanza.settings import Settings
 from lanza.workspace import Workspace
 
+# The breast-cancer table's columns most tests use: small enough to send, enough to drift.
+CANCER_FEATURES = ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"]
 PG_ADMIN = os.environ.get("LANZA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -26,6 +30,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("LANZA_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def cancer() -> pd.DataFrame:
+    """scikit-learn's breast-cancer table: ``CANCER_FEATURES`` and ``target``."""
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    return frame[[*CANCER_FEATURES, "target"]]
 
 
 @pytest.fixture

@@ -9,33 +9,26 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from lanza.api import create_app
 from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
+from tests.conftest import CANCER_FEATURES
 from tests.servers import running, wait_for
 
-FEATURES = ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"]
+FEATURES = CANCER_FEATURES
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 
 
 @pytest.fixture(scope="session")
-def cancer_frame() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    return frame[[*FEATURES, "target"]]
-
-
-@pytest.fixture(scope="session")
-def monitored_home(tmp_path_factory: pytest.TempPathFactory, cancer_frame: pd.DataFrame) -> Path:
+def monitored_home(tmp_path_factory: pytest.TempPathFactory, cancer: pd.DataFrame) -> Path:
     """A home whose registry holds cancer/1 (logistic regression) with its reference sample."""
     home = tmp_path_factory.mktemp("monitoring-home")
     ws = Workspace(Settings(home=home))
     train(
         ws,
-        TrainRequest(cancer_frame, "target", "cancer", candidates=["logistic_regression"], folds=3),
+        TrainRequest(cancer, "target", "cancer", candidates=["logistic_regression"], folds=3),
     )
     ws.close()
     return home

@@ -20,10 +20,10 @@ from tests.integration.monitoring.conftest import FEATURES
 
 
 def test_sampled_batch_rows_are_logged_and_show_the_shifted_feature(
-    monitored_settings: Settings, cancer_frame: pd.DataFrame, tmp_path: Path
+    monitored_settings: Settings, cancer: pd.DataFrame, tmp_path: Path
 ) -> None:
-    rows = pd.concat([cancer_frame[FEATURES]] * 2, ignore_index=True)
-    rows["mean_radius"] += 3 * cancer_frame["mean_radius"].std()
+    rows = pd.concat([cancer[FEATURES]] * 2, ignore_index=True)
+    rows["mean_radius"] += 3 * cancer["mean_radius"].std()
     rows.to_csv(tmp_path / "nightly.csv", index=False)
     workspace = Workspace(monitored_settings)
     try:

@@ -29,12 +29,12 @@ def _lanza(settings: Settings, *args: str) -> str:
 
 def test_monitor_and_alerts_commands(
     serve: Serve,
-    cancer_frame: pd.DataFrame,
+    cancer: pd.DataFrame,
     monitored_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LANZA_MONITORING__WINDOW", "200")
-    rows = cancer_frame[FEATURES].sample(100, random_state=3)
+    rows = cancer[FEATURES].sample(100, random_state=3)
     rows["worst_area"] *= 3
     with serve() as http:
         predict(http, rows, per_request=5)

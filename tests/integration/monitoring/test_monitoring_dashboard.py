@@ -19,9 +19,9 @@ def _labelled(http: httpx.Client, count: int) -> bool:
 
 
 def test_dashboard_shows_the_traffic_sent(
-    serve: Serve, cancer_frame: pd.DataFrame, browser: object
+    serve: Serve, cancer: pd.DataFrame, browser: object
 ) -> None:
-    shuffled = cancer_frame.sample(frac=1.0, random_state=5)
+    shuffled = cancer.sample(frac=1.0, random_state=5)
     with serve() as http:
         _wait_ready(http, "c")
         sent = _send(http, shuffled, "c", "target", "mean_texture", 40, 0.0, limit=80)

@@ -26,8 +26,8 @@ def _drifted(report: dict[str, Any]) -> dict[str, bool]:
     return {f["column"]: f["drifted"] for f in report["drift"]["features"]}
 
 
-def test_reference_traffic_shows_no_drift(serve: Serve, cancer_frame: pd.DataFrame) -> None:
-    rows = cancer_frame[FEATURES].sample(200, random_state=1)
+def test_reference_traffic_shows_no_drift(serve: Serve, cancer: pd.DataFrame) -> None:
+    rows = cancer[FEATURES].sample(200, random_state=1)
     with serve() as http:
         bad = http.post("/api/v1/deployments/c/predict", json={"instances": [{"x": 1}]})
         assert bad.status_code == 422
@@ -66,13 +66,13 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 def test_shifted_feature_drifts_alone_and_alerts(
     serve: Serve,
-    cancer_frame: pd.DataFrame,
+    cancer: pd.DataFrame,
     receiver: tuple[str, list[dict[str, Any]]],
     monitored_settings: Settings,
 ) -> None:
     hook, received = receiver
-    rows = cancer_frame[FEATURES].sample(200, random_state=2)
-    rows["mean_texture"] += 3 * cancer_frame["mean_texture"].std()
+    rows = cancer[FEATURES].sample(200, random_state=2)
+    rows["mean_texture"] += 3 * cancer["mean_texture"].std()
     with serve() as http:
         rule = {
             "metric": "drift_share",
@@ -127,8 +127,8 @@ def _check_mlflow(settings: Settings) -> None:
     ws.close()
 
 
-def test_feedback_gives_known_accuracy(serve: Serve, cancer_frame: pd.DataFrame) -> None:
-    rows = cancer_frame[FEATURES].head(40)
+def test_feedback_gives_known_accuracy(serve: Serve, cancer: pd.DataFrame) -> None:
+    rows = cancer[FEATURES].head(40)
     with serve() as http:
         answers = predict(http, rows)
         items = []
@@ -161,13 +161,13 @@ def test_feedback_gives_known_accuracy(serve: Serve, cancer_frame: pd.DataFrame)
 
 
 def test_restart_keeps_the_log(
-    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
 ) -> None:
     slow = monitored_settings.model_copy(
         update={"monitoring": MonitoringSettings(flush_interval_s=60, interval_s=60)}
     )
     with serve(slow) as http:
-        answers = predict(http, cancer_frame[FEATURES].head(15))
+        answers = predict(http, cancer[FEATURES].head(15))
     database = Database(monitored_settings.database)
     with database.session() as session:
         stored = session.scalars(select(PredictionLogRow.request_id)).all()

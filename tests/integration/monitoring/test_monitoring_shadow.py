@@ -13,7 +13,7 @@ from tests.servers import wait_for
 
 
 def test_shadow_answers_are_logged_with_the_request_id(
-    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
 ) -> None:
     with serve() as http:
         updated = http.put(
@@ -22,7 +22,7 @@ def test_shadow_answers_are_logged_with_the_request_id(
         assert updated.status_code == 200, updated.text
         wait_for(lambda: http.get("/api/v1/deployments/c").json().get("shadow") == "cancer/1")
         wait_for(lambda: http.get("/api/v1/deployments/c").json()["status"] == "ready")
-        answers = predict(http, cancer_frame[FEATURES].head(12))
+        answers = predict(http, cancer[FEATURES].head(12))
         ids = {a["request_id"] for a in answers}
 
         database = Database(monitored_settings.database)

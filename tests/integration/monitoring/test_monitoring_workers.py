@@ -11,11 +11,11 @@ from tests.integration.monitoring.conftest import FEATURES, Serve, predict
 
 
 def test_only_the_lease_holder_logs_to_mlflow(
-    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
 ) -> None:
     quiet = monitored_settings.monitoring.model_copy(update={"interval_s": 3600})
     with serve(monitored_settings.model_copy(update={"monitoring": quiet})) as http:
-        predict(http, cancer_frame[FEATURES].head(40))
+        predict(http, cancer[FEATURES].head(40))
     workspaces = [Workspace(monitored_settings) for _ in range(2)]
     try:
         monitors = [Monitor(ws) for ws in workspaces]
@@ -38,11 +38,11 @@ def test_only_the_lease_holder_logs_to_mlflow(
 
 
 def test_a_new_process_charts_the_rounds_logged_before_it(
-    serve: Serve, cancer_frame: pd.DataFrame, monitored_settings: Settings
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
 ) -> None:
     quiet = monitored_settings.monitoring.model_copy(update={"interval_s": 3600})
     with serve(monitored_settings.model_copy(update={"monitoring": quiet})) as http:
-        predict(http, cancer_frame[FEATURES].head(35))
+        predict(http, cancer[FEATURES].head(35))
     first = Workspace(monitored_settings)
     try:
         earlier = Monitor(first)

@@ -7,20 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from lanza.settings import ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
+from tests.conftest import CANCER_FEATURES
 
-FEATURES = ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"]
-
-
-@pytest.fixture(scope="session")
-def cancer() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    return frame[[*FEATURES, "target"]]
+FEATURES = CANCER_FEATURES
 
 
 @pytest.fixture(scope="session")
