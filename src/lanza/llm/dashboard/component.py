@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from lanza.api.component import Component
@@ -45,14 +45,19 @@ class LLMDashboardComponent(Component):
         app.include_router(evaluations_router(evaluation_log(self.workspace)))
         app.mount("/static/llm", StaticFiles(directory=STATIC), name="llm-static")
 
+        # One page shell for both: only the title and the page's script differ.
+        shell = (STATIC / "page.html").read_text()
+        traces_page = shell.replace("{page}", "traces")
+        evaluations_page = shell.replace("{page}", "evaluations")
+
         @app.get("/traces", include_in_schema=False)
-        async def traces() -> FileResponse:
-            return FileResponse(STATIC / "traces.html", media_type="text/html")
+        async def traces() -> HTMLResponse:
+            return HTMLResponse(traces_page)
 
         @app.get("/traces/{trace_id}", include_in_schema=False)
-        async def trace(trace_id: str) -> FileResponse:
-            return FileResponse(STATIC / "traces.html", media_type="text/html")
+        async def trace(trace_id: str) -> HTMLResponse:
+            return HTMLResponse(traces_page)
 
         @app.get("/evaluations", include_in_schema=False)
-        async def evaluations() -> FileResponse:
-            return FileResponse(STATIC / "evaluations.html", media_type="text/html")
+        async def evaluations() -> HTMLResponse:
+            return HTMLResponse(evaluations_page)
