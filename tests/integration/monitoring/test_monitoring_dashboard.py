@@ -13,9 +13,14 @@ from tests.servers import wait_for
 pytestmark = pytest.mark.slow
 
 
-def _labelled(http: httpx.Client, count: int) -> bool:
+def _reported(http: httpx.Client, requests: int, labelled: int) -> bool:
+    """Whether a round has seen every request and label sent (the last request has none)."""
     report = http.get("/api/v1/deployments/c/monitoring").json()
-    return bool(report["history"]) and report["quality"]["labelled"] == count
+    return (
+        bool(report["history"])
+        and report["traffic"]["requests"] == requests
+        and report["quality"]["labelled"] == labelled
+    )
 
 
 def test_dashboard_shows_the_traffic_sent(
@@ -26,7 +31,7 @@ def test_dashboard_shows_the_traffic_sent(
         _wait_ready(http, "c")
         sent = _send(http, shuffled, "c", "target", "mean_texture", 40, 0.0, limit=80)
         assert sent == 80
-        wait_for(lambda: _labelled(http, 64))  # four in five get their label
+        wait_for(lambda: _reported(http, 80, 64))  # four in five get their label
         page = browser.new_page()  # type: ignore[attr-defined]
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
