@@ -41,6 +41,21 @@ def test_reference_traffic_shows_no_drift(serve: Serve, cancer: pd.DataFrame) ->
     assert report["serving"] == {"cancer/1": 20}
 
 
+def test_a_round_counts_requests_the_writer_has_not_written_yet(
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
+) -> None:
+    """The writer's clock is a minute; a round flushes the log first, so nothing is missed."""
+    slow_writer = monitored_settings.model_copy(
+        update={
+            "monitoring": monitored_settings.monitoring.model_copy(update={"flush_interval_s": 60})
+        }
+    )
+    with serve(slow_writer) as http:
+        predict(http, cancer[FEATURES].head(12), per_request=1)
+        report = report_after(http, 12)
+    assert report["traffic"]["requests"] == 12
+
+
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A small local HTTP server that records the JSON bodies POSTed to it."""
