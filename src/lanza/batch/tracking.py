@@ -1,13 +1,19 @@
 """One MLflow run per batch job, in the experiment ``lanza-batch``: params, then metrics.
 
 Tracking is a side channel: if MLflow fails, the job goes on and the failure is logged.
+Params and metrics each go in one ``log_batch`` call: on a sqlite store every separate
+``log_param`` is its own transaction (about 20 ms each on a 2-core machine), which
+made a job's eighteen values cost a third of a second.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from mlflow.entities import Metric, Param
 
 from lanza.batch.spec import BatchOptions, BatchSummary
 
@@ -32,9 +38,12 @@ class JobTracker:
         try:
             run = self.client.create_run(self.experiment(EXPERIMENT), tags=_tags(model, job_id))
             self.run_id = run.info.run_id
-            params = {k: str(v)[:500] for k, v in options.to_dict().items() if v not in (None, ())}
-            for key, value in params.items():
-                self.client.log_param(self.run_id, key, value)
+            params = [
+                Param(key, str(value)[:500])
+                for key, value in options.to_dict().items()
+                if value not in (None, ())
+            ]
+            self.client.log_batch(self.run_id, params=params)
         except Exception:
             log.warning("could not open the MLflow run of a batch job", exc_info=True)
 
@@ -52,8 +61,11 @@ class JobTracker:
                     "duration_s": summary.seconds,
                     "parts": summary.parts,
                 }
-                for key, value in metrics.items():
-                    self.client.log_metric(self.run_id, key, float(value))
+                now = int(time.time() * 1000)
+                self.client.log_batch(
+                    self.run_id,
+                    metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+                )
             self.client.set_terminated(self.run_id, status)
         except Exception:
             log.warning("could not close the MLflow run of a batch job", exc_info=True)

@@ -52,6 +52,14 @@ def test_csv_to_parquet_with_ids_probabilities_and_mlflow_run(
         [batch_workspace.mlflow.get_experiment_by_name(EXPERIMENT).experiment_id]
     )
     assert runs[0].data.metrics["rows"] == 1000.0
+    assert set(runs[0].data.metrics) == {
+        "rows",
+        "rows_written",
+        "errors",
+        "rows_per_s",
+        "duration_s",
+        "parts",
+    }
     assert runs[0].data.params["model"] == "clf@champion"
     assert runs[0].info.status == "FINISHED"
 
