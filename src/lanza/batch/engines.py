@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Literal
 
+from lanza.batch.readers import Unread
 from lanza.batch.scoring import ChunkScorer, ScoreOptions
-from lanza.batch.spec import BatchOptions, Chunk, ScoredChunk
+from lanza.batch.spec import BatchOptions, ScoredChunk
 from lanza.errors import InvalidInputError
 from lanza.runtime.base import ModelRuntime
 
@@ -36,7 +37,7 @@ class Engine(ABC):
     name: str = "engine"
 
     @abstractmethod
-    def run(self, chunks: Iterator[Chunk]) -> Iterator[ScoredChunk]:
+    def run(self, chunks: Iterator[Unread]) -> Iterator[ScoredChunk]:
         """Scored chunks, in the order the chunks came."""
 
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing
@@ -62,8 +63,8 @@ class LocalEngine(Engine):
                 workers, initializer=_init_worker, initargs=(self.scorer,)
             )
 
-    def run(self, chunks: Iterator[Chunk]) -> Iterator[ScoredChunk]:
-        score: Callable[[Chunk], ScoredChunk] = (
+    def run(self, chunks: Iterator[Unread]) -> Iterator[ScoredChunk]:
+        score: Callable[[Unread], ScoredChunk] = (
             self.scorer.score if self.mode == "threads" else _score_in_worker
         )
         yield from in_order(self._pool, score, chunks, depth=self.workers + 1)
@@ -73,7 +74,7 @@ class LocalEngine(Engine):
 
 
 def in_order(
-    pool: Executor, fn: Callable[[Chunk], ScoredChunk], chunks: Iterator[Chunk], depth: int
+    pool: Executor, fn: Callable[[Unread], ScoredChunk], chunks: Iterator[Unread], depth: int
 ) -> Iterator[ScoredChunk]:
     """Submit up to ``depth`` chunks ahead and yield their results in submission order."""
     pending: deque[Future[ScoredChunk]] = deque()
@@ -96,7 +97,7 @@ def _init_worker(scorer: ChunkScorer) -> None:
     _WORKER.append(scorer)
 
 
-def _score_in_worker(chunk: Chunk) -> ScoredChunk:
+def _score_in_worker(chunk: Unread) -> ScoredChunk:
     return _WORKER[0].score(chunk)
 
 

@@ -16,8 +16,9 @@ from itertools import islice
 from typing import Any
 
 from lanza.batch.engines import Engine
+from lanza.batch.readers import Unread
 from lanza.batch.scoring import ChunkScorer, ScoreOptions
-from lanza.batch.spec import Chunk, ScoredChunk
+from lanza.batch.spec import ScoredChunk
 from lanza.errors import InvalidInputError
 from lanza.runtime.base import ModelRuntime
 
@@ -49,12 +50,12 @@ class RayEngine(Engine):
         self.gpus = 1 if runtime.device.startswith("cuda") else 0
         self._scorer = ray.put(ChunkScorer(runtime, options))
 
-    def run(self, chunks: Iterator[Chunk]) -> Iterator[ScoredChunk]:
+    def run(self, chunks: Iterator[Unread]) -> Iterator[ScoredChunk]:
         window = max(self.actors * 4, 8)
         while batch := list(islice(chunks, window)):
             yield from self._score(batch)
 
-    def _score(self, chunks: list[Chunk]) -> Iterator[ScoredChunk]:
+    def _score(self, chunks: list[Unread]) -> Iterator[ScoredChunk]:
         import ray.data
 
         context = ray.data.DataContext.get_current()

@@ -1,10 +1,14 @@
 """Stream an input (file, folder, glob or fsspec URL; CSV, Parquet, JSON Lines) as chunks.
 
-Memory is bounded by the chunk size: files are read as Arrow record batches and cut
-into chunks of exactly ``chunk_rows`` rows (the last of each file may be shorter), so
-chunk ``i`` always holds the same rows and a resumed job can skip what was committed.
-CSV columns are read as text and cast to numbers by the scorer, so one bad value
-sends one row to the errors file instead of stopping the file.
+Memory is bounded by the chunk size. Parquet and JSON Lines are read as Arrow record
+batches and cut into chunks of exactly ``chunk_rows`` rows (the last of each file may
+be shorter), so chunk ``i`` always holds the same rows and a resumed job can skip what
+was committed. A CSV file is cut into blocks of exactly ``chunk_rows`` non-empty lines
+by the thread that reads it, and each block is parsed where it is scored (``CsvBlock``):
+finding line ends is a fraction of the cost of parsing, so the parsing, the larger part
+of the work, runs on every core. Numbers that do not parse make that block be read as
+text, and the scorer sends those rows to the errors file; a line with the wrong number
+of fields is an error row of its own.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec  # type: ignore[import-untyped]
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -26,6 +31,8 @@ from lanza.errors import DataError
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 SUFFIXES |= {".json": "jsonl", ".ndjson": "jsonl"}
+READ_BYTES = 1 << 22  # what the reading thread reads at a time from a CSV file
+NEWLINE, RETURN = 10, 13
 
 
 @dataclass(frozen=True)
@@ -115,116 +122,85 @@ class ChunkReader:
         self.required = required if required is not None else set(features or ())
         self.bytes_done = 0
         self.numeric = numeric or set()
-        self._pending: list[RowError] = []
-        self._reported: dict[str, int] = {}
 
     def fraction(self) -> float:
         """How much of the input's bytes have been read, 0 to 1."""
         total = self.inputs.total_bytes
         return min(self.bytes_done / total, 1.0) if total else 0.0
 
-    def chunks(self, skip: int = 0) -> Iterator[Chunk]:
-        """Every chunk in order; the first ``skip`` chunks are read past but not built."""
+    def chunks(self, skip: int = 0) -> Iterator[Chunk | CsvBlock]:
+        """Every chunk in order; the first ``skip`` chunks are read past but not built.
+
+        CSV files give ``CsvBlock``s, which the scorer parses (``load``) where it runs.
+        """
         index = start = 0
         for number, name in enumerate(self.inputs.files):
             before = sum(self.inputs.sizes[:number])
-            for table in self._tables(name):
-                rows = table.num_rows
-                if index >= skip:
-                    yield self._chunk(index, start, name, table)
-                else:
-                    self._pending.clear()
-                index, start = index + 1, start + rows
+            if kind_of(name) == "csv":
+                for raw, lines, layout in self._csv_blocks(name, before):
+                    if index >= skip:
+                        yield CsvBlock(index, start, lines, raw, layout)
+                    index, start = index + 1, start + lines
+            else:
+                for table in self._tables(name):
+                    rows = table.num_rows
+                    if index >= skip:
+                        yield self._chunk(index, start, name, table)
+                    index, start = index + 1, start + rows
             self.bytes_done = before + self.inputs.sizes[number]
+
+    def _csv_blocks(self, name: str, before: int) -> Iterator[tuple[bytes, int, CsvLayout]]:
+        """A CSV file's blocks of ``chunk_rows`` non-empty lines, and how to parse them."""
+        try:
+            with self.inputs.fs.open(name, "rb", compression="infer") as handle:
+                first = handle.readline()
+                header = _csv_header(first)
+                self._check_columns(name, header)
+                wanted = self._wanted(header)
+                layout = CsvLayout(
+                    name,
+                    header,
+                    wanted,
+                    [c for c in self.numeric if c in wanted],
+                    self.features,
+                    self.kept,
+                )
+                for raw, lines, read in split_lines(handle, self.chunk_rows):
+                    self.bytes_done = before + len(first) + read
+                    yield raw, lines, layout
+        except DataError:
+            raise
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
 
     def _chunk(self, index: int, start: int, name: str, table: pa.Table) -> Chunk:
         present = set(table.column_names)
         names = self.features if self.features is not None else list(table.column_names)
         features = table.select([n for n in names if n in present])
-        errors, self._pending = self._pending, []
         kept = table.select(self.kept)
-        return Chunk(index, start, table.num_rows, name, features, kept, errors)
+        return Chunk(index, start, table.num_rows, name, features, kept)
 
     def _tables(self, name: str) -> Iterator[pa.Table]:
-        """A file's chunks; a CSV whose numbers do not all parse is read again as text.
-
-        The fast path parses model columns straight to float64. A value that is not a
-        number stops that parser, so the file is reopened with every column as text,
-        the rows already chunked are skipped, and the scorer sends the bad rows to
-        the errors file.
-        """
-        done = 0
-        try:
-            for table in self._read(name, numbers=True):
-                done += table.num_rows
-                yield table
-            return
-        except _RetryAsTextError:
-            pass
-        yield from self._read(name, numbers=False, skip=done)
-
-    def _read(self, name: str, numbers: bool, skip: int = 0) -> Iterator[pa.Table]:
+        """A Parquet or JSON Lines file's chunks."""
         try:
             with self.inputs.fs.open(name, "rb", compression="infer") as handle:
-                batches = self._batches(name, handle, numbers)
-                yield from rebatch(_drop(batches, skip), self.chunk_rows)
+                yield from rebatch(self._batches(name, handle), self.chunk_rows)
         except DataError:
             raise
-        except pa.ArrowInvalid as exc:
-            if numbers and kind_of(name) == "csv" and "conversion error" in str(exc):
-                raise _RetryAsTextError from exc
-            raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
         except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
 
-    def _batches(self, name: str, handle: Any, numbers: bool) -> Iterator[pa.RecordBatch]:
-        kind = kind_of(name)
-        if kind == "parquet":
+    def _batches(self, name: str, handle: Any) -> Iterator[pa.RecordBatch]:
+        if kind_of(name) == "parquet":
             parquet = pq.ParquetFile(handle)
             self._check_columns(name, parquet.schema_arrow.names)
             columns = self._wanted(parquet.schema_arrow.names)
             yield from parquet.iter_batches(batch_size=self.chunk_rows, columns=columns)
-        elif kind == "csv":
-            yield from self._csv(name, handle, numbers)
-        else:
-            reader = pajson.open_json(handle)
-            self._check_columns(name, reader.schema.names)
-            for batch in reader:
-                yield batch.select(self._wanted(batch.schema.names))
-                self._tell(name, handle)
-
-    def _csv(self, name: str, handle: Any, numbers: bool) -> Iterator[pa.RecordBatch]:
-        header = _csv_header(handle)
-        self._check_columns(name, header)
-        wanted = self._wanted(header)
-        types = dict.fromkeys(wanted, pa.string())
-        if numbers:
-            types |= dict.fromkeys((c for c in self.numeric if c in types), pa.float64())
-        seen = [0]  # a second pass meets the same malformed lines first: report them once
-
-        def invalid(row: Any) -> str:
-            seen[0] += 1
-            if seen[0] > self._reported.get(name, 0):
-                self._reported[name] = seen[0]
-                reason = (
-                    f"a line has {row.actual_columns} fields where the header has "
-                    f"{row.expected_columns}: {str(row.text)[:80]!r}"
-                )
-                self._pending.append(RowError(-1, reason, name))
-            return "skip"
-
-        reader = pacsv.open_csv(
-            handle,
-            # One thread: malformed lines are then met in order, so each lands in the
-            # same chunk on every run (and a resumed run skips exactly the reported ones).
-            read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted, column_types=types, strings_can_be_null=True
-            ),
-        )
+            return
+        reader = pajson.open_json(handle)
+        self._check_columns(name, reader.schema.names)
         for batch in reader:
-            yield batch
+            yield batch.select(self._wanted(batch.schema.names))
             self._tell(name, handle)
 
     def _tell(self, name: str, handle: Any) -> None:
@@ -247,28 +223,12 @@ class ChunkReader:
                 raise DataError(f"Column '{column}' is missing from {name}.")
 
 
-class _RetryAsTextError(Exception):
-    """The fast CSV path met a value that is not a number."""
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _drop(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches after their first ``rows`` rows."""
-    for batch in batches:
-        if rows >= batch.num_rows:
-            rows -= batch.num_rows
-            continue
-        yield batch.slice(rows) if rows else batch
-        rows = 0
-
-
-def _csv_header(handle: Any) -> list[str]:
-    line = handle.readline()
-    handle.seek(0)
+def _csv_header(line: bytes | str) -> list[str]:
     text = line.decode("utf-8-sig") if isinstance(line, bytes) else str(line)
     return next(csv.reader(io.StringIO(text)), [])
 
@@ -290,3 +250,129 @@ def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
             held = rest.num_rows
     if held:
         yield pa.Table.from_batches(buffer)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How every block of one CSV file is parsed: its header and the columns a job needs."""
+
+    source: str
+    header: list[str]
+    wanted: list[str]
+    numeric: list[str]
+    features: list[str] | None
+    kept: list[str]
+
+    def parse(self, raw: bytes, numbers: bool, malformed: list[Any]) -> pa.Table:
+        """The block as a table; model columns as float64 when ``numbers``, else as text."""
+        types = dict.fromkeys(self.wanted, pa.string())
+        if numbers:
+            types |= dict.fromkeys(self.numeric, pa.float64())
+
+        def invalid(row: Any) -> str:
+            malformed.append(row)
+            return "skip"
+
+        return pacsv.read_csv(
+            pa.BufferReader(raw),
+            read_options=pacsv.ReadOptions(column_names=self.header, use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=self.wanted, column_types=types, strings_can_be_null=True
+            ),
+        )
+
+
+@dataclass
+class CsvBlock:
+    """Consecutive non-empty lines of a CSV file, parsed into a ``Chunk`` where it is scored."""
+
+    index: int
+    start: int
+    rows: int
+    raw: bytes = field(repr=False)
+    layout: CsvLayout
+
+    def load(self) -> Chunk:
+        """Parse the block: numbers first, as text when one does not parse.
+
+        A line with the wrong number of fields becomes an error row with its number.
+        """
+        malformed: list[Any] = []
+        try:
+            try:
+                table = self.layout.parse(self.raw, True, malformed)
+            except pa.ArrowInvalid as exc:
+                if "conversion error" not in str(exc):
+                    raise
+                malformed.clear()
+                table = self.layout.parse(self.raw, False, malformed)
+        except pa.ArrowException as exc:
+            raise DataError(f"{self.layout.source} cannot be read: {_first_line(exc)}") from exc
+        errors = [self._error(row) for row in malformed]
+        numbers = None
+        skipped = [row.number - 1 for row in malformed if 0 < row.number <= self.rows]
+        exact = len(skipped) == len(malformed) and table.num_rows == self.rows - len(skipped)
+        if skipped and exact:  # the good rows' numbers, around the malformed lines
+            numbers = self.start + np.delete(np.arange(self.rows), skipped)
+        names = self.layout.features or table.column_names
+        present = set(table.column_names)
+        features = table.select([n for n in names if n in present])
+        kept = table.select(self.layout.kept)
+        source = self.layout.source
+        return Chunk(self.index, self.start, self.rows, source, features, kept, errors, numbers)
+
+    def _error(self, row: Any) -> RowError:
+        reason = (
+            f"a line has {row.actual_columns} fields where the header has "
+            f"{row.expected_columns}: {str(row.text)[:80]!r}"
+        )
+        number = self.start + row.number - 1 if 0 < row.number <= self.rows else -1
+        return RowError(number, reason, self.layout.source)
+
+
+Unread = Chunk | CsvBlock  # what the reader hands the engine: read already, or to parse
+
+
+def split_lines(handle: Any, rows: int) -> Iterator[tuple[bytes, int, int]]:
+    """Blocks of exactly ``rows`` non-empty lines from a binary stream (the last may hold
+    fewer), each with its line count and the bytes read so far.
+
+    Empty lines (Arrow skips them) are not counted, so a block's lines are its rows.
+    Line ends are found with NumPy over each read; bytes are copied once, into the block.
+    """
+    pieces: list[bytes] = []
+    held = 0  # non-empty lines finished in pieces
+    open_len = 0  # bytes of the unfinished line at the end of pieces
+    open_last = 0  # its last byte
+    read = 0
+    while data := handle.read(READ_BYTES):
+        read += len(data)
+        view = np.frombuffer(data, np.uint8)
+        ends = np.flatnonzero(view == NEWLINE)
+        if not len(ends):
+            pieces.append(data)
+            open_len, open_last = open_len + len(data), int(view[-1])
+            continue
+        lengths = np.diff(ends, prepend=-1) - 1
+        lengths[0] += open_len
+        before = view[np.maximum(ends - 1, 0)]
+        if ends[0] == 0:
+            before[0] = open_last if open_len else NEWLINE
+        empty = (lengths == 0) | ((lengths == 1) & (before == RETURN))
+        full = ends[~empty]
+        position = used = 0
+        while len(full) - used >= rows - held:
+            used += rows - held
+            cut = int(full[used - 1]) + 1
+            pieces.append(data[position:cut])
+            yield b"".join(pieces), rows, read
+            pieces, held, position = [], 0, cut
+        pieces.append(data[position:])
+        held += len(full) - used
+        open_len = len(data) - int(ends[-1]) - 1
+        open_last = int(view[-1])
+    if open_len and not (open_len == 1 and open_last == RETURN):
+        held += 1
+    if held:
+        yield b"".join(pieces), held, read

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lanza.batch.spec import BatchError, Chunk, RowError, SampledRow, ScoredChunk
+from lanza.batch.readers import Unread
+from lanza.batch.spec import BatchError, RowError, SampledRow, ScoredChunk
 from lanza.errors import LanzaError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import Column, InputSchema
@@ -41,17 +42,23 @@ class ChunkScorer:
         self.runtime = runtime
         self.options = options
 
-    def score(self, chunk: Chunk) -> ScoredChunk:
+    def score(self, unread: Unread) -> ScoredChunk:
         """The chunk's predictions for every good row, and a reason for every bad one."""
+        chunk = unread.load()
         frame = to_frame(chunk.features, self.runtime.schema)
-        frame.index = pd.RangeIndex(chunk.start, chunk.start + chunk.rows)
+        numbers = chunk.numbers
+        if numbers is None:
+            frame.index = pd.RangeIndex(chunk.start, chunk.start + chunk.features.num_rows)
+        else:
+            frame.index = pd.Index(numbers)
         errors = list(chunk.errors)
         valid, bad = isolate(frame, self.runtime.schema.validate)
         errors += bad
         self._stop_on(errors)
         valid, prediction, failed = self._predict_good(valid)
         errors += failed
-        positions = valid.index.to_numpy() - chunk.start
+        rows = valid.index.to_numpy()
+        positions = rows - chunk.start if numbers is None else np.searchsorted(numbers, rows)
         table = output_table(chunk.kept.take(pa.array(positions, pa.int64())), prediction)
         errors = [e if e.source else RowError(e.row, e.reason, chunk.source) for e in errors]
         errors.sort(key=lambda e: e.row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from lanza.errors import LanzaError
@@ -86,6 +87,19 @@ class Chunk:
     features: pa.Table
     kept: pa.Table
     errors: list[RowError] = field(default_factory=list)
+    # Input row numbers of the rows in ``features`` when they are not ``start`` onwards
+    # (a CSV block with malformed lines, which are in ``errors`` instead).
+    numbers: np.ndarray[Any, Any] | None = None
+
+    def load(self) -> Chunk:
+        """The chunk itself: it is read already (a ``CsvBlock`` is parsed by this call)."""
+        return self
+
+    def row_numbers(self) -> np.ndarray[Any, Any]:
+        """The input row number of each row in ``features``."""
+        if self.numbers is not None:
+            return self.numbers
+        return np.arange(self.start, self.start + self.features.num_rows)
 
 
 @dataclass

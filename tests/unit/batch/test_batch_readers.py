@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from lanza.batch.readers import ChunkReader, rebatch, resolve_input
+from lanza.batch.readers import ChunkReader, rebatch, resolve_input, split_lines
+from lanza.batch.spec import Chunk
 from lanza.errors import DataError
 
 
@@ -20,6 +22,11 @@ def _frame(rows: int, offset: int = 0) -> pd.DataFrame:
 def _reader(path: Path | str, chunk_rows: int = 4, kept: list[str] | None = None) -> ChunkReader:
     inputs = resolve_input(str(path))
     return ChunkReader(inputs, ["a", "b"], kept or ["id"], chunk_rows, numeric={"a", "b"})
+
+
+def _chunks(reader: ChunkReader, skip: int = 0) -> list[Chunk]:
+    """Every chunk, CSV blocks parsed as the scorer parses them."""
+    return [c.load() for c in reader.chunks(skip)]
 
 
 def test_rebatch_cuts_exact_sizes_across_batches() -> None:
@@ -35,7 +42,7 @@ def test_folder_glob_and_formats_give_the_same_chunks(tmp_path: Path) -> None:
     _frame(6, 5).to_parquet(data / "p1.parquet")
     _frame(3, 11).to_json(data / "p2.jsonl", orient="records", lines=True)
     (data / "_SUCCESS").write_text("")
-    chunks = list(_reader(data).chunks())
+    chunks = _chunks(_reader(data))
     assert [(c.index, c.start, c.rows) for c in chunks] == [
         (0, 0, 4),
         (1, 4, 1),
@@ -50,7 +57,7 @@ def test_folder_glob_and_formats_give_the_same_chunks(tmp_path: Path) -> None:
 
 def test_skip_reads_past_committed_chunks(tmp_path: Path) -> None:
     _frame(10).to_csv(tmp_path / "in.csv", index=False)
-    chunks = list(_reader(tmp_path / "in.csv").chunks(skip=2))
+    chunks = _chunks(_reader(tmp_path / "in.csv"), skip=2)
     assert [(c.index, c.start) for c in chunks] == [(2, 8)]
 
 
@@ -58,29 +65,46 @@ def test_bad_number_rereads_csv_as_text_without_losing_rows(tmp_path: Path) -> N
     frame = _frame(10).astype({"a": object})
     frame.loc[7, "a"] = "oops"
     frame.to_csv(tmp_path / "in.csv", index=False)
-    chunks = list(_reader(tmp_path / "in.csv", chunk_rows=3).chunks())
+    chunks = _chunks(_reader(tmp_path / "in.csv", chunk_rows=3))
     assert sum(c.rows for c in chunks) == 10
     ids = [int(v) for c in chunks for v in c.kept.column("id").to_pylist()]
     assert ids == list(range(10))
     assert chunks[-2].features.column("a").to_pylist()[1] == "oops"
 
 
-def test_malformed_line_is_reported_once(tmp_path: Path) -> None:
+def test_malformed_line_is_an_error_row_with_its_number(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     _frame(4).to_csv(path, index=False)
     with path.open("a") as handle:
-        handle.write("1,2\nx5,oops,1\n")
-    chunks = list(_reader(path, chunk_rows=10).chunks())
+        handle.write("1,2\n\n5,2.5,1\n")
+    chunks = _chunks(_reader(path, chunk_rows=3))
+    assert [(c.start, c.rows, c.features.num_rows) for c in chunks] == [(0, 3, 3), (3, 3, 2)]
     errors = [e for c in chunks for e in c.errors]
-    assert len(errors) == 1
+    assert [e.row for e in errors] == [4]
     assert "2 fields where the header has 3" in errors[0].reason
-    assert sum(c.rows for c in chunks) == 5
+    assert chunks[1].row_numbers().tolist() == [3, 5]
+    assert chunks[1].kept.column("id").to_pylist() == ["3", "5"]
+
+
+def test_lines_are_cut_exactly_across_reads_and_line_endings() -> None:
+    """Empty lines (with or without a carriage return) are not rows; reads cut lines anywhere."""
+    text = b"1,2\r\n\r\n3,4\n\n\n5,6\r\n7,8\n9,10"
+    for size in (1, 2, 3, 5, 64):
+        handle = io.BytesIO(text)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("lanza.batch.readers.READ_BYTES", size)
+            blocks = list(split_lines(handle, 2))
+        assert [lines for _, lines, _ in blocks] == [2, 2, 1], size
+        assert b"".join(raw for raw, _, _ in blocks) == text
+        assert blocks[-1][2] == len(text)
+    assert [n for _, n, _ in split_lines(io.BytesIO(b"1,2\n\r\n\n"), 5)] == [1]
+    assert list(split_lines(io.BytesIO(b"\n\n"), 5)) == []
 
 
 def test_missing_column_names_it(tmp_path: Path) -> None:
     _frame(3).drop(columns=["b"]).to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(DataError, match="Column 'b' is missing"):
-        list(_reader(tmp_path / "in.csv").chunks())
+        _chunks(_reader(tmp_path / "in.csv"))
 
 
 def test_missing_input_and_unreadable_file(tmp_path: Path) -> None:
@@ -88,7 +112,7 @@ def test_missing_input_and_unreadable_file(tmp_path: Path) -> None:
         resolve_input(str(tmp_path / "nope.csv"))
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DataError, match="cannot be read"):
-        list(_reader(tmp_path / "broken.parquet").chunks())
+        _chunks(_reader(tmp_path / "broken.parquet"))
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.txt").write_text("hi")
     with pytest.raises(DataError, match="holds no CSV"):
