@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from lanza.batch.readers import kind_of
 from lanza.batch.remote import RemoteFolder
 from lanza.batch.spec import BatchError, BatchOptions
 from lanza.batch.writers import ERRORS_DIR, write_atomic
@@ -24,6 +25,7 @@ from lanza.errors import ConflictError
 MANIFEST = "_manifest.json"
 # Options that change which rows land in which part, or how they are written.
 FIXED = ("input", "format", "chunk_rows", "keep_columns", "probabilities")
+CHUNKING = 2
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Manifest:
     files: list[str]
     parts: list[PartRecord] = field(default_factory=list)
     complete: bool = False
+    # How chunks of a CSV file are counted: 2 is non-empty lines (malformed ones
+    # included); a manifest without it was written when chunks were parsed rows.
+    chunking: int = 1
 
     @property
     def next_index(self) -> int:
@@ -125,7 +130,7 @@ def open_output(
             )
         clear_output(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(model, fixed, files)
+    manifest = Manifest(model, fixed, files, chunking=CHUNKING)
     manifest.save(folder)
     return manifest
 
@@ -147,7 +152,7 @@ def _open_remote(
                 "or --resume to continue the job that wrote them."
             )
         folder.remove([*folder.parts(), *([MANIFEST] if existing is not None else [])])
-    manifest = Manifest(model, fixed, files)
+    manifest = Manifest(model, fixed, files, chunking=CHUNKING)
     manifest.save(folder)
     return manifest
 
@@ -183,4 +188,9 @@ def _check_same(
         raise ConflictError(
             f"The input files changed since the job in {folder} started; "
             "pass --overwrite to start again."
+        )
+    if manifest.chunking != CHUNKING and any(kind_of(f) == "csv" for f in files):
+        raise ConflictError(
+            f"The job in {folder} was started by an earlier lanza, which cut CSV files into "
+            "chunks differently; pass --overwrite to start again."
         )

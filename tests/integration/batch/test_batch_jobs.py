@@ -135,3 +135,20 @@ def test_cancel_between_chunks_then_resume_gives_every_row_once(
     assert (summary.rows, summary.resumed_from, summary.parts) == (1500, 600, 5)
     ids = ds.dataset(tmp_path / "out").to_table().column("id").to_pylist()
     assert ids == [f"id{i}" for i in range(1500)]
+
+
+def test_a_csv_job_begun_by_an_earlier_chunking_is_not_resumed_into_wrong_rows(
+    batch_workspace: Workspace, tmp_path: Path
+) -> None:
+    make_rows(1500).to_csv(tmp_path / "in.csv", index=False)
+    done: list[int] = []
+    hooks = JobHooks(on_progress=lambda p: done.append(1), cancelled=lambda: len(done) >= 2)
+    with pytest.raises(JobCancelledError):
+        run_batch(batch_workspace, _options(tmp_path / "in.csv", tmp_path / "out"), hooks)
+    path = tmp_path / "out" / "_manifest.json"
+    written = json.loads(path.read_text())
+    assert written["chunking"] == 2
+    del written["chunking"]  # as an earlier lanza wrote it
+    path.write_text(json.dumps(written))
+    with pytest.raises(ConflictError, match="started by an earlier lanza"):
+        run_batch(batch_workspace, _options(tmp_path / "in.csv", tmp_path / "out", resume=True))
