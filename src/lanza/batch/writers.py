@@ -82,12 +82,7 @@ class PartWriter:
             os.replace(temp, target)
         except OSError as exc:
             temp.unlink(missing_ok=True)
-            if exc.errno == errno.ENOSPC:
-                raise BatchError(
-                    f"The disk is full writing {target}; the parts before it are committed, "
-                    "so free some space and rerun with --resume."
-                ) from exc
-            raise BatchError(f"{target} cannot be written: {exc.strerror or exc}.") from exc
+            raise _write_error(target, exc) from exc
         except LanzaError:
             temp.unlink(missing_ok=True)
             raise
@@ -124,6 +119,27 @@ def _json_lines(records: list[dict[str, Any]]) -> bytes:
 def _fsync(path: Path) -> None:
     with path.open("rb+") as handle:
         os.fsync(handle.fileno())
+
+
+def append_synced(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` and fsync it; a full disk is one sentence."""
+    try:
+        with path.open("ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def _write_error(path: Path, exc: OSError) -> BatchError:
+    """One sentence for a failed write; a full disk says how to go on."""
+    if exc.errno == errno.ENOSPC:
+        return BatchError(
+            f"The disk is full writing {path}; the parts before it are committed, "
+            "so free some space and rerun with --resume."
+        )
+    return BatchError(f"{path} cannot be written: {exc.strerror or exc}.")
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lanza.batch.manifest import Manifest, PartRecord, open_output
+from lanza.batch.manifest import MANIFEST, PART_LOG, Manifest, PartRecord, open_output
 from lanza.batch.spec import DEFAULT_CHUNK_ROWS, BatchError, BatchOptions, RowError
 from lanza.batch.writers import PartWriter
 from lanza.errors import ConflictError
@@ -83,6 +83,7 @@ def test_output_that_exists_needs_overwrite_or_resume(tmp_path: Path) -> None:
 
 def test_parts_commit_in_order_only(tmp_path: Path) -> None:
     manifest = Manifest("m/1", {}, ["in.csv"])
+    manifest.save(tmp_path)
     with pytest.raises(BatchError, match="out of order"):
         manifest.commit(tmp_path, PartRecord(1, None, 0, 1, 0, 1))
     manifest.commit(tmp_path, PartRecord(0, None, 0, 1, 0, 1))
@@ -90,3 +91,55 @@ def test_parts_commit_in_order_only(tmp_path: Path) -> None:
     assert loaded is not None
     assert loaded.parts == manifest.parts
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_a_part_appends_one_line_and_the_whole_file_takes_the_log_in(tmp_path: Path) -> None:
+    manifest = Manifest("m/1", {}, ["in.csv"])
+    manifest.save(tmp_path)
+    before = (tmp_path / MANIFEST).read_bytes()
+    for index in range(3):
+        manifest.commit(tmp_path, PartRecord(index, f"part-{index}", index * 2, 2, 2, 0))
+    assert (tmp_path / MANIFEST).read_bytes() == before  # not rewritten per part
+    assert len((tmp_path / PART_LOG).read_bytes().splitlines()) == 3
+    loaded = Manifest.load(tmp_path)
+    assert loaded is not None
+    assert loaded.parts == manifest.parts
+    manifest.complete = True
+    manifest.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST]
+    done = Manifest.load(tmp_path)
+    assert done is not None
+    assert (done.complete, done.parts) == (True, manifest.parts)
+
+
+def test_a_torn_last_line_and_parts_already_in_the_file_are_not_counted(tmp_path: Path) -> None:
+    manifest = Manifest("m/1", {}, ["in.csv"])
+    manifest.save(tmp_path)
+    manifest.commit(tmp_path, PartRecord(0, "part-0", 0, 2, 2, 0))
+    manifest.commit(tmp_path, PartRecord(1, "part-1", 2, 2, 2, 0))
+    log = (tmp_path / PART_LOG).read_bytes()
+    # A stop between the whole file's rename and the log's removal: both list part 0.
+    Manifest("m/1", {}, ["in.csv"], parts=manifest.parts[:1]).save(tmp_path)
+    (tmp_path / PART_LOG).write_bytes(log + b'{"index": 2, "fi')
+    loaded = Manifest.load(tmp_path)
+    assert loaded is not None
+    assert [p.index for p in loaded.parts] == [0, 1]
+
+
+def test_resuming_takes_the_log_into_the_file(tmp_path: Path) -> None:
+    options = BatchOptions(model="m/1", input="in.csv", output=str(tmp_path))
+    manifest = open_output(tmp_path, options, "m/1", ["in.csv"])
+    manifest.commit(tmp_path, PartRecord(0, None, 0, 1, 0, 1))
+    (tmp_path / PART_LOG).write_bytes((tmp_path / PART_LOG).read_bytes() + b"{torn")
+    resumed = open_output(
+        tmp_path,
+        BatchOptions(model="m/1", input="in.csv", output=str(tmp_path), resume=True),
+        "m/1",
+        ["in.csv"],
+    )
+    assert [p.index for p in resumed.parts] == [0]
+    assert not (tmp_path / PART_LOG).exists()
+    resumed.commit(tmp_path, PartRecord(1, None, 1, 1, 0, 1))
+    again = Manifest.load(tmp_path)
+    assert again is not None
+    assert [p.index for p in again.parts] == [0, 1]
