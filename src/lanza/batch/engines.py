@@ -1,14 +1,16 @@
 """Engines score a stream of chunks in order; a factory picks one once per job.
 
-``local`` spreads chunks over every core of this machine. Measured on 2 cores (a
-shared machine, so noisy) with a logistic regression on 20 numeric columns, 1,000,000
-CSV rows in 50,000-row chunks, scoring only: threads 2.3 s and 3.7 s, processes 3.3 s
-and 4.0 s in alternating runs; peak RSS of the parent about 710 MB with threads and
-675 MB with processes (plus each worker's own). Threads are at least as fast, so they
-are the default: Arrow's CSV parser and casts, pandas' copies and scikit-learn's BLAS
-calls release the GIL, and threads neither copy every chunk to a worker and back nor
-hold one model per process. ``processes`` stays available for models whose predict
-holds the GIL (pure-Python code).
+``local`` spreads chunks over every core of this machine; for CSV input each worker
+also parses its block. Measured on 2 cores (a shared machine, so noisy) with a
+logistic regression on 20 numeric columns, 1,000,000 CSV rows in 20,000-row chunks,
+``run_batch`` in one process, alternating: threads 1.58-1.86 s, processes 1.78-2.09 s.
+(Earlier, with 50,000-row chunks parsed by the reading thread: threads 2.3 s and 3.7 s,
+processes 3.3 s and 4.0 s; peak RSS of the parent about 710 MB with threads and 675 MB
+with processes, plus each worker's own.) Threads are at least as fast, so they are the
+default: Arrow's CSV parser and casts, pandas' copies and scikit-learn's BLAS calls
+release the GIL, and threads neither copy every chunk to a worker and back nor hold one
+model per process. ``processes`` stays available for models whose predict holds the
+GIL (pure-Python code).
 
 ``ray`` runs the same scorer on a Ray cluster through Ray Data (``ray_engine.py``).
 """

@@ -1,8 +1,9 @@
 """The ``ray`` engine: Ray Data ``map_batches`` over an actor pool, in input order.
 
 The driver reads chunks (so chunk numbers, and with them exactly-once parts, are the
-same as with the local engine) and hands windows of chunks to Ray Data. Each actor
-takes the model from the object store once, when it starts, and scores whole chunks;
+same as with the local engine) and hands windows of chunks to Ray Data; CSV blocks
+travel as raw lines and are parsed by the actors. Each actor takes the model from the
+object store once, when it starts, and scores whole chunks;
 actors ask for a GPU when the model's device is ``cuda``. Ray is optional:
 ``pip install 'lanza[ray]'`` (plain ``ray`` suffices: Ray Data's other needs are
 lanza's own).
