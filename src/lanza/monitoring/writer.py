@@ -93,6 +93,7 @@ class PredictionLog:
         self._last_retention = 0.0
         self._flushing = threading.Lock()
         self._sqlite = database.engine.dialect.name == "sqlite"
+        self._copy = database.engine.dialect.driver == "psycopg"
         self._journal_failing = False
         self._dropping = False
         self._replayed = self.journal is None
@@ -262,7 +263,7 @@ class PredictionLog:
             return int(getattr(result, "rowcount", 0) or 0)
 
     def _insert(self, connection: Any, rows: list[Row]) -> None:
-        """Insert rows with one multi-row ``INSERT`` per ``CHUNK`` rows.
+        """Insert rows: ``COPY`` on Postgres, else one multi-row ``INSERT`` per ``CHUNK`` rows.
 
         The driver's own statement: SQLAlchemy's per-row parameter processing would cost
         several times the rest of the write, on the server's GIL. One statement for many
@@ -270,11 +271,31 @@ class PredictionLog:
         each row it steps through, and every time it wants the GIL back the request path
         hands it over; one step per chunk makes that one hand-over.
         """
+        if self._copy:
+            self._copy_rows(connection, rows)
+            return
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             connection.exec_driver_sql(
                 self._insert_sql(len(chunk)), tuple(value for row in chunk for value in row)
             )
+
+    def _copy_rows(self, connection: Any, rows: list[Row]) -> None:
+        """Postgres: ``COPY … FROM STDIN`` in the connection's transaction.
+
+        A multi-row ``INSERT`` cost this process about 82 µs of CPU per row on Postgres
+        (psycopg rewrites and adapts 5,500 placeholders per statement, holding the GIL),
+        which put the log at about 9 % of throughput at the real-time benchmark's load;
+        ``COPY`` measured 8 µs per row.
+        """
+        columns = ", ".join(COLUMNS)
+        driver = connection.connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {TABLE.name} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
 
     def _insert_sql(self, count: int) -> str:
         sql = self._statements.get(count)
