@@ -212,9 +212,13 @@ class DeploymentManager:
 
     async def sync(self) -> None:
         """Catch up with the store and with alias moves in the registry."""
+        # A deployment created while the store is read is missing from what was read:
+        # only those live before the read, and still the same object, are retired.
+        before = dict(self._live)
         stored = {s.spec.name: s for s in await asyncio.to_thread(self.store.list)}
-        for name in [n for n in self._live if n not in stored]:
-            await _retire(self._live.pop(name))
+        for name, was in before.items():
+            if name not in stored and self._live.get(name) is was:
+                await _retire(self._live.pop(name))
         for name, item in stored.items():
             live = self._live.get(name)
             if self._busy(name):

@@ -74,7 +74,7 @@ def test_two_servers_create_deploy_and_predict_concurrently(
                 )
             )
         codes = [answer.status_code for answer in created]
-        assert codes[:6] == [201] * 6, [answer.text for answer in created]
+        assert codes[:6] == [201] * 6, [a.text for a in created[:6] if a.status_code != 201]
         assert sorted(codes[6:]) == [201, 409]  # one server wins the name, the other is told
         names = sorted(["shared", *(f"d{i}" for i in range(6))])
         for url in urls:

@@ -84,9 +84,9 @@ def deployments_router() -> APIRouter:
     )
     async def create(spec: DeploymentSpec, request: Request) -> Response:
         component = serving(request)
-        await component.manager.create(spec)
+        live = await component.manager.create(spec)
         stored = await asyncio.to_thread(component.store.get, spec.name)
-        return _json(_describe(stored, component.manager.get(spec.name)), 201)
+        return _json(_describe(stored, live), 201)
 
     @router.get("/{name}", dependencies=[Depends(require("read"))], summary="Read a deployment")
     async def read(name: str, request: Request) -> Response:
