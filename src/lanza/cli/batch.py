@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from lanza.cli.allocators import bound_for_batch
 from lanza.cli.context import state
 from lanza.cli.output import console, print_json, print_table
 
@@ -59,6 +60,7 @@ def batch_command(
 
     Example: lanza batch fraud@champion "inputs/*.parquet" out/ --keep-columns id
     """
+    bound_for_batch()  # first: Arrow picks its allocator when it first allocates
     from lanza.batch.job import JobHooks, run_batch
     from lanza.batch.spec import BatchOptions
 
