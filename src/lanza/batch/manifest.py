@@ -8,13 +8,20 @@ atomically (temporary file, fsync, rename) when a job opens, resumes and complet
 then takes in the appended parts and the log is deleted. A job killed at any moment
 leaves whole lines and whole parts (a torn last line, possible only on power loss, is
 ignored). ``--resume`` starts at the first chunk the manifest does not list and
-rewrites any part file left over from the kill. On an output URL (see ``remote``),
-where objects cannot be appended to, the manifest is written whole as one object after
-each part instead.
+rewrites any part file left over from the kill.
+
+On an output URL (see ``remote``), where objects cannot be appended to, committing a
+part writes its record as one small object, ``_manifest.parts/NNNNNNNN.json``. The
+whole manifest object takes the records in when the job opens, resumes and completes,
+and whenever the records since the last time outnumber both 64 and an eighth of the
+parts: the manifest is rewritten O(log P) times, so its bytes stay O(P), and a resume
+reads at most that many records. The records are deleted, in bulk, once the job
+completes (or resumes); until then those the manifest holds are ignored.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +37,8 @@ from lanza.errors import ConflictError
 
 MANIFEST = "_manifest.json"
 PART_LOG = "_manifest.parts"
+RECORD = re.compile(rf"^{re.escape(PART_LOG)}/(\d+)\.json$")
+FOLD_AFTER = 64  # records on a URL before the manifest takes them in (or parts / 8)
 # Options that change which rows land in which part, or how they are written.
 FIXED = ("input", "format", "chunk_rows", "keep_columns", "probabilities")
 CHUNKING = 2
@@ -60,6 +69,8 @@ class Manifest:
     # How chunks of a CSV file are counted: 2 is non-empty lines (malformed ones
     # included); a manifest without it was written when chunks were parsed rows.
     chunking: int = 1
+    # Parts in the manifest file as last written; those after it are in the log or records.
+    _folded: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def next_index(self) -> int:
@@ -82,29 +93,36 @@ class Manifest:
         return sum(p.errors for p in self.parts)
 
     def commit(self, folder: Path | RemoteFolder, part: PartRecord) -> None:
-        """Add a part and write the manifest atomically."""
+        """Add a part: the line or object that records it is the commit point."""
         if part.index != self.next_index:
             raise BatchError(
                 f"Part {part.index} arrived out of order (expected {self.next_index})."
             )
         self.parts.append(part)
-        if isinstance(folder, RemoteFolder):
+        record = orjson.dumps(asdict(part))
+        if isinstance(folder, Path):
+            append_synced(folder / PART_LOG, record + b"\n")
+            return
+        folder.write(record_name(part.index), record)
+        if len(self.parts) - self._folded >= max(FOLD_AFTER, self._folded // 8):
             self.save(folder)
-        else:
-            append_synced(folder / PART_LOG, orjson.dumps(asdict(part)) + b"\n")
 
     def save(self, folder: Path | RemoteFolder) -> None:
         """Write the whole manifest atomically (rename locally, one object on a URL).
 
-        Locally, the part log is then deleted: every part it held is in the file.
+        Locally the part log is then deleted, as the file holds every part; on a URL the
+        records are deleted once the job is complete.
         """
-        data = {**asdict(self), "parts": [asdict(p) for p in self.parts]}
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
         if isinstance(folder, RemoteFolder):
             folder.write(MANIFEST, text)
-            return
-        write_atomic(folder / MANIFEST, text)
-        (folder / PART_LOG).unlink(missing_ok=True)
+            if self.complete:
+                folder.remove(list(_records(folder).values()))
+        else:
+            write_atomic(folder / MANIFEST, text)
+            (folder / PART_LOG).unlink(missing_ok=True)
+        self._folded = len(self.parts)
 
     @classmethod
     def load(cls, folder: Path | RemoteFolder) -> Manifest | None:
@@ -123,9 +141,22 @@ class Manifest:
             manifest = cls(**data, parts=parts)
         except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
             raise BatchError(f"{path} is not a lanza batch manifest: {exc}.") from exc
+        manifest._folded = len(parts)
         if isinstance(folder, Path):
             manifest.parts += _logged_parts(folder / PART_LOG, len(parts))
+        else:
+            manifest.parts += _recorded_parts(folder, len(parts))
         return manifest
+
+
+def record_name(index: int) -> str:
+    """The object that commits part ``index`` of an output URL."""
+    return f"{PART_LOG}/{index:08d}.json"
+
+
+def _records(folder: RemoteFolder) -> dict[int, str]:
+    """Part record objects under an output URL, by part index."""
+    return {int(m.group(1)): n for n in folder.names() if (m := RECORD.match(n))}
 
 
 def open_output(
@@ -162,6 +193,8 @@ def _open_remote(
     if options.resume and existing is not None:
         _check_same(existing, fixed, files, folder)
         folder.remove(folder.parts(existing.next_index))
+        existing.save(folder)  # takes in the records, which can then go
+        folder.remove(list(_records(folder).values()))
         return existing
     if folder.names():
         if not (options.overwrite or options.resume):
@@ -169,7 +202,8 @@ def _open_remote(
                 f"The output {folder} already has files; pass --overwrite to replace them "
                 "or --resume to continue the job that wrote them."
             )
-        folder.remove([*folder.parts(), *([MANIFEST] if existing is not None else [])])
+        manifest_objects = [MANIFEST] if existing is not None else []
+        folder.remove([*folder.parts(), *_records(folder).values(), *manifest_objects])
     manifest = Manifest(model, fixed, files, chunking=CHUNKING)
     manifest.save(folder)
     return manifest
@@ -227,4 +261,22 @@ def _logged_parts(path: Path, after: int) -> list[PartRecord]:
             break  # a line cut short by a power loss: nothing after it was committed
         if part.index == after + len(parts):
             parts.append(part)
+    return parts
+
+
+def _recorded_parts(folder: RemoteFolder, after: int) -> list[PartRecord]:
+    """Parts recorded as objects past the first ``after``, in order, up to the first gap.
+
+    Records below ``after`` are in the manifest already and are ignored.
+    """
+    records = _records(folder)
+    names: list[str] = []
+    while (name := records.get(after + len(names))) is not None:
+        names.append(name)
+    parts: list[PartRecord] = []
+    for name, raw in zip(names, folder.read_all(names), strict=True):
+        try:
+            parts.append(PartRecord(**orjson.loads(raw)))
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise BatchError(f"{folder}/{name} is not a lanza part record: {exc}.") from exc
     return parts

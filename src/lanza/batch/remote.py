@@ -1,9 +1,10 @@
 """An output folder behind an fsspec URL (``gs://``, ``memory://``, ``file://``...).
 
-Object stores have no rename, so the commit point differs from a local folder's: each
-part is uploaded whole as its own object first, then the manifest is written whole as
-one object (a single object write is atomic on GCS). A job killed between the two
-leaves a part object the manifest does not list; ``--resume`` deletes such objects
+Object stores have no rename and no append, so the commit point differs from a local
+folder's: each part is uploaded whole as its own object first, then its record is
+written as another small object (a single object write is atomic on GCS; see
+``manifest`` for how the records are folded into the manifest object). A job killed
+between the two leaves a part object no record lists; ``--resume`` deletes such objects
 before it writes again, so readers that trust the manifest see every row exactly once.
 """
 
@@ -58,6 +59,17 @@ class RemoteFolder:
             raise BatchError(f"{self.url}/{name} cannot be read: {exc}") from exc
         return data
 
+    def read_all(self, names: list[str]) -> list[bytes]:
+        """Several objects' bytes, fetched concurrently where the filesystem can."""
+        if not names:
+            return []
+        paths = [self.fs._strip_protocol(self._path(name)) for name in names]
+        try:
+            found: dict[str, bytes] = self.fs.cat(paths)
+            return [found[path] for path in paths]
+        except Exception as exc:
+            raise BatchError(f"The records under {self.url} cannot be read: {exc}") from exc
+
     def write(self, name: str, data: bytes) -> None:
         """Write one object whole, in a single upload."""
         try:
@@ -73,7 +85,16 @@ class RemoteFolder:
             raise BatchError(f"{self.url}/{name} cannot be written: {exc}") from exc
 
     def remove(self, names: list[str]) -> None:
-        """Delete objects; ones already gone are fine."""
+        """Delete objects, in bulk where the filesystem can; ones already gone are fine."""
+        if not names:
+            return
+        try:
+            self.fs.rm([self._path(name) for name in names])
+            return
+        except FileNotFoundError:
+            pass  # some were gone: delete the rest one by one
+        except Exception as exc:
+            raise BatchError(f"Objects under {self.url} cannot be deleted: {exc}") from exc
         for name in names:
             try:
                 self.fs.rm_file(self._path(name))
