@@ -41,7 +41,7 @@ RECORD = re.compile(rf"^{re.escape(PART_LOG)}/(\d+)\.json$")
 FOLD_AFTER = 64  # records on a URL before the manifest takes them in (or parts / 8)
 # Options that change which rows land in which part, or how they are written.
 FIXED = ("input", "format", "chunk_rows", "keep_columns", "probabilities")
-CHUNKING = 2
+CHUNKING = 3
 
 
 @dataclass
@@ -66,8 +66,8 @@ class Manifest:
     files: list[str]
     parts: list[PartRecord] = field(default_factory=list)
     complete: bool = False
-    # How chunks of a CSV file are counted: 2 is non-empty lines (malformed ones
-    # included); a manifest without it was written when chunks were parsed rows.
+    # How chunks of text files are counted: 2 is non-empty lines (malformed ones
+    # included) for CSV, 3 for JSON Lines too; before, chunks held parsed rows.
     chunking: int = 1
     # Parts in the manifest file as last written; those after it are in the log or records.
     _folded: int = field(default=0, init=False, repr=False, compare=False)
@@ -242,10 +242,11 @@ def _check_same(
             f"The input files changed since the job in {folder} started; "
             "pass --overwrite to start again."
         )
-    if manifest.chunking != CHUNKING and any(kind_of(f) == "csv" for f in files):
+    lines_since = {"csv": 2, "jsonl": 3}  # the first chunking that cut the kind into lines
+    if any(manifest.chunking < lines_since.get(kind_of(f), 0) for f in files):
         raise ConflictError(
-            f"The job in {folder} was started by an earlier lanza, which cut CSV files into "
-            "chunks differently; pass --overwrite to start again."
+            f"The job in {folder} was started by an earlier lanza, which cut its input files "
+            "into chunks differently; pass --overwrite to start again."
         )
 
 

@@ -1,26 +1,34 @@
 """Stream an input (file, folder, glob or fsspec URL; CSV, Parquet, JSON Lines) as chunks.
 
-Memory is bounded by the chunk size. Parquet and JSON Lines are read as Arrow record
-batches and cut into chunks of exactly ``chunk_rows`` rows (the last of each file may
-be shorter), so chunk ``i`` always holds the same rows and a resumed job can skip what
-was committed. A CSV file is cut into blocks of exactly ``chunk_rows`` non-empty lines
-by the thread that reads it, and each block is parsed where it is scored (``CsvBlock``):
-finding line ends is a fraction of the cost of parsing, so the parsing, the larger part
-of the work, runs on every core. Numbers that do not parse make that block be read as
-text, and the scorer sends those rows to the errors file; a line with the wrong number
-of fields is an error row of its own.
+Memory is bounded by the chunk size. Parquet is read as Arrow record batches and cut
+into chunks of exactly ``chunk_rows`` rows (the last of each file may be shorter), so
+chunk ``i`` always holds the same rows and a resumed job can skip what was committed.
+CSV and JSON Lines files are cut into blocks of exactly ``chunk_rows`` non-empty lines
+by the thread that reads them, and each block is parsed where it is scored (``CsvBlock``,
+``JsonBlock``): finding line ends is a fraction of the cost of parsing, so the parsing,
+the larger part of the work, runs on every core.
+
+A bad line costs only its own row. In CSV, numbers that do not parse make that block be
+read as text, and the scorer sends those rows to the errors file; a line with the wrong
+number of fields is an error row of its own. In JSON Lines, every block is read with the
+same column types (the model's numbers as float64, other columns as the file's first
+block has them), so an integer column that later holds ``0.5`` still reads; a line that
+is not JSON, or holds a value of another type, is found by halving the block and becomes
+an error row that names the column.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec  # type: ignore[import-untyped]
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -128,18 +136,21 @@ class ChunkReader:
         total = self.inputs.total_bytes
         return min(self.bytes_done / total, 1.0) if total else 0.0
 
-    def chunks(self, skip: int = 0) -> Iterator[Chunk | CsvBlock]:
+    def chunks(self, skip: int = 0) -> Iterator[Unread]:
         """Every chunk in order; the first ``skip`` chunks are read past but not built.
 
-        CSV files give ``CsvBlock``s, which the scorer parses (``load``) where it runs.
+        CSV and JSON Lines files give blocks, which the scorer parses (``load``) where
+        it runs.
         """
         index = start = 0
         for number, name in enumerate(self.inputs.files):
             before = sum(self.inputs.sizes[:number])
-            if kind_of(name) == "csv":
-                for raw, lines, layout in self._csv_blocks(name, before):
+            kind = kind_of(name)
+            if kind in ("csv", "jsonl"):
+                blocks = self._csv_blocks if kind == "csv" else self._json_blocks
+                for raw, lines, layout in blocks(name, before):
                     if index >= skip:
-                        yield CsvBlock(index, start, lines, raw, layout)
+                        yield layout.block(index, start, lines, raw)
                     index, start = index + 1, start + lines
             else:
                 for table in self._tables(name):
@@ -173,6 +184,38 @@ class ChunkReader:
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
 
+    def _json_blocks(self, name: str, before: int) -> Iterator[tuple[bytes, int, JsonLayout]]:
+        """A JSON Lines file's blocks of ``chunk_rows`` non-empty lines, typed by the first."""
+        layout: JsonLayout | None = None
+        try:
+            with self.inputs.fs.open(name, "rb", compression="infer") as handle:
+                for raw, lines, read in split_lines(handle, self.chunk_rows):
+                    if layout is None:
+                        layout = self._json_layout(name, raw)
+                    self.bytes_done = before + read
+                    yield raw, lines, layout
+        except DataError:
+            raise
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
+
+    def _json_layout(self, name: str, first: bytes) -> JsonLayout:
+        """The columns a job needs and their types, from the file's first block."""
+        sample = _first_table(name, first)
+        self._check_columns(name, sample.column_names)
+        present = set(sample.column_names)
+        absent = [c for c in self.features or [] if c not in present]  # optional, so far
+        wanted = self._wanted(sample.column_names) + absent
+        fields = []
+        for column in wanted:
+            kind = sample.schema.field(column).type if column in present else pa.string()
+            if column in self.numeric:
+                kind = pa.float64()
+            elif pa.types.is_null(kind):
+                kind = pa.string()
+            fields.append(pa.field(column, kind))
+        return JsonLayout(name, pa.schema(fields), self.features, self.kept)
+
     def _chunk(self, index: int, start: int, name: str, table: pa.Table) -> Chunk:
         present = set(table.column_names)
         names = self.features if self.features is not None else list(table.column_names)
@@ -181,7 +224,7 @@ class ChunkReader:
         return Chunk(index, start, table.num_rows, name, features, kept)
 
     def _tables(self, name: str) -> Iterator[pa.Table]:
-        """A Parquet or JSON Lines file's chunks."""
+        """A Parquet file's chunks."""
         try:
             with self.inputs.fs.open(name, "rb", compression="infer") as handle:
                 yield from rebatch(self._batches(name, handle), self.chunk_rows)
@@ -191,24 +234,10 @@ class ChunkReader:
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
 
     def _batches(self, name: str, handle: Any) -> Iterator[pa.RecordBatch]:
-        if kind_of(name) == "parquet":
-            parquet = pq.ParquetFile(handle)
-            self._check_columns(name, parquet.schema_arrow.names)
-            columns = self._wanted(parquet.schema_arrow.names)
-            yield from parquet.iter_batches(batch_size=self.chunk_rows, columns=columns)
-            return
-        reader = pajson.open_json(handle)
-        self._check_columns(name, reader.schema.names)
-        for batch in reader:
-            yield batch.select(self._wanted(batch.schema.names))
-            self._tell(name, handle)
-
-    def _tell(self, name: str, handle: Any) -> None:
-        number = self.inputs.files.index(name)
-        try:
-            self.bytes_done = sum(self.inputs.sizes[:number]) + int(handle.tell())
-        except (OSError, ValueError):
-            return
+        parquet = pq.ParquetFile(handle)
+        self._check_columns(name, parquet.schema_arrow.names)
+        columns = self._wanted(parquet.schema_arrow.names)
+        yield from parquet.iter_batches(batch_size=self.chunk_rows, columns=columns)
 
     def _wanted(self, names: list[str]) -> list[str]:
         if self.features is None:
@@ -262,6 +291,10 @@ class CsvLayout:
     numeric: list[str]
     features: list[str] | None
     kept: list[str]
+
+    def block(self, index: int, start: int, rows: int, raw: bytes) -> CsvBlock:
+        """A block of this file, parsed later by whoever scores it."""
+        return CsvBlock(index, start, rows, raw, self)
 
     def parse(self, raw: bytes, numbers: bool, malformed: list[Any]) -> pa.Table:
         """The block as a table; model columns as float64 when ``numbers``, else as text."""
@@ -331,7 +364,163 @@ class CsvBlock:
         return RowError(number, reason, self.layout.source)
 
 
-Unread = Chunk | CsvBlock  # what the reader hands the engine: read already, or to parse
+@dataclass(frozen=True)
+class JsonLayout:
+    """How every block of one JSON Lines file is read: the columns a job needs, typed."""
+
+    source: str
+    schema: pa.Schema
+    features: list[str] | None
+    kept: list[str]
+
+    def block(self, index: int, start: int, rows: int, raw: bytes) -> JsonBlock:
+        """A block of this file, parsed later by whoever scores it."""
+        return JsonBlock(index, start, rows, raw, self)
+
+    def parse(self, raw: bytes) -> pa.Table:
+        """Lines as a table with this layout's columns and types; other fields are left out."""
+        return pajson.read_json(
+            pa.BufferReader(raw),
+            read_options=pajson.ReadOptions(use_threads=False, block_size=max(len(raw), 1 << 20)),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=self.schema, unexpected_field_behavior="ignore"
+            ),
+        )
+
+    def reason(self, line: bytes, exc: pa.ArrowInvalid) -> str:
+        """Why one line cannot be read, naming the column where one is at fault."""
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            return f"the line is not valid JSON ({error}): {line[:80]!r}"
+        if not isinstance(record, dict):
+            return f"the line is not a JSON object: {line[:80]!r}"
+        for column in self.schema:
+            value = record.get(column.name)
+            if value is not None and not _fits(value, column.type):
+                return (
+                    f"column '{column.name}' holds {str(orjson.dumps(value), 'utf-8')[:80]}, "
+                    f"where the file has {_type_words(column.type)}"
+                )
+        return f"the line cannot be read: {_ROW_SUFFIX.sub('', _first_line(exc))}"
+
+
+_ROW_SUFFIX = re.compile(r" in row \d+$")
+
+
+def _fits(value: Any, kind: pa.DataType) -> bool:
+    """Whether a JSON value can be read as an Arrow column of ``kind``."""
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and (pa.types.is_floating(kind) or isinstance(value, int))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return isinstance(value, str)
+    if pa.types.is_boolean(kind):
+        return isinstance(value, bool)
+    return True
+
+
+def _type_words(kind: pa.DataType) -> str:
+    if pa.types.is_floating(kind):
+        return "numbers"
+    if pa.types.is_integer(kind):
+        return "integers"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "text"
+    if pa.types.is_boolean(kind):
+        return "true or false"
+    return str(kind)
+
+
+@dataclass
+class JsonBlock:
+    """Consecutive non-empty lines of a JSON Lines file, parsed where it is scored."""
+
+    index: int
+    start: int
+    rows: int
+    raw: bytes = field(repr=False)
+    layout: JsonLayout
+
+    def load(self) -> Chunk:
+        """Parse the block at once; when that fails, find the lines at fault by halving."""
+        layout = self.layout
+        try:
+            table = layout.parse(self.raw)
+        except pa.ArrowInvalid:
+            table = None
+        if table is not None and table.num_rows == self.rows:
+            return self._chunk(table, [], None)
+        lines = [line for line in self.raw.split(b"\n") if line not in (b"", b"\r")]
+        errors: list[RowError] = []
+        good: list[tuple[int, pa.Table]] = []
+
+        def fail(position: int, exc: pa.ArrowInvalid | None) -> None:
+            line = lines[position]
+            reason = "the line does not hold exactly one JSON object"
+            if exc is not None:
+                reason = layout.reason(line, exc)
+            errors.append(RowError(self.start + position, reason, layout.source))
+
+        _halve(lines, 0, len(lines), layout.parse, good, fail)
+        tables = [t for _, t in good]
+        table = pa.concat_tables(tables) if tables else layout.schema.empty_table()
+        empty = np.empty(0, np.int64)
+        positions = np.concatenate([np.arange(p, p + t.num_rows) for p, t in good] or [empty])
+        return self._chunk(table, errors, self.start + positions)
+
+    def _chunk(
+        self, table: pa.Table, errors: list[RowError], numbers: np.ndarray[Any, Any] | None
+    ) -> Chunk:
+        names = self.layout.features or table.column_names
+        features = table.select([n for n in names if n in set(table.column_names)])
+        kept = table.select(self.layout.kept)
+        source = self.layout.source
+        return Chunk(self.index, self.start, self.rows, source, features, kept, errors, numbers)
+
+
+def _halve(
+    lines: list[bytes],
+    low: int,
+    high: int,
+    parse: Callable[[bytes], pa.Table],
+    good: list[tuple[int, pa.Table]],
+    fail: Callable[[int, pa.ArrowInvalid | None], None],
+) -> None:
+    """Parse ``lines[low:high]``; on failure, each half on its own, down to single lines."""
+    try:
+        table = parse(b"\n".join(lines[low:high]))
+        if table.num_rows == high - low:
+            good.append((low, table))
+            return
+        problem: pa.ArrowInvalid | None = None
+    except pa.ArrowInvalid as exc:
+        problem = exc
+    if high - low == 1:
+        fail(low, problem)
+        return
+    middle = (low + high) // 2
+    _halve(lines, low, middle, parse, good, fail)
+    _halve(lines, middle, high, parse, good, fail)
+
+
+def _first_table(name: str, raw: bytes) -> pa.Table:
+    """The first block of a JSON Lines file as Arrow reads it, skipping lines it cannot."""
+    try:
+        return pajson.read_json(pa.BufferReader(raw))
+    except pa.ArrowInvalid:
+        pass
+    for line in raw.split(b"\n"):
+        try:
+            table = pajson.read_json(pa.BufferReader(line))
+        except pa.ArrowInvalid:
+            continue
+        if table.num_rows == 1:
+            return table
+    raise DataError(f"{name} cannot be read: no line of its first block is a JSON object.")
+
+
+Unread = Chunk | CsvBlock | JsonBlock  # what the reader hands the engine: read, or to parse
 
 
 def split_lines(handle: Any, rows: int) -> Iterator[tuple[bytes, int, int]]:

@@ -92,7 +92,7 @@ class Chunk:
     numbers: np.ndarray[Any, Any] | None = None
 
     def load(self) -> Chunk:
-        """The chunk itself: it is read already (a ``CsvBlock`` is parsed by this call)."""
+        """The chunk itself, read already (a CSV or JSON Lines block is parsed by this call)."""
         return self
 
     def row_numbers(self) -> np.ndarray[Any, Any]:

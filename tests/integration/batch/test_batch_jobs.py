@@ -137,18 +137,34 @@ def test_cancel_between_chunks_then_resume_gives_every_row_once(
     assert ids == [f"id{i}" for i in range(1500)]
 
 
-def test_a_csv_job_begun_by_an_earlier_chunking_is_not_resumed_into_wrong_rows(
-    batch_workspace: Workspace, tmp_path: Path
+@pytest.mark.parametrize(
+    ("suffix", "earlier", "resumes"),
+    [("csv", None, False), ("jsonl", 2, False), ("csv", 2, True)],
+)
+def test_a_text_job_begun_by_an_earlier_chunking_is_not_resumed_into_wrong_rows(
+    batch_workspace: Workspace, tmp_path: Path, suffix: str, earlier: int | None, resumes: bool
 ) -> None:
-    make_rows(1500).to_csv(tmp_path / "in.csv", index=False)
+    """Chunks were parsed rows before CSV (2) and then JSON Lines (3) were cut into lines."""
+    data = tmp_path / f"in.{suffix}"
+    if suffix == "csv":
+        make_rows(1500).to_csv(data, index=False)
+    else:
+        make_rows(1500).to_json(data, orient="records", lines=True)
     done: list[int] = []
     hooks = JobHooks(on_progress=lambda p: done.append(1), cancelled=lambda: len(done) >= 2)
     with pytest.raises(JobCancelledError):
-        run_batch(batch_workspace, _options(tmp_path / "in.csv", tmp_path / "out"), hooks)
+        run_batch(batch_workspace, _options(data, tmp_path / "out"), hooks)
     path = tmp_path / "out" / "_manifest.json"
     written = json.loads(path.read_text())
-    assert written["chunking"] == 2
-    del written["chunking"]  # as an earlier lanza wrote it
+    assert written["chunking"] == 3
+    if earlier is None:
+        del written["chunking"]  # as the first lanza wrote it
+    else:
+        written["chunking"] = earlier
     path.write_text(json.dumps(written))
+    resumed = _options(data, tmp_path / "out", resume=True)
+    if resumes:
+        assert run_batch(batch_workspace, resumed).rows == 1500
+        return
     with pytest.raises(ConflictError, match="started by an earlier lanza"):
-        run_batch(batch_workspace, _options(tmp_path / "in.csv", tmp_path / "out", resume=True))
+        run_batch(batch_workspace, resumed)

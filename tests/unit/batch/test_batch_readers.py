@@ -117,3 +117,45 @@ def test_missing_input_and_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "notes" / "readme.txt").write_text("hi")
     with pytest.raises(DataError, match="holds no CSV"):
         resolve_input(str(tmp_path / "notes"))
+
+
+def test_json_lines_keep_one_type_per_column_and_bad_lines_cost_only_their_row(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        '{"id": 0, "a": 1, "b": 2}',
+        '{"id": 1, "a": 2, "b": 2, "extra": [1]}',
+        '{"id": 2, "a": 3, "b": 2}',
+        '{"id": 3, "a": 0.5, "b": 2}',  # a float after integers: read, not refused
+        '{"id": 4, "a": oops',
+        '{"id": 5, "a": "twelve", "b": 2}',
+        "[1, 2]",
+        "   ",
+        '{"id": 8, "b": 3}',  # a missing value is null
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n")
+    chunks = _chunks(_reader(path, chunk_rows=3))
+    assert [(c.start, c.rows) for c in chunks] == [(0, 3), (3, 3), (6, 3)]
+    assert [c.features.schema.types for c in chunks] == [[pa.float64(), pa.float64()]] * 3
+    rows = [
+        (int(i), a)
+        for c in chunks
+        for i, a in zip(c.kept["id"].to_pylist(), c.features["a"].to_pylist(), strict=True)
+    ]
+    assert rows == [(0, 1.0), (1, 2.0), (2, 3.0), (3, 0.5), (8, None)]
+    assert [n for c in chunks for n in c.row_numbers().tolist()] == [0, 1, 2, 3, 8]
+    reasons = {e.row: e.reason for c in chunks for e in c.errors}
+    assert sorted(reasons) == [4, 5, 6, 7]
+    assert reasons[4].startswith("the line is not valid JSON")
+    assert reasons[5] == "column 'a' holds \"twelve\", where the file has numbers"
+    assert reasons[6] == "the line is not a JSON object: b'[1, 2]'"
+    assert reasons[7] == "the line does not hold exactly one JSON object"
+
+
+def test_json_lines_whose_first_line_is_broken_take_types_from_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": 0, "a": \n  \n{"id": 1, "a": 1, "b": 2}\n{"id": 2, "a": 4, "b": 1}\n')
+    (chunk,) = _chunks(_reader(path, chunk_rows=5))
+    assert chunk.kept["id"].to_pylist() == [1, 2]
+    assert [e.row for e in chunk.errors] == [0, 1]
