@@ -348,12 +348,7 @@ class CsvBlock:
         exact = len(skipped) == len(malformed) and table.num_rows == self.rows - len(skipped)
         if skipped and exact:  # the good rows' numbers, around the malformed lines
             numbers = self.start + np.delete(np.arange(self.rows), skipped)
-        names = self.layout.features or table.column_names
-        present = set(table.column_names)
-        features = table.select([n for n in names if n in present])
-        kept = table.select(self.layout.kept)
-        source = self.layout.source
-        return Chunk(self.index, self.start, self.rows, source, features, kept, errors, numbers)
+        return _as_chunk(self, table, errors, numbers)
 
     def _error(self, row: Any) -> RowError:
         reason = (
@@ -450,7 +445,7 @@ class JsonBlock:
         except pa.ArrowInvalid:
             table = None
         if table is not None and table.num_rows == self.rows:
-            return self._chunk(table, [], None)
+            return _as_chunk(self, table, [], None)
         lines = [line for line in self.raw.split(b"\n") if line not in (b"", b"\r")]
         errors: list[RowError] = []
         good: list[tuple[int, pa.Table]] = []
@@ -467,16 +462,22 @@ class JsonBlock:
         table = pa.concat_tables(tables) if tables else layout.schema.empty_table()
         empty = np.empty(0, np.int64)
         positions = np.concatenate([np.arange(p, p + t.num_rows) for p, t in good] or [empty])
-        return self._chunk(table, errors, self.start + positions)
+        return _as_chunk(self, table, errors, self.start + positions)
 
-    def _chunk(
-        self, table: pa.Table, errors: list[RowError], numbers: np.ndarray[Any, Any] | None
-    ) -> Chunk:
-        names = self.layout.features or table.column_names
-        features = table.select([n for n in names if n in set(table.column_names)])
-        kept = table.select(self.layout.kept)
-        source = self.layout.source
-        return Chunk(self.index, self.start, self.rows, source, features, kept, errors, numbers)
+
+def _as_chunk(
+    block: CsvBlock | JsonBlock,
+    table: pa.Table,
+    errors: list[RowError],
+    numbers: np.ndarray[Any, Any] | None,
+) -> Chunk:
+    """A parsed block as the chunk the scorer takes: the model's columns and the kept ones."""
+    names = block.layout.features or table.column_names
+    present = set(table.column_names)
+    features = table.select([n for n in names if n in present])
+    kept = table.select(block.layout.kept)
+    source = block.layout.source
+    return Chunk(block.index, block.start, block.rows, source, features, kept, errors, numbers)
 
 
 def _halve(
