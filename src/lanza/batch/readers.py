@@ -40,6 +40,7 @@ from lanza.errors import DataError
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 SUFFIXES |= {".json": "jsonl", ".ndjson": "jsonl"}
 READ_BYTES = 1 << 22  # what the reading thread reads at a time from a CSV file
+SNIFF_BYTES = 1 << 16  # read first to tell how a text file ends its lines
 NEWLINE, RETURN = 10, 13
 
 
@@ -163,7 +164,8 @@ class ChunkReader:
     def _csv_blocks(self, name: str, before: int) -> Iterator[tuple[bytes, int, CsvLayout]]:
         """A CSV file's blocks of ``chunk_rows`` non-empty lines, and how to parse them."""
         try:
-            with self.inputs.fs.open(name, "rb", compression="infer") as handle:
+            with self.inputs.fs.open(name, "rb", compression="infer") as opened:
+                handle = _newline_ended(opened)
                 first = handle.readline()
                 header = _csv_header(first)
                 self._check_columns(name, header)
@@ -181,14 +183,15 @@ class ChunkReader:
                     yield raw, lines, layout
         except DataError:
             raise
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
 
     def _json_blocks(self, name: str, before: int) -> Iterator[tuple[bytes, int, JsonLayout]]:
         """A JSON Lines file's blocks of ``chunk_rows`` non-empty lines, typed by the first."""
         layout: JsonLayout | None = None
         try:
-            with self.inputs.fs.open(name, "rb", compression="infer") as handle:
+            with self.inputs.fs.open(name, "rb", compression="infer") as opened:
+                handle = _newline_ended(opened)
                 for raw, lines, read in split_lines(handle, self.chunk_rows):
                     if layout is None:
                         layout = self._json_layout(name, raw)
@@ -522,6 +525,37 @@ def _first_table(name: str, raw: bytes) -> pa.Table:
 
 
 Unread = Chunk | CsvBlock | JsonBlock  # what the reader hands the engine: read, or to parse
+
+
+class _ReturnsAsNewlines(io.RawIOBase):
+    """A stream whose lines end in a bare carriage return, read as if they ended in ``\n``.
+
+    Old Mac and some spreadsheet exports end lines that way; without this, a whole file
+    would be one line, read into memory at once.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(len(buffer)).replace(b"\r", b"\n")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _newline_ended(handle: Any) -> Any:
+    """``handle`` itself, or a view of it with ``\r`` as ``\n`` when no line ends in ``\n``."""
+    try:
+        head = handle.read(SNIFF_BYTES)
+        handle.seek(0)
+    except (OSError, ValueError):  # a stream that cannot go back: take it as it is
+        return handle
+    if b"\n" in head or b"\r" not in head:
+        return handle
+    return io.BufferedReader(_ReturnsAsNewlines(handle), READ_BYTES)
 
 
 def split_lines(handle: Any, rows: int) -> Iterator[tuple[bytes, int, int]]:

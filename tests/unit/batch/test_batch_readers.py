@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 
@@ -159,3 +160,22 @@ def test_json_lines_whose_first_line_is_broken_take_types_from_the_next(tmp_path
     (chunk,) = _chunks(_reader(path, chunk_rows=5))
     assert chunk.kept["id"].to_pylist() == [1, 2]
     assert [e.row for e in chunk.errors] == [0, 1]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "csv.gz", "jsonl"])
+def test_lines_ending_in_a_bare_carriage_return_are_cut_into_blocks(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"in.{suffix}"
+    frame = _frame(10)
+    if suffix == "jsonl":
+        text = frame.to_json(orient="records", lines=True)
+    else:
+        text = frame.to_csv(index=False)
+    data = text.replace("\n", "\r").encode()
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("lanza.batch.readers.READ_BYTES", 16)
+        chunks = _chunks(_reader(path))
+    assert [(c.start, c.rows) for c in chunks] == [(0, 4), (4, 4), (8, 2)]
+    assert [int(i) for c in chunks for i in c.kept["id"].to_pylist()] == list(range(10))
