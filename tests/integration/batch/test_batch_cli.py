@@ -49,16 +49,21 @@ def _parts(output: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
 def test_kill_9_mid_run_then_resume_writes_every_row_exactly_once(
-    batch_home: Path, tmp_path: Path
+    batch_home: Path, tmp_path: Path, suffix: str
 ) -> None:
-    make_rows(120_000).to_csv(tmp_path / "in.csv", index=False)
-    args = ["batch", "clf@champion", str(tmp_path / "in.csv")]
+    data = tmp_path / f"in.{suffix}"
+    if suffix == "csv":
+        make_rows(120_000).to_csv(data, index=False)
+    else:
+        make_rows(120_000).to_json(data, orient="records", lines=True)
+    args = ["batch", "clf@champion", str(data)]
     flags = ["--keep-columns", "id", "--chunk-rows", "400", "--json"]
     env = _env(batch_home)
     options = BatchOptions(
         "clf@champion",
-        str(tmp_path / "in.csv"),
+        str(data),
         str(tmp_path / "whole"),
         keep_columns=("id",),
         chunk_rows=400,
