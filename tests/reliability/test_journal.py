@@ -80,8 +80,18 @@ def _replayed(database: Database, folder: Path) -> PredictionLog:
     return writer
 
 
-def test_rows_of_a_killed_process_are_replayed(tmp_path: Path) -> None:
-    database, folder = _database(tmp_path), tmp_path / "journal"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """lanza's database on sqlite, then on Postgres (where rows are written with COPY)."""
+    if request.param == "sqlite":
+        return _database(tmp_path)
+    database = Database(request.getfixturevalue("postgres_url"))
+    database.migrate()
+    return database
+
+
+def test_rows_of_a_killed_process_are_replayed(any_database: Database, tmp_path: Path) -> None:
+    database, folder = any_database, tmp_path / "journal"
     _killed_child(database, folder, count=40)
     assert _ids(database) == []
     writer = _replayed(database, folder)
@@ -92,9 +102,9 @@ def test_rows_of_a_killed_process_are_replayed(tmp_path: Path) -> None:
 
 
 def test_replay_neither_loses_nor_duplicates_a_batch_written_before_the_kill(
-    tmp_path: Path,
+    any_database: Database, tmp_path: Path
 ) -> None:
-    database, folder = _database(tmp_path), tmp_path / "journal"
+    database, folder = any_database, tmp_path / "journal"
     _killed_child(database, folder, count=30, flushed=20)
     assert len(_ids(database)) == 20
     # As if the kill came between the database commit and the offset commit.
