@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +75,25 @@ def test_an_untrusted_type_is_refused_before_anything_is_cached(tmp_path: Path) 
     with pytest.raises(UntrustedModelError, match="does not trust"):
         VerifiedCache(tmp_path / "verified").load(blob)
     assert entries(tmp_path / "verified") == []
+
+
+def test_the_first_check_does_not_import_all_of_scikit_learn(tmp_path: Path, blob: bytes) -> None:
+    """skops alone would import every scikit-learn module (and PyTorch) to list estimators."""
+    path = tmp_path / "model.skops"
+    path.write_bytes(blob)
+    probe = (
+        "import sys\n"
+        "from lanza.training.serialization import load_model, trusted_types\n"
+        f"blob = open({str(path)!r}, 'rb').read()\n"
+        "model = load_model(blob)\n"
+        "walked = 'sklearn.gaussian_process' in sys.modules\n"
+        "print(type(model).__name__, walked, 'torch' in sys.modules)\n"
+        "print(*trusted_types(blob))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    first, needed = done.stdout.splitlines()
+    assert first == "LogisticRegression False False"
+    assert "sklearn.linear_model._logistic.LogisticRegression" in needed.split()
