@@ -548,11 +548,10 @@ class _ReturnsAsNewlines(io.RawIOBase):
 
 def _newline_ended(handle: Any) -> Any:
     """``handle`` itself, or a view of it with ``\r`` as ``\n`` when no line ends in ``\n``."""
-    try:
-        head = handle.read(SNIFF_BYTES)
-        handle.seek(0)
-    except (OSError, ValueError):  # a stream that cannot go back: take it as it is
+    if not handle.seekable():  # cannot read ahead and go back: take it as it is
         return handle
+    head = handle.read(SNIFF_BYTES)
+    handle.seek(0)
     if b"\n" in head or b"\r" not in head:
         return handle
     return io.BufferedReader(_ReturnsAsNewlines(handle), READ_BYTES)

@@ -59,18 +59,17 @@ _IMPORTING = threading.Lock()
 
 def _skops() -> Any:
     """``skops.io``, imported without its walk over every scikit-learn module (see above)."""
-    module = sys.modules.get("skops.io")
-    if module is not None:
-        return module
-    with _IMPORTING:
-        import sklearn.utils
+    with _IMPORTING:  # also keeps other threads from a half-imported module
+        if "skops.io" not in sys.modules:
+            import sklearn.utils
 
-        walk = sklearn.utils.all_estimators
-        sklearn.utils.all_estimators = _no_estimators
-        try:
-            import skops.io as sio
-        finally:
-            sklearn.utils.all_estimators = walk
+            walk = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = _no_estimators
+            try:
+                import skops.io  # noqa: F401 - the import is the point: it runs patched
+            finally:
+                sklearn.utils.all_estimators = walk
+        import skops.io as sio
     return sio
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import gzip
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from lanza.batch.readers import ChunkReader, rebatch, resolve_input, split_lines
+from lanza.batch.readers import (
+    ChunkReader,
+    _newline_ended,
+    rebatch,
+    resolve_input,
+    split_lines,
+)
 from lanza.batch.spec import Chunk
 from lanza.errors import DataError
 
@@ -179,3 +186,19 @@ def test_lines_ending_in_a_bare_carriage_return_are_cut_into_blocks(
         chunks = _chunks(_reader(path))
     assert [(c.start, c.rows) for c in chunks] == [(0, 4), (4, 4), (8, 2)]
     assert [int(i) for c in chunks for i in c.kept["id"].to_pylist()] == list(range(10))
+
+
+def test_a_stream_that_cannot_seek_is_read_whole_without_sniffing() -> None:
+    class OneWay(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            return self.data.readinto(buffer)
+
+    text = b"id,a,b\n" + b"".join(b"%d,1,2\n" % i for i in range(5000))
+    handle = _newline_ended(io.BufferedReader(OneWay(text)))
+    assert handle.read() == text
