@@ -27,7 +27,7 @@ from lanza.batch.spec import (
     Progress,
     ScoredChunk,
 )
-from lanza.batch.tracking import JobTracker
+from lanza.batch.tracking import JobTracker, Tracker
 from lanza.batch.writers import PartWriter
 from lanza.errors import InvalidInputError
 
@@ -45,6 +45,7 @@ class JobHooks:
     cancelled: Callable[[], bool] | None = None
     job_id: str | None = None
     on_run: Callable[[str | None], None] | None = None
+    tracker: Tracker | None = None  # default: the job's MLflow run, written in-process
 
 
 def run_batch(
@@ -59,7 +60,7 @@ def run_batch(
     # Libraries and the model live as long as the job: keep them out of full GC passes.
     gc.freeze()
     resumed_from = manifest.rows
-    tracker = JobTracker(workspace.mlflow, workspace.tracker.experiment_id)
+    tracker = hooks.tracker or _tracker(workspace)
     tracker.start(options, runtime.ref, hooks.job_id)
     if hooks.on_run is not None:
         hooks.on_run(tracker.run_id)
@@ -93,6 +94,11 @@ def run_batch(
         summary = replace(summary, device=runtime.device)
         tracker.finish(summary, status)
     return summary
+
+
+def _tracker(workspace: Workspace) -> Tracker:
+    assert workspace.settings.artifact_root is not None
+    return JobTracker(workspace.mlflow, workspace.settings.artifact_root)
 
 
 def _open(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from lanza.batch.job import JobHooks, run_batch
 from lanza.batch.spec import BatchOptions, JobCancelledError, Progress
 from lanza.batch.store import JobStore, this_owner
+from lanza.batch.tracking import OUTBOX, drain
 from lanza.errors import LanzaError
 from lanza.workspace import Workspace
 
@@ -42,11 +43,19 @@ class BatchWorker:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
-        """Requeue jobs a dead server left running, then start polling."""
+        """Requeue jobs a dead server left running, log the MLflow runs ``lanza batch``
+        commands left in the outbox (a killed job's), then start polling."""
         requeued = await asyncio.to_thread(self.store.recover, {self.owner})
         if requeued:
             log.warning("resuming %d interrupted batch job(s): %s", len(requeued), requeued)
+        await asyncio.to_thread(self._drain_outbox)
         self._task = asyncio.create_task(self._loop(), name="lanza-batch-worker")
+
+    def _drain_outbox(self) -> None:
+        try:
+            drain(self.workspace.settings.home / OUTBOX)
+        except Exception:
+            log.warning("could not log the MLflow runs of earlier batch commands", exc_info=True)
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll."""

@@ -63,6 +63,7 @@ def batch_command(
     bound_for_batch()  # first: Arrow picks its allocator when it first allocates
     from lanza.batch.job import JobHooks, run_batch
     from lanza.batch.spec import BatchOptions
+    from lanza.batch.tracking import OUTBOX, OutboxTracker
 
     options = BatchOptions(
         model=ref,
@@ -100,7 +101,13 @@ def batch_command(
                 rate=f"{progress.rate:,.0f} rows/s, {progress.errors} errors",
             )
 
-        summary = run_batch(state(ctx).workspace(), options, JobHooks(on_progress=show))
+        workspace = state(ctx).workspace()
+        settings = workspace.settings
+        assert settings.artifact_root is not None
+        # The MLflow run is logged by a process started as the job ends: MLflow's import
+        # would cost this one more than scoring a million rows (see lanza.batch.tracking).
+        tracker = OutboxTracker(settings.home / OUTBOX, settings.tracking, settings.artifact_root)
+        summary = run_batch(workspace, options, JobHooks(on_progress=show, tracker=tracker))
     _report(summary, as_json)
 
 

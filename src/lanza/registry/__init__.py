@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lanza.registry.history import AliasHistory
     from lanza.registry.references import ModelReference, parse_reference
-    from lanza.registry.registry import ModelInfo, ModelVersionInfo, Registry
+    from lanza.registry.registry import ModelInfo, Registry
+    from lanza.registry.versions import ModelVersionInfo
 
 __all__ = [
     "AliasHistory",
@@ -28,7 +29,7 @@ _HOMES = {
     "ModelReference": "lanza.registry.references",
     "parse_reference": "lanza.registry.references",
     "ModelInfo": "lanza.registry.registry",
-    "ModelVersionInfo": "lanza.registry.registry",
+    "ModelVersionInfo": "lanza.registry.versions",
     "Registry": "lanza.registry.registry",
 }
 

@@ -20,37 +20,14 @@ from mlflow.tracking import MlflowClient
 from lanza.errors import ConflictError, LanzaError, NotFoundError, RegistryUnavailableError
 from lanza.registry.history import AliasHistory, AliasMove, new_move, previous_version
 from lanza.registry.references import ModelReference, parse_reference
+from lanza.registry.versions import ARCHIVED_TAG, ModelVersionInfo
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-ARCHIVED_TAG = "lanza.archived"
 
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class ModelVersionInfo:
-    """One registered model version, as lanza shows it."""
-
-    name: str
-    version: str
-    aliases: list[str]
-    source: str
-    run_id: str | None
-    status: str
-    description: str
-    tags: dict[str, str]
-    created_at: datetime
-
-    @property
-    def archived(self) -> bool:
-        """Whether the version was archived (kept, but out of service)."""
-        return self.tags.get(ARCHIVED_TAG) == "true"
-
-    @property
-    def ref(self) -> str:
-        """``NAME/VERSION``."""
-        return f"{self.name}/{self.version}"
+__all__ = ["ARCHIVED_TAG", "CHALLENGER", "CHAMPION", "ModelInfo", "ModelVersionInfo", "Registry"]
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,26 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-import mlflow.artifacts
-from mlflow.models import Model
+from typing import TYPE_CHECKING
 
 from lanza.errors import LanzaError, NotFoundError
-from lanza.registry import ModelVersionInfo, Registry
+from lanza.registry.direct import read_version
+from lanza.registry.versions import ModelVersionInfo
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.devices import move_xgboost, place, xgboost_step
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
+from lanza.runtime.mlmodel import ModelFile, read_model_file
 from lanza.runtime.onnxrt import OnnxRuntime
 from lanza.runtime.pytorch import TorchRuntime, exported
-from lanza.runtime.schema import InputSchema
 from lanza.runtime.xgb import XGBoostRuntime
 from lanza.training.serialization import UntrustedModelError, VerifiedCache
+
+if TYPE_CHECKING:
+    from lanza.registry.registry import Registry
 
 
 class ModelLoadError(LanzaError):
@@ -46,34 +50,64 @@ class LoadedModel:
 
 
 class ModelLoader:
-    """Loads registered model versions through the registry, caching artifacts on disk."""
+    """Loads registered model versions through the registry, caching artifacts on disk.
 
-    def __init__(self, registry: Registry, cache_dir: Path, allow_pickle: bool = False) -> None:
-        self.registry = registry
+    ``registry`` is a function that builds the registry, called on first need: a version
+    already on disk, named by a reference a local MLflow store answers directly
+    (``lanza.registry.direct``), loads without MLflow in the process.
+    """
+
+    def __init__(
+        self,
+        registry: Callable[[], Registry],
+        cache_dir: Path,
+        allow_pickle: bool = False,
+        tracking_uri: str | None = None,
+    ) -> None:
+        self._registry = registry
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
+        self.tracking_uri = tracking_uri
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The registry, built on first use."""
+        return self._registry()
 
     def load(self, reference: str, device: str = "cpu") -> LoadedModel:
         """Resolve ``reference`` now and load the version it points to."""
-        return self.load_version(self.registry.resolve(reference), device)
+        return self.load_version(self.resolve(reference), device)
+
+    def resolve(self, reference: str) -> ModelVersionInfo:
+        """The version ``reference`` points to now: read from a local store when the version
+        is on disk already, else asked of the registry."""
+        if self.tracking_uri is not None:
+            found = read_version(self.tracking_uri, reference)
+            if found is not None and self._cached(found).exists():
+                return found
+        return self.registry.resolve(reference)
+
+    def _cached(self, version: ModelVersionInfo) -> Path:
+        return self.cache_dir / version.name / version.version / "MLmodel"
 
     def load_version(self, version: ModelVersionInfo, device: str = "cpu") -> LoadedModel:
         """Load one registered version on ``device`` (``cpu``, ``cuda`` or ``auto``)."""
         began = time.perf_counter()
         path = self.download(version)
         try:
-            meta = Model.load(str(path))
+            meta = read_model_file(path)
         except Exception as exc:
             raise ModelLoadError(f"{version.ref} has no readable MLmodel file: {exc}") from exc
-        schema = InputSchema.from_signature(meta.signature)
-        runtime = self._runtime(version, path, meta, schema, device)
+        runtime = self._runtime(version, path, meta, device)
         return LoadedModel(runtime, version, time.perf_counter() - began)
 
     def download(self, version: ModelVersionInfo) -> Path:
         """The version's artifacts on local disk, downloaded once per version."""
-        target = self.cache_dir / version.name / version.version
+        target = self._cached(version).parent
         if (target / "MLmodel").exists():
             return target
+        import mlflow.artifacts
+
         # One staging folder per thread: deployments of one version load concurrently.
         staging = target.with_name(f".{version.version}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,11 +147,11 @@ class ModelLoader:
         self,
         version: ModelVersionInfo,
         path: Path,
-        meta: Model,
-        schema: InputSchema | None,
+        meta: ModelFile,
         device: str = "cpu",
     ) -> ModelRuntime:
         flavours = meta.flavors
+        schema = meta.schema
         sklearn = flavours.get("sklearn")
         name, number = version.name, version.version
         try:

@@ -19,6 +19,7 @@ from lanza.batch.job import run_batch
 from lanza.batch.manifest import MANIFEST, Manifest
 from lanza.batch.spec import BatchOptions
 from lanza.batch.store import JobStore
+from lanza.batch.tracking import EXPERIMENT
 from lanza.cli.app import app
 from lanza.errors import InvalidInputError, NotFoundError
 from lanza.settings import Settings
@@ -38,6 +39,29 @@ def _committed(output: Path) -> pa.Table:
     assert manifest is not None
     files = [output / p.file for p in manifest.parts if p.file]
     return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def _runs_of(home: Path, output: Path, count: int) -> list[str]:
+    """The statuses of the MLflow runs of jobs that wrote ``output``, once ``count`` are
+    logged: the command hands its run to a drain that ends after it."""
+    workspace = Workspace(Settings(home=home))
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            experiment = workspace.mlflow.get_experiment_by_name(EXPERIMENT)
+            runs = (
+                []
+                if experiment is None
+                else workspace.mlflow.search_runs(
+                    [experiment.experiment_id], f"params.output = '{output}'"
+                )
+            )
+            done = [r.info.status for r in runs if r.info.status != "RUNNING"]
+            if len(done) >= count or time.monotonic() > deadline:
+                return sorted(done)
+            time.sleep(0.2)
+    finally:
+        workspace.close()
 
 
 def _parts(output: Path) -> int:
@@ -101,6 +125,37 @@ def test_kill_9_mid_run_then_resume_writes_every_row_exactly_once(
     assert manifest is not None
     listed = {p.file for p in manifest.parts} | {MANIFEST}
     assert {p.name for p in (tmp_path / "out").iterdir()} == listed
+    assert _runs_of(batch_home, tmp_path / "out", 2) == ["FINISHED", "KILLED"]
+
+
+HEAVY = ("mlflow", "sqlalchemy", "alembic", "fastapi")
+WITHOUT_EXIT = f"""
+import json, sys
+from lanza.cli.app import main
+try:
+    main()
+except SystemExit:
+    pass
+loaded = {{m.split(".")[0] for m in sys.modules}}
+print(json.dumps(sorted(loaded & set({HEAVY!r}))), file=sys.stderr)
+"""
+
+
+def test_the_command_scores_without_importing_mlflow_and_its_run_follows(
+    batch_home: Path, tmp_path: Path
+) -> None:
+    make_rows(500).to_csv(tmp_path / "in.csv", index=False)
+    args = ["batch", "clf@champion", str(tmp_path / "in.csv"), str(tmp_path / "out"), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXIT, *args],
+        env=_env(batch_home),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["written"] == 500
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    assert _runs_of(batch_home, tmp_path / "out", 1) == ["FINISHED"]
 
 
 def test_cli_errors_are_one_sentence(batch_home: Path, tmp_path: Path) -> None:

@@ -1,0 +1,73 @@
+"""What the loader needs from a model's ``MLmodel`` file: its flavours, metadata and schema.
+
+The file is YAML; reading it here spares a batch job MLflow's import (see
+``lanza.registry.direct``). A column signature of plain types (``double``, ``string``…)
+is read here; anything richer (arrays, objects, named tensors) goes to MLflow's own
+reader, so the schema is always the one MLflow would give.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lanza.runtime.schema import Column, InputSchema
+
+PLAIN_TYPES = {"string", "integer", "long", "float", "double", "boolean", "binary", "datetime"}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """The parts of an ``MLmodel`` file the loader reads."""
+
+    flavors: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    schema: InputSchema | None = None
+
+
+def read_model_file(folder: Path) -> ModelFile:
+    """Read ``folder/MLmodel``; raises ``OSError`` or ``ValueError`` when it is unreadable."""
+    text = (folder / "MLmodel").read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(text, Loader=loader)
+    if not isinstance(document, dict) or not isinstance(document.get("flavors"), dict):
+        raise ValueError("it has no flavors")
+    metadata = document.get("metadata") or {}
+    found, schema = _plain_schema(document.get("signature"))
+    if not found:
+        schema = _mlflow_schema(folder)
+    return ModelFile(document["flavors"], metadata if isinstance(metadata, dict) else {}, schema)
+
+
+def _plain_schema(signature: Any) -> tuple[bool, InputSchema | None]:
+    """``(True, schema)`` when the signature is absent or plain columns; ``(False, None)``
+    when MLflow must read it."""
+    if signature is None:
+        return True, None
+    if not isinstance(signature, dict):
+        return False, None
+    inputs = signature.get("inputs")
+    if inputs is None:
+        return True, None
+    try:
+        specs = json.loads(inputs) if isinstance(inputs, str) else None
+    except ValueError:
+        return False, None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        return False, None
+    if not specs or specs[0].get("name") is None:
+        return True, None  # no input names: MLflow's reader gives no schema either
+    if not all(s.get("type") in PLAIN_TYPES and isinstance(s.get("name"), str) for s in specs):
+        return False, None
+    columns = tuple(Column(s["name"], s["type"], bool(s.get("required", True))) for s in specs)
+    return True, InputSchema(columns)
+
+
+def _mlflow_schema(folder: Path) -> InputSchema | None:
+    from mlflow.models import Model
+
+    return InputSchema.from_signature(Model.load(str(folder)).signature)
