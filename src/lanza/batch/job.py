@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lanza.batch.engines import make_engine
 from lanza.batch.manifest import Manifest, PartRecord, open_output
-from lanza.batch.readers import ChunkReader, resolve_input
+from lanza.batch.readers import ChunkReader, InputSet, Unread, resolve_input
 from lanza.batch.remote import RemoteFolder, output_folder
 from lanza.batch.spec import (
     DEFAULT_CHUNK_ROWS,
@@ -30,6 +32,9 @@ from lanza.batch.spec import (
 from lanza.batch.tracking import JobTracker, Tracker
 from lanza.batch.writers import PartWriter
 from lanza.errors import InvalidInputError
+from lanza.runtime.schema import InputSchema
+
+PREFETCH_BYTES = 64 << 20  # parsed input held while the model loads (20 chunks of 20 x 20k)
 
 if TYPE_CHECKING:
     from lanza.monitoring.batchlog import BatchPredictionLog
@@ -56,7 +61,7 @@ def run_batch(
     _check(options)
     folder = output_folder(options.output)
     began = time.monotonic()
-    runtime, manifest, reader, total, options = _open(workspace, options, folder)
+    runtime, manifest, reader, chunks, total, options = _open(workspace, options, folder)
     # Libraries and the model live as long as the job: keep them out of full GC passes.
     gc.freeze()
     resumed_from = manifest.rows
@@ -69,7 +74,7 @@ def run_batch(
     sampled = _sample_log(workspace, options, runtime, hooks.job_id or tracker.run_id)
     status = "FAILED"
     try:
-        for scored in engine.run(reader.chunks(skip=manifest.next_index)):
+        for scored in engine.run(chunks):
             _commit(manifest, folder, writer, scored)
             if sampled is not None:
                 sampled.add(scored.sample)
@@ -103,21 +108,53 @@ def _tracker(workspace: Workspace) -> Tracker:
 
 def _open(
     workspace: Workspace, options: BatchOptions, folder: Path | RemoteFolder
-) -> tuple[ModelRuntime, Manifest, ChunkReader, int | None, BatchOptions]:
-    """Load the model (the manifest's version on resume), open the output and the input."""
+) -> tuple[ModelRuntime, Manifest, ChunkReader, Iterator[Unread], int | None, BatchOptions]:
+    """Load the model (the manifest's version on resume), open the output and the input.
+
+    The model loads in a thread while this one reads and parses the input's first chunks:
+    loading is mostly imports, which hold the GIL on one core, and Arrow parses on the
+    other without it. What was read early is used if the job's chunks turn out the same
+    (a model on a GPU takes larger ones); else the input is read again from the start.
+    """
     inputs = resolve_input(options.input)
     readable = isinstance(folder, RemoteFolder) or folder.exists()
     previous = Manifest.load(folder) if options.resume and readable else None
     model = previous.model if previous else options.model
-    runtime = workspace.loader.load(model, options.device).runtime
-    options = _chunking(options, runtime.device, previous)
-    manifest = open_output(folder, options, runtime.ref, list(inputs.files))
-    schema = runtime.schema
+    loader = workspace.loader
+    version = loader.resolve(model)
+    schema = loader.describe(version).schema
+    guess = _chunking(options, "cpu", previous)
+    early = None
+    if schema is not None:
+        skip = previous.next_index if previous else 0
+        early = EarlyInput(_reader(inputs, schema, guess), schema, skip)
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="lanza-load") as pool:
+            loading = pool.submit(loader.load_version, version, options.device)
+            if early is not None:
+                early.fill(loading.done)
+            runtime = loading.result().runtime
+        options = _chunking(options, runtime.device, previous)
+        manifest = open_output(folder, options, runtime.ref, list(inputs.files))
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
+    if early is not None and early.fits(runtime.schema, options.chunk_rows, manifest.next_index):
+        return runtime, manifest, early.reader, early.chunks(), inputs.parquet_rows(), options
+    if early is not None:
+        early.close()
+    reader = _reader(inputs, runtime.schema, options)
+    chunks = reader.chunks(skip=manifest.next_index)
+    return runtime, manifest, reader, chunks, inputs.parquet_rows(), options
+
+
+def _reader(inputs: InputSet, schema: InputSchema, options: BatchOptions) -> ChunkReader:
     features = schema.names or None
     kept = list(options.keep_columns)
     if options.format == "vertex":  # Vertex AI's shape echoes each instance
         kept = list(dict.fromkeys([*(features or []), *kept]))
-    reader = ChunkReader(
+    return ChunkReader(
         inputs,
         features,
         kept,
@@ -125,7 +162,52 @@ def _open(
         required={c.name for c in schema.columns if c.required},
         numeric={c.name for c in schema.columns if c.numeric},
     )
-    return runtime, manifest, reader, inputs.parquet_rows(), options
+
+
+class EarlyInput:
+    """The input's first chunks, read and parsed while the model loads.
+
+    At most ``PREFETCH_BYTES`` of parsed values are held. Anything that goes wrong here
+    only means the input is read again once the model is loaded, where the job meets
+    the same error at the same row as it would have.
+    """
+
+    def __init__(self, reader: ChunkReader, schema: InputSchema, skip: int) -> None:
+        self.reader = reader
+        self.schema = schema
+        self.skip = skip
+        self.ready: deque[Unread] = deque()
+        self.failed = False
+        self._rest = reader.chunks(skip=skip)
+        width = len(reader.features or ()) + len(reader.kept) or 1
+        self.limit = PREFETCH_BYTES // (reader.chunk_rows * width * 8)
+
+    def fill(self, stop: Callable[[], bool]) -> None:
+        """Parse chunks until ``stop()`` says the model is ready, or the budget is spent."""
+        try:
+            while len(self.ready) < self.limit and not stop():
+                unread = next(self._rest, None)
+                if unread is None:
+                    return
+                self.ready.append(unread.load())
+        except Exception:
+            self.failed = True
+
+    def fits(self, schema: InputSchema, chunk_rows: int, skip: int) -> bool:
+        """Whether the job reads the chunks this read: same columns, size and start."""
+        same = (schema, chunk_rows, skip) == (self.schema, self.reader.chunk_rows, self.skip)
+        return same and not self.failed
+
+    def chunks(self) -> Iterator[Unread]:
+        """The chunks read early (each let go as it is taken), then the rest."""
+        while self.ready:
+            yield self.ready.popleft()
+        yield from self._rest
+
+    def close(self) -> None:
+        """Drop what was read and close the input's files."""
+        self.ready.clear()
+        self._rest.close()
 
 
 def _sample_log(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +137,7 @@ class ChunkReader:
         total = self.inputs.total_bytes
         return min(self.bytes_done / total, 1.0) if total else 0.0
 
-    def chunks(self, skip: int = 0) -> Iterator[Unread]:
+    def chunks(self, skip: int = 0) -> Generator[Unread, None, None]:
         """Every chunk in order; the first ``skip`` chunks are read past but not built.
 
         CSV and JSON Lines files give blocks, which the scorer parses (``load``) where

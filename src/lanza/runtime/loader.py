@@ -93,13 +93,17 @@ class ModelLoader:
     def load_version(self, version: ModelVersionInfo, device: str = "cpu") -> LoadedModel:
         """Load one registered version on ``device`` (``cpu``, ``cuda`` or ``auto``)."""
         began = time.perf_counter()
+        meta = self.describe(version)
+        runtime = self._runtime(version, self._cached(version).parent, meta, device)
+        return LoadedModel(runtime, version, time.perf_counter() - began)
+
+    def describe(self, version: ModelVersionInfo) -> ModelFile:
+        """The version's MLmodel file (flavours, schema): known before the model loads."""
         path = self.download(version)
         try:
-            meta = read_model_file(path)
+            return read_model_file(path)
         except Exception as exc:
             raise ModelLoadError(f"{version.ref} has no readable MLmodel file: {exc}") from exc
-        runtime = self._runtime(version, path, meta, device)
-        return LoadedModel(runtime, version, time.perf_counter() - began)
 
     def download(self, version: ModelVersionInfo) -> Path:
         """The version's artifacts on local disk, downloaded once per version."""
