@@ -122,10 +122,12 @@ def _open(
     model = previous.model if previous else options.model
     loader = workspace.loader
     version = loader.resolve(model)
+    # A download from a remote store imports MLflow (about 100 MB): no memory for early chunks.
+    local = loader.on_this_machine(version)
     schema = loader.describe(version).schema
     guess = _chunking(options, "cpu", previous)
     early = None
-    if schema is not None:
+    if schema is not None and local:
         skip = previous.next_index if previous else 0
         early = EarlyInput(_reader(inputs, schema, guess), schema, skip)
     try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from lanza.errors import LanzaError, NotFoundError
 from lanza.registry.direct import read_version
@@ -83,9 +84,14 @@ class ModelLoader:
         is on disk already, else asked of the registry."""
         if self.tracking_uri is not None:
             found = read_version(self.tracking_uri, reference)
-            if found is not None and self._cached(found).exists():
+            if found is not None and self.on_this_machine(found):
                 return found
         return self.registry.resolve(reference)
+
+    def on_this_machine(self, version: ModelVersionInfo) -> bool:
+        """Whether loading the version needs no download: it is in the cache, or its
+        artifacts are a local folder (lanza's default artifact store)."""
+        return self._cached(version).exists() or local_folder(version.source) is not None
 
     def _cached(self, version: ModelVersionInfo) -> Path:
         return self.cache_dir / version.name / version.version / "MLmodel"
@@ -110,23 +116,16 @@ class ModelLoader:
         target = self._cached(version).parent
         if (target / "MLmodel").exists():
             return target
-        import mlflow.artifacts
-
         # One staging folder per thread: deployments of one version load concurrently.
         staging = target.with_name(f".{version.version}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
-            source = version.source
-            if source.startswith("models:/"):  # an MLflow 3 logged model: resolved by our
-                # client, as the fluent resolver would read the process's global tracking URI
-                client = self.registry.client
-                source = client.get_model_version_download_uri(version.name, version.version)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=source,
-                dst_path=str(staging),
-                tracking_uri=str(self.registry.client.tracking_uri),
-            )
+            local = local_folder(version.source)
+            if local is not None:  # a copy, as MLflow's local artifact store makes, sans MLflow
+                shutil.copytree(local, staging / local.name)
+            else:
+                self._fetch(version, staging)
         except Exception as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise NotFoundError(
@@ -146,6 +145,20 @@ class ModelLoader:
                     raise
         shutil.rmtree(staging, ignore_errors=True)
         return target
+
+    def _fetch(self, version: ModelVersionInfo, staging: Path) -> None:
+        import mlflow.artifacts
+
+        source = version.source
+        if source.startswith("models:/"):  # an MLflow 3 logged model: resolved by our
+            # client, as the fluent resolver would read the process's global tracking URI
+            client = self.registry.client
+            source = client.get_model_version_download_uri(version.name, version.version)
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=source,
+            dst_path=str(staging),
+            tracking_uri=str(self.registry.client.tracking_uri),
+        )
 
     def _runtime(
         self,
@@ -205,3 +218,17 @@ class ModelLoader:
                 f"{version.ref} is stored with pickle, which can run any code when loaded; "
                 "set LANZA_ALLOW_PICKLE=true if you trust where it came from."
             )
+
+
+def local_folder(source: str) -> Path | None:
+    """The folder of a ``file:`` URI or absolute path that holds an MLmodel file, else ``None``."""
+    if source.startswith("file:"):
+        parsed = urlparse(source)
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        path = Path(unquote(parsed.path))
+    elif source.startswith("/"):
+        path = Path(source)
+    else:
+        return None
+    return path if (path / "MLmodel").is_file() else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def test_the_command_scores_without_importing_mlflow_and_its_run_follows(
     batch_home: Path, tmp_path: Path
 ) -> None:
     make_rows(500).to_csv(tmp_path / "in.csv", index=False)
+    shutil.rmtree(batch_home / "models", ignore_errors=True)  # the first load on this machine
     args = ["batch", "clf@champion", str(tmp_path / "in.csv"), str(tmp_path / "out"), "--json"]
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_EXIT, *args],
