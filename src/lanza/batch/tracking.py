@@ -128,6 +128,13 @@ class OutboxTracker:
         except Exception:
             log.warning("could not record the MLflow run of a batch job", exc_info=True)
 
+    def touch(self) -> None:
+        """Mark the job alive now: a job that dies ends, in MLflow, at its last touch."""
+        try:
+            os.utime(self.path)
+        except OSError:
+            return
+
     def finish(self, summary: BatchSummary | None, status: str) -> None:
         """Complete the record, unlock it and start the process that logs it."""
         if "status" not in self.record:
@@ -206,7 +213,7 @@ def _log_record(client: MlflowClient, record: dict[str, Any], path: Path) -> Non
 
     status = str(record.get("status", "FAILED"))
     end_ms = record.get("end_ms")
-    if status == "RUNNING":  # unlocked while running: its job died
+    if status == "RUNNING":  # unlocked while running: its job died, after its last touch
         status = "KILLED"
         end_ms = int(path.stat().st_mtime * 1000)
     experiment = experiment_id(client, str(record["artifact_root"]))

@@ -90,10 +90,17 @@ def batch_command(
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
     ]
+    workspace = state(ctx).workspace()
+    settings = workspace.settings
+    assert settings.artifact_root is not None
+    # The MLflow run is logged by a process started as the job ends: MLflow's import
+    # would cost this one more than scoring a million rows (see lanza.batch.tracking).
+    tracker = OutboxTracker(settings.home / OUTBOX, settings.tracking, settings.artifact_root)
     with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
         task = bar.add_task("scoring", total=None, rate="")
 
         def show(progress: JobProgress) -> None:
+            tracker.touch()
             bar.update(
                 task,
                 completed=progress.rows_done,
@@ -101,12 +108,6 @@ def batch_command(
                 rate=f"{progress.rate:,.0f} rows/s, {progress.errors} errors",
             )
 
-        workspace = state(ctx).workspace()
-        settings = workspace.settings
-        assert settings.artifact_root is not None
-        # The MLflow run is logged by a process started as the job ends: MLflow's import
-        # would cost this one more than scoring a million rows (see lanza.batch.tracking).
-        tracker = OutboxTracker(settings.home / OUTBOX, settings.tracking, settings.artifact_root)
         summary = run_batch(workspace, options, JobHooks(on_progress=show, tracker=tracker))
     _report(summary, as_json)
 

@@ -78,12 +78,15 @@ def test_a_running_job_is_left_alone_and_a_dead_one_is_logged_killed(
     running, dead = _tracker(workspace), _tracker(workspace)
     running.start(OPTIONS, "fraud/2")
     dead.start(OPTIONS, "fraud/1")
+    time.sleep(0.05)
+    dead.touch()  # a chunk was committed
     assert dead._lock is not None
     dead._lock.close()  # what kill -9 does to its lock
     assert drain(running.folder) == 1
     [run] = _runs(workspace)
     assert (run.data.tags["lanza.model"], run.info.status) == ("fraud/1", "KILLED")
     assert run.data.metrics == {}
+    assert run.info.end_time >= run.info.start_time + 40  # it ended at its last touch
     assert running.path.exists()
     running.finish(_summary(10), "FINISHED")
     drain(running.folder)
