@@ -124,7 +124,8 @@ def _open(
     version = loader.resolve(model)
     # A download from a remote store imports MLflow (about 100 MB): no memory for early chunks.
     local = loader.on_this_machine(version)
-    schema = loader.describe(version).schema
+    meta = loader.describe(version)
+    schema = meta.schema
     guess = _chunking(options, "cpu", previous)
     early = None
     if schema is not None and local:
@@ -132,7 +133,7 @@ def _open(
         early = EarlyInput(_reader(inputs, schema, guess), schema, skip)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="lanza-load") as pool:
-            loading = pool.submit(loader.load_version, version, options.device)
+            loading = pool.submit(loader.load_version, version, options.device, meta)
             if early is not None:
                 early.fill(loading.done)
             runtime = loading.result().runtime

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from lanza.batch.spec import BatchOptions, BatchSummary
+from lanza.experiments import experiment_id
 from lanza.registry.direct import sqlite_path
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class JobTracker:
         from mlflow.entities import Param
 
         try:
-            experiment = experiment_id(self.client, self.artifact_root)
+            experiment = experiment_id(self.client, EXPERIMENT, self.artifact_root)
             run = self.client.create_run(experiment, tags=_tags(model, job_id))
             self.run_id = run.info.run_id
             params = [Param(k, v) for k, v in _params(options).items()]
@@ -192,10 +193,9 @@ def drain(folder: Path) -> int:
                 continue
             uri = str(record["tracking_uri"])
             try:
-                client = clients.get(uri) or clients.setdefault(
-                    uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
-                )
-                _log_record(client, record, path)
+                if uri not in clients:
+                    clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
+                _log_record(clients[uri], record, path)
             except Exception:
                 log.warning("could not log batch run record %s; it is kept", path, exc_info=True)
                 continue
@@ -216,7 +216,7 @@ def _log_record(client: MlflowClient, record: dict[str, Any], path: Path) -> Non
     if status == "RUNNING":  # unlocked while running: its job died, after its last touch
         status = "KILLED"
         end_ms = int(path.stat().st_mtime * 1000)
-    experiment = experiment_id(client, str(record["artifact_root"]))
+    experiment = experiment_id(client, EXPERIMENT, str(record["artifact_root"]))
     found = client.search_runs(
         [experiment], f"tags.`{RECORD_TAG}` = '{record['id']}'", max_results=1
     )
@@ -232,21 +232,6 @@ def _log_record(client: MlflowClient, record: dict[str, Any], path: Path) -> Non
         params = [Param(k, str(v)) for k, v in record.get("params", {}).items()]
         client.log_batch(run_id, params=params)
     _close(client, run_id, record.get("metrics") or {}, status, end_ms)
-
-
-def experiment_id(client: MlflowClient, artifact_root: str) -> str:
-    """The ``lanza-batch`` experiment's id, created under lanza's artifact root when missing."""
-    found = client.get_experiment_by_name(EXPERIMENT)
-    if found is not None:
-        return str(found.experiment_id)
-    location = f"{artifact_root.rstrip('/')}/{EXPERIMENT}"
-    try:
-        return str(client.create_experiment(EXPERIMENT, artifact_location=location))
-    except Exception:  # made by a concurrent job meanwhile
-        again = client.get_experiment_by_name(EXPERIMENT)
-        if again is None:
-            raise
-        return str(again.experiment_id)
 
 
 def _close(

@@ -96,10 +96,13 @@ class ModelLoader:
     def _cached(self, version: ModelVersionInfo) -> Path:
         return self.cache_dir / version.name / version.version / "MLmodel"
 
-    def load_version(self, version: ModelVersionInfo, device: str = "cpu") -> LoadedModel:
-        """Load one registered version on ``device`` (``cpu``, ``cuda`` or ``auto``)."""
+    def load_version(
+        self, version: ModelVersionInfo, device: str = "cpu", meta: ModelFile | None = None
+    ) -> LoadedModel:
+        """Load one registered version on ``device`` (``cpu``, ``cuda`` or ``auto``);
+        ``meta``: its ``describe`` when the caller read it already."""
         began = time.perf_counter()
-        meta = self.describe(version)
+        meta = meta or self.describe(version)
         runtime = self._runtime(version, self._cached(version).parent, meta, device)
         return LoadedModel(runtime, version, time.perf_counter() - began)
 

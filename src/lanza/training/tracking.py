@@ -23,6 +23,7 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from lanza.experiments import experiment_id
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
 from lanza.training.data import TrainingData
 from lanza.training.serialization import VerifiedCache, dump_model, trusted_types
@@ -61,11 +62,7 @@ class TrainingTracker:
 
     def experiment_id(self, name: str = EXPERIMENT) -> str:
         """The experiment's id, created with lanza's artifact root when missing."""
-        found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return str(found.experiment_id)
-        location = f"{self.artifact_root}/{name}"
-        return str(self.client.create_experiment(name, artifact_location=location))
+        return experiment_id(self.client, name, self.artifact_root)
 
     def record(
         self,

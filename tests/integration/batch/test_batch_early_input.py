@@ -47,14 +47,16 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
 
 @pytest.fixture
 def slow_model(batch_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model that is ready only once 5 chunks were parsed early (as a first import is)."""
+    """A model that is ready only once 5 chunks were parsed early (as a first import is),
+    or as many as the budget allows."""
     loader = batch_workspace.loader
     load = loader.load_version
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if Recorded.made and (len(Recorded.made[0].ready) >= 5 or Recorded.made[0].failed):
+            made = Recorded.made[-1] if Recorded.made else None  # the running job's
+            if made and (len(made.ready) >= min(5, made.limit) or made.failed):
                 break
             time.sleep(0.005)
         return load(*args, **kwargs)
@@ -78,14 +80,19 @@ def _run(workspace: Workspace, data: Path, output: Path, **changes: Any) -> Batc
 
 @pytest.mark.usefixtures("slow_model")
 def test_chunks_parsed_while_the_model_loads_give_the_same_output(
-    batch_workspace: Workspace, tmp_path: Path, recorded: list[Recorded]
+    batch_workspace: Workspace,
+    tmp_path: Path,
+    recorded: list[Recorded],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_rows(ROWS).to_csv(tmp_path / "in.csv", index=False)
     early = _run(batch_workspace, tmp_path / "in.csv", tmp_path / "early")
     assert recorded[0].held >= 5
     assert not recorded[0].ready  # each let go as it was scored
     Recorded.made.clear()
+    monkeypatch.setattr(job, "PREFETCH_BYTES", 0)  # no early chunks
     plain = _run(batch_workspace, tmp_path / "in.csv", tmp_path / "plain")
+    assert recorded[0].held == 0
     assert (early.rows, early.written, early.parts) == (plain.rows, plain.written, plain.parts)
     assert _rows(tmp_path / "early").equals(_rows(tmp_path / "plain"))
 
@@ -107,18 +114,30 @@ def test_early_chunks_that_do_not_fit_the_job_are_read_again(
 
 
 @pytest.mark.usefixtures("slow_model")
-def test_a_bad_chunk_met_early_is_met_again_where_the_job_reaches_it(
-    batch_workspace: Workspace, tmp_path: Path, recorded: list[Recorded]
+def test_a_malformed_line_read_early_is_the_same_error_row(
+    batch_workspace: Workspace,
+    tmp_path: Path,
+    recorded: list[Recorded],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lines = (make_rows(ROWS).to_csv(index=False)).splitlines()
     lines[CHUNK * 2 + 5] += ",one,field,too,many"
     (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
     summary = _run(batch_workspace, tmp_path / "in.csv", tmp_path / "out")
+    assert recorded[0].held >= 5  # its chunk, the third, was parsed early
     assert (summary.rows, summary.written, summary.errors) == (ROWS, ROWS - 1, 1)
     Recorded.made.clear()
+    monkeypatch.setattr(job, "PREFETCH_BYTES", 0)  # no early chunks
     again = _run(batch_workspace, tmp_path / "in.csv", tmp_path / "again")
+    assert recorded[0].held == 0
     assert _rows(tmp_path / "out").equals(_rows(tmp_path / "again"))
     assert again.errors == 1
+    errors = [
+        {f.name: f.read_text() for f in (tmp_path / name / "_errors").iterdir()}
+        for name in ("out", "again")
+    ]
+    assert errors[0] == errors[1]
+    assert f'"row":{CHUNK * 2 + 4},' in "".join(errors[0].values())
 
 
 @pytest.mark.usefixtures("slow_model")
@@ -136,6 +155,7 @@ def test_an_unreadable_chunk_met_early_stops_the_job_where_it_would_have(
     assert [p.rows for p in manifest.parts] == [CHUNK, CHUNK]  # the chunks before it
 
 
+@pytest.mark.usefixtures("slow_model")
 def test_a_resumed_job_reads_early_from_where_it_stopped(
     batch_workspace: Workspace, tmp_path: Path, recorded: list[Recorded]
 ) -> None:
@@ -150,5 +170,6 @@ def test_a_resumed_job_reads_early_from_where_it_stopped(
     Recorded.made.clear()
     resumed = _run(batch_workspace, tmp_path / "in.csv", tmp_path / "out", resume=True)
     assert recorded[0].skip == 4
+    assert recorded[0].held >= 5
     assert resumed.rows == whole.rows == ROWS
     assert _rows(tmp_path / "out").equals(_rows(tmp_path / "whole"))

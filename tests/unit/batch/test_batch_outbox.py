@@ -18,9 +18,9 @@ from lanza.batch.tracking import (
     RECORD_TAG,
     OutboxTracker,
     drain,
-    experiment_id,
 )
 from lanza.batch.worker import BatchWorker
+from lanza.experiments import experiment_id
 from lanza.workspace import Workspace
 
 OPTIONS = BatchOptions("fraud@champion", "in.csv", "out", keep_columns=("id",))
@@ -99,7 +99,7 @@ def test_a_drain_that_died_after_creating_the_run_is_finished_without_a_second(
     tracker = _tracker(workspace)
     tracker.start(OPTIONS, "fraud/2")
     tracker.finish(_summary(50), "FINISHED")
-    experiment = experiment_id(workspace.mlflow, str(workspace.settings.artifact_root))
+    experiment = experiment_id(workspace.mlflow, EXPERIMENT, str(workspace.settings.artifact_root))
     workspace.mlflow.create_run(experiment, tags={RECORD_TAG: tracker.record["id"]})
     assert drain(tracker.folder) == 1
     [run] = _runs(workspace)

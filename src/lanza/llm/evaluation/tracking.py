@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from lanza.errors import NotFoundError
+from lanza.experiments import experiment_id
 
 TABLE = "eval_results.json"
 
@@ -42,11 +43,7 @@ class EvaluationLog:
 
     def experiment_id(self) -> str:
         """The experiment's id, created on first use."""
-        found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return str(found.experiment_id)
-        location = f"{self.artifact_root}/{self.experiment}"
-        return str(self.client.create_experiment(self.experiment, artifact_location=location))
+        return experiment_id(self.client, self.experiment, self.artifact_root)
 
     def log(
         self,
