@@ -9,7 +9,6 @@ it can be cached too; other streams go token by token.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,16 +22,15 @@ from lanza.llm.gateway.schemas import (
     EmbeddingRequest,
     GenerationRequest,
     chat_body,
-    chunk_body,
     embeddings_body,
     new_id,
     text_body,
-    usage_body,
 )
 from lanza.llm.gateway.service import Call, Gateway, Opener, Reply
 from lanza.llm.gateway.spec import LLMDeploymentSpec
+from lanza.llm.gateway.stream import SSEStream, replay
 from lanza.llm.prompts import PromptStore
-from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider, Usage
+from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider
 from lanza.llm.tracing import Span
 
 
@@ -88,9 +86,10 @@ class OpenAIFace:
     async def embeddings(self, body: EmbeddingRequest, caller: str) -> JSONResponse:
         """``POST /v1/embeddings``."""
         texts = body.texts()
+        key = {"input": texts, "dimensions": body.dimensions}
         with self.traces.call("embed", body.model, {"input": texts}, run_type="embedding") as span:
             reply = await self.gateway.call(
-                body.model, lambda p: p.embed(texts), caller, {"input": texts}
+                body.model, lambda p: p.embed(texts, body.dimensions), caller, key
             )
             span.set_outputs({"count": len(reply.result.vectors)})
             _record_usage(span, reply)
@@ -128,15 +127,17 @@ class OpenAIFace:
         with self.traces.call(operation, body.model, inputs) as span:
             reply = await self.gateway.call(body.model, call, caller, key)
             completion: Completion = reply.result
-            span.set_outputs({"text": completion.text, "finish_reason": completion.finish_reason})
+            span.set_outputs(_outputs(completion))
             _record_usage(span, reply)
         if body.stream:
-            events = _Stream(rid, body, chat).events(_replay(completion))
+            stream = SSEStream(rid, body.model, chat, body.include_usage)
             return StreamingResponse(
-                events, media_type="text/event-stream", headers=_headers(reply)
+                stream.events(replay(completion)),
+                media_type="text/event-stream",
+                headers=_headers(reply),
             )
         build = chat_body if chat else text_body
-        payload = build(rid, body.model, completion.text, completion.finish_reason, reply.usage)
+        payload = build(rid, body.model, completion, reply.usage)
         return JSONResponse(payload, headers=_headers(reply))
 
     async def _stream(
@@ -155,79 +156,45 @@ class OpenAIFace:
             with self.traces.call(operation, body.model, inputs):
                 raise
         spec = self.gateway.specs.get(served_by)
-        stream = _Stream(rid, body, chat)
+        stream = SSEStream(rid, body.model, chat, body.include_usage)
         events = self._traced(stream, pieces, operation, inputs, spec)
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     async def _traced(
         self,
-        stream: _Stream,
+        stream: SSEStream,
         pieces: AsyncIterator[Delta],
         operation: str,
         inputs: dict[str, Any],
         spec: LLMDeploymentSpec,
     ) -> AsyncIterator[str]:
         # The span opens and closes inside the response's own task, so its context is whole.
-        with self.traces.call(operation, stream.body.model, inputs) as span:
+        with self.traces.call(operation, stream.model, inputs) as span:
             async for event in stream.events(pieces):
                 yield event
             if stream.error is not None:
                 span.set_error(stream.error)
-            span.set_outputs({"text": "".join(stream.text), "finish_reason": stream.reason})
+            span.set_outputs(stream.outputs())
             cost = self.gateway.cost(spec, stream.usage)
             usage = stream.usage
             span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
 
 
-class _Stream:
-    """Turns deltas into server-sent events and remembers what went by."""
-
-    def __init__(self, rid: str, body: GenerationRequest, chat: bool) -> None:
-        self.rid, self.body, self.chat = rid, body, chat
-        self.text: list[str] = []
-        self.usage = Usage()
-        self.reason: str | None = None
-        self.error: LanzaError | None = None
-
-    async def events(self, pieces: AsyncIterator[Delta]) -> AsyncIterator[str]:
-        """Content chunks, a finish chunk, the usage chunk when asked, then ``[DONE]``."""
-        model, first = self.body.model, True
-        try:
-            async for piece in pieces:
-                if piece.text:
-                    self.text.append(piece.text)
-                    yield _sse(chunk_body(self.rid, model, self.chat, piece.text, None, first))
-                    first = False
-                if piece.usage is not None:
-                    self.usage = piece.usage
-                if piece.finish_reason is not None:
-                    self.reason = piece.finish_reason
-                    yield _sse(chunk_body(self.rid, model, self.chat, None, self.reason, first))
-            if self.body.include_usage:
-                yield _sse(self._usage_chunk())
-        except LanzaError as exc:
-            self.error = exc
-            yield _sse({"error": {"message": exc.message, "type": "api_error", "code": exc.code}})
-        yield "data: [DONE]\n\n"
-
-    def _usage_chunk(self) -> dict[str, Any]:
-        chunk = chunk_body(self.rid, self.body.model, self.chat, None, None)
-        return chunk | {"choices": [], "usage": usage_body(self.usage)}
-
-
-async def _replay(completion: Completion) -> AsyncIterator[Delta]:
-    yield Delta(text=completion.text)
-    yield Delta(finish_reason=completion.finish_reason, usage=completion.usage)
+def _outputs(completion: Completion) -> dict[str, Any]:
+    """What the trace keeps of a completion: text, finish reason, tool calls, other choices."""
+    found: dict[str, Any] = {"text": completion.text, "finish_reason": completion.finish_reason}
+    first = completion.choices()[0]
+    if first.tool_calls:
+        found["tool_calls"] = first.tool_calls
+    if completion.more:
+        found["choices"] = [c.text for c in completion.choices()]
+    return found
 
 
 def model_entry(name: str, provider: str) -> dict[str, Any]:
     """One entry of ``/v1/models``."""
     return {"id": name, "object": "model", "created": 0, "owned_by": f"lanza:{provider}"}
-
-
-def _sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload)}\n\n"
 
 
 def _headers(reply: Reply) -> dict[str, str]:

@@ -17,9 +17,11 @@ from typing import Any
 from lanza.errors import InvalidInputError
 from lanza.llm.providers.base import (
     ChatMessage,
+    Choice,
     Completion,
     Delta,
     GenerationParams,
+    Prompt,
     Provider,
     Usage,
 )
@@ -45,6 +47,37 @@ def local_folder(model: str) -> Path:
     if not path.is_dir():
         raise InvalidInputError(f"The model folder {model} does not exist.")
     return path
+
+
+UNSUPPORTED = {
+    "tools": "tool calls",
+    "functions": "function calls",
+    "logprobs": "log probabilities",
+    "top_logprobs": "log probabilities",
+}
+
+
+def local_prompt(prompt: Prompt, params: GenerationParams) -> str:
+    """The one text prompt a local model continues; what it cannot honour is a 400."""
+    for key, what in UNSUPPORTED.items():
+        if params.extra.get(key):
+            raise InvalidInputError(
+                f"Field '{key}': a local-transformers deployment does not give {what}; "
+                "use a remote (openai) deployment."
+            )
+    kind = (params.extra.get("response_format") or {}).get("type", "text")
+    if kind != "text":
+        raise InvalidInputError(
+            f"Field 'response_format': a local-transformers deployment answers text, not '{kind}'."
+        )
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise InvalidInputError(
+            "Field 'prompt': a local-transformers deployment takes one text prompt, "
+            "not token ids or several prompts."
+        )
+    return prompt
 
 
 @dataclass
@@ -101,8 +134,14 @@ class TransformersProvider(Provider):
     ) -> AsyncIterator[Delta]:
         return self.stream_complete(self.chat_prompt(messages), params)
 
-    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
-        return await asyncio.to_thread(self._complete, prompt, params)
+    async def complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
+        text = local_prompt(prompt, params)
+        # ``n`` answers are ``n`` generations: sampled ones differ, greedy ones agree.
+        answers = [await asyncio.to_thread(self._complete, text, params) for _ in range(params.n)]
+        usage = Usage(
+            answers[0].usage.prompt_tokens, sum(a.usage.completion_tokens for a in answers)
+        )
+        return Completion.of([Choice(a.text, a.finish_reason) for a in answers], usage)
 
     def _complete(self, prompt: str, params: GenerationParams) -> Completion:
         inputs = self._encode(prompt)
@@ -117,10 +156,16 @@ class TransformersProvider(Provider):
         reason = "length" if len(new) >= limit and not stopped else "stop"
         return Completion(text, reason, Usage(start, len(new)))
 
-    async def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+    async def stream_complete(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncIterator[Delta]:
         from transformers import TextIteratorStreamer
 
-        inputs = self._encode(prompt)
+        if params.n != 1:
+            raise InvalidInputError(
+                "Field 'n': a local model streams one choice; ask without 'stream' for more."
+            )
+        inputs = self._encode(local_prompt(prompt, params))
         start = int(inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(
             self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
