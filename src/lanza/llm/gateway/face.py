@@ -32,6 +32,7 @@ from lanza.llm.gateway.stream import SSEStream, replay
 from lanza.llm.prompts import PromptStore
 from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider
 from lanza.llm.tracing import Span
+from lanza.llm.tracing.propagation import RemoteParent
 
 
 class OpenAIFace:
@@ -52,8 +53,10 @@ class OpenAIFace:
         spec = self.gateway.store.get(name)
         return model_entry(spec.name, spec.provider)
 
-    async def chat(self, body: ChatRequest, caller: str) -> JSONResponse | StreamingResponse:
-        """``POST /v1/chat/completions``."""
+    async def chat(
+        self, body: ChatRequest, caller: str, remote: RemoteParent | None = None
+    ) -> JSONResponse | StreamingResponse:
+        """``POST /v1/chat/completions``; ``remote`` is the caller's span, when it sent one."""
         messages = await self.messages(body)
         params = body.params()
         inputs = {"messages": [m.model_dump(exclude_none=True) for m in messages]}
@@ -65,10 +68,10 @@ class OpenAIFace:
             return await provider.chat(messages, params)
 
         key = body.model_dump(exclude={"stream", "stream_options", "model"}) | inputs
-        return await self._generate(body, caller, inputs, key, call, opener, chat=True)
+        return await self._generate(body, caller, inputs, key, call, opener, True, remote)
 
     async def completions(
-        self, body: CompletionRequest, caller: str
+        self, body: CompletionRequest, caller: str, remote: RemoteParent | None = None
     ) -> JSONResponse | StreamingResponse:
         """``POST /v1/completions``."""
         prompt = body.text()
@@ -81,13 +84,17 @@ class OpenAIFace:
             return await provider.complete(prompt, params)
 
         key = body.model_dump(exclude={"stream", "stream_options", "model"})
-        return await self._generate(body, caller, {"prompt": prompt}, key, call, opener, chat=False)
+        inputs = {"prompt": prompt}
+        return await self._generate(body, caller, inputs, key, call, opener, False, remote)
 
-    async def embeddings(self, body: EmbeddingRequest, caller: str) -> JSONResponse:
+    async def embeddings(
+        self, body: EmbeddingRequest, caller: str, remote: RemoteParent | None = None
+    ) -> JSONResponse:
         """``POST /v1/embeddings``."""
         texts = body.texts()
         key = {"input": texts, "dimensions": body.dimensions}
-        with self.traces.call("embed", body.model, {"input": texts}, run_type="embedding") as span:
+        inputs = {"input": texts}
+        with self.traces.call("embed", body.model, inputs, "embedding", remote) as span:
             reply = await self.gateway.call(
                 body.model, lambda p: p.embed(texts, body.dimensions), caller, key
             )
@@ -119,12 +126,13 @@ class OpenAIFace:
         call: Call[Completion],
         opener: Opener,
         chat: bool,
+        remote: RemoteParent | None,
     ) -> JSONResponse | StreamingResponse:
         operation = "chat" if chat else "completion"
         rid = new_id("chatcmpl" if chat else "cmpl")
         if body.stream and not self.gateway.specs.get(body.model).cache:
-            return await self._stream(body, caller, inputs, opener, chat, rid)
-        with self.traces.call(operation, body.model, inputs) as span:
+            return await self._stream(body, caller, inputs, opener, chat, rid, remote)
+        with self.traces.call(operation, body.model, inputs, remote=remote) as span:
             reply = await self.gateway.call(body.model, call, caller, key)
             completion: Completion = reply.result
             span.set_outputs(_outputs(completion))
@@ -148,16 +156,17 @@ class OpenAIFace:
         opener: Opener,
         chat: bool,
         rid: str,
+        remote: RemoteParent | None,
     ) -> StreamingResponse:
         operation = "chat" if chat else "completion"
         try:
             served_by, pieces = await self.gateway.stream(body.model, opener, caller)
         except LanzaError:
-            with self.traces.call(operation, body.model, inputs):
+            with self.traces.call(operation, body.model, inputs, remote=remote):
                 raise
         spec = self.gateway.specs.get(served_by)
         stream = SSEStream(rid, body.model, chat, body.include_usage)
-        events = self._traced(stream, pieces, operation, inputs, spec)
+        events = self._traced(stream, pieces, operation, inputs, spec, remote)
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
@@ -168,9 +177,10 @@ class OpenAIFace:
         operation: str,
         inputs: dict[str, Any],
         spec: LLMDeploymentSpec,
+        remote: RemoteParent | None,
     ) -> AsyncIterator[str]:
         # The span opens and closes inside the response's own task, so its context is whole.
-        with self.traces.call(operation, stream.model, inputs) as span:
+        with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
             async for event in stream.events(pieces):
                 yield event
             if stream.error is not None:
