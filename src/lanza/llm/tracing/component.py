@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.component import Component
+from lanza.llm.gateway.pricing import PriceTable
+from lanza.llm.providers.base import Usage
 from lanza.llm.tracing.langsmith import langsmith_router
 from lanza.llm.tracing.mlflow_export import MlflowExporter
 from lanza.llm.tracing.otlp import otlp_router
@@ -49,7 +51,12 @@ class TracingComponent(Component):
         app.state.trace_store = store
         app.include_router(traces_router(store, reader))
         app.include_router(langsmith_router(store, reader))
-        app.include_router(otlp_router(store))
+        prices = PriceTable.load(self.workspace.settings.llm.prices_path)
+
+        def price(model: str, prompt: int, completion: int) -> float | None:
+            return prices.cost(model, Usage(prompt, completion))
+
+        app.include_router(otlp_router(store, price))
 
     async def start(self) -> None:
         # Spans opened in the server itself (every gateway call) go to this store, unless
