@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lanza.api import create_app
 from lanza.llm.gateway.spec import LLMDeploymentSpec
@@ -240,3 +242,48 @@ def test_upstream_errors_keep_status_and_shape(client: openai.OpenAI, served: Se
         client.chat.completions.create(model="busy", messages=ASK)
     assert limited.value.status_code == 429
     assert limited.value.code == "rate_limit_exceeded"
+
+
+def _sample(url: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample on the server's ``/metrics`` (0 when absent)."""
+    text = httpx.get(url + "/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def test_prometheus_series_per_deployment(client: openai.OpenAI, served: Served) -> None:
+    url = served.url
+    ok = {"deployment": "gpt", "operation": "chat"}
+    before = {
+        "requests": _sample(url, "lanza_llm_requests_total", status="ok", **ok),
+        "input": _sample(url, "lanza_llm_tokens_total", deployment="gpt", direction="input"),
+        "output": _sample(url, "lanza_llm_tokens_total", deployment="gpt", direction="output"),
+        "cost": _sample(url, "lanza_llm_cost_usd_total", deployment="gpt"),
+        "latency": _sample(url, "lanza_llm_request_duration_seconds_count", **ok),
+        "ttft": _sample(url, "lanza_llm_time_to_first_token_seconds_count", deployment="gpt"),
+        "errors": _sample(url, "lanza_llm_errors_total", deployment="bad"),
+    }
+    client.chat.completions.create(model="gpt", messages=ASK)
+    list(client.chat.completions.create(model="gpt", messages=ASK, stream=True))
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="bad", messages=ASK)
+    assert _sample(url, "lanza_llm_requests_total", status="ok", **ok) == before["requests"] + 2
+    assert (
+        _sample(url, "lanza_llm_tokens_total", deployment="gpt", direction="input")
+        == before["input"] + 2 * 11
+    )
+    assert (
+        _sample(url, "lanza_llm_tokens_total", deployment="gpt", direction="output")
+        == before["output"] + 2 * 7
+    )
+    cost = _sample(url, "lanza_llm_cost_usd_total", deployment="gpt") - before["cost"]
+    assert cost == pytest.approx(2 * (11 * 2.0 + 7 * 8.0) / 1e6)
+    assert _sample(url, "lanza_llm_request_duration_seconds_count", **ok) == before["latency"] + 2
+    ttft = _sample(url, "lanza_llm_time_to_first_token_seconds_count", deployment="gpt")
+    assert ttft == before["ttft"] + 1
+    assert _sample(url, "lanza_llm_errors_total", deployment="bad") == before["errors"] + 1
+    failed = _sample(url, "lanza_llm_requests_total", deployment="bad", status="400")
+    assert failed >= 1

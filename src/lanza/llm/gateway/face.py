@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import CollectorRegistry
 
 from lanza.errors import InvalidInputError, LanzaError
+from lanza.llm.gateway.metrics import CallRecord, GatewayMetrics
 from lanza.llm.gateway.observe import Traces
 from lanza.llm.gateway.schemas import (
     ChatRequest,
@@ -30,18 +32,28 @@ from lanza.llm.gateway.service import Call, Gateway, Opener, Reply
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.stream import SSEStream, replay
 from lanza.llm.prompts import PromptStore
-from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider
+from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider, Usage
 from lanza.llm.tracing import Span
 from lanza.llm.tracing.propagation import RemoteParent
+
+_StreamCall = tuple[str, dict[str, Any], LLMDeploymentSpec, RemoteParent | None, CallRecord]
+"""A stream's operation, inputs, deployment, caller's span and metrics record."""
 
 
 class OpenAIFace:
     """Chat, completions, embeddings and models, the OpenAI way."""
 
-    def __init__(self, gateway: Gateway, prompts: PromptStore | None, traces: Traces) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        prompts: PromptStore | None,
+        traces: Traces,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
         self.gateway = gateway
         self.prompts = prompts
         self.traces = traces
+        self.metrics = metrics or GatewayMetrics(CollectorRegistry())
 
     def models(self) -> dict[str, Any]:
         """``GET /v1/models``."""
@@ -94,12 +106,16 @@ class OpenAIFace:
         texts = body.texts()
         key = {"input": texts, "dimensions": body.dimensions}
         inputs = {"input": texts}
-        with self.traces.call("embed", body.model, inputs, "embedding", remote) as span:
+        with (
+            self.metrics.call(body.model, "embeddings") as record,
+            self.traces.call("embed", body.model, inputs, "embedding", remote) as span,
+        ):
             reply = await self.gateway.call(
                 body.model, lambda p: p.embed(texts, body.dimensions), caller, key
             )
             span.set_outputs({"count": len(reply.result.vectors)})
             _record_usage(span, reply)
+            _answered(record, reply)
         vectors = reply.result.vectors
         payload = embeddings_body(body.model, vectors, reply.usage, body.encoding_format)
         return JSONResponse(payload, headers=_headers(reply))
@@ -132,11 +148,15 @@ class OpenAIFace:
         rid = new_id("chatcmpl" if chat else "cmpl")
         if body.stream and not self.gateway.specs.get(body.model).cache:
             return await self._stream(body, caller, inputs, opener, chat, rid, remote)
-        with self.traces.call(operation, body.model, inputs, remote=remote) as span:
+        with (
+            self.metrics.call(body.model, operation) as record,
+            self.traces.call(operation, body.model, inputs, remote=remote) as span,
+        ):
             reply = await self.gateway.call(body.model, call, caller, key)
             completion: Completion = reply.result
             span.set_outputs(_outputs(completion))
             _record_usage(span, reply)
+            _answered(record, reply)
         if body.stream:
             stream = SSEStream(rid, body.model, chat, body.include_usage)
             return StreamingResponse(
@@ -159,36 +179,48 @@ class OpenAIFace:
         remote: RemoteParent | None,
     ) -> StreamingResponse:
         operation = "chat" if chat else "completion"
+        record = CallRecord(body.model, operation)
         try:
             served_by, pieces = await self.gateway.stream(body.model, opener, caller)
-        except LanzaError:
+        except LanzaError as exc:
+            record.error = exc
+            self.metrics.observe(record)
             with self.traces.call(operation, body.model, inputs, remote=remote):
                 raise
         spec = self.gateway.specs.get(served_by)
         stream = SSEStream(rid, body.model, chat, body.include_usage)
-        events = self._traced(stream, pieces, operation, inputs, spec, remote)
+        events = self._traced(stream, pieces, (operation, inputs, spec, remote, record))
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     async def _traced(
-        self,
-        stream: SSEStream,
-        pieces: AsyncIterator[Delta],
-        operation: str,
-        inputs: dict[str, Any],
-        spec: LLMDeploymentSpec,
-        remote: RemoteParent | None,
+        self, stream: SSEStream, pieces: AsyncIterator[Delta], call: _StreamCall
     ) -> AsyncIterator[str]:
+        operation, inputs, spec, remote, record = call
         # The span opens and closes inside the response's own task, so its context is whole.
-        with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
-            async for event in stream.events(pieces):
-                yield event
-            if stream.error is not None:
-                span.set_error(stream.error)
-            span.set_outputs(stream.outputs())
-            cost = self.gateway.cost(spec, stream.usage)
-            usage = stream.usage
-            span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
+        try:
+            with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
+                async for event in stream.events(pieces):
+                    yield event
+                if stream.error is not None:
+                    span.set_error(stream.error)
+                span.set_outputs(stream.outputs())
+                cost = self.gateway.cost(spec, stream.usage)
+                usage = stream.usage
+                span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
+                record.answered(spec.name, usage, cost, stream.error)
+        finally:
+            if stream.first_token_at is not None:
+                record.first_token_s = stream.first_token_at - record.started
+            self.metrics.observe(record)
+
+
+def _answered(record: CallRecord, reply: Reply) -> None:
+    """Tokens and cost count only what a provider did: a cache hit costs nothing."""
+    if reply.cached:
+        record.answered(reply.served_by, Usage(), None)
+    else:
+        record.answered(reply.served_by, reply.usage, reply.cost_usd)
 
 
 def _outputs(completion: Completion) -> dict[str, Any]:

@@ -30,8 +30,7 @@ class SSEStream:
         self.seen: set[int] = set()
         self.usage = Usage()
         self.error: LanzaError | None = None
-        self.started = time.perf_counter()
-        self.first_token_s: float | None = None
+        self.first_token_at: float | None = None  # ``time.perf_counter()`` of the first content
 
     async def events(self, pieces: AsyncIterator[Delta]) -> AsyncIterator[str]:
         """Content chunks, finish chunks, the usage chunk when asked, then ``[DONE]``."""
@@ -66,8 +65,8 @@ class SSEStream:
         return found
 
     def _content(self, piece: Delta) -> dict[str, Any]:
-        if self.first_token_s is None:
-            self.first_token_s = time.perf_counter() - self.started
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
         self.texts.setdefault(piece.index, []).append(piece.text)
         if piece.tool_calls:
             self.tools.setdefault(piece.index, ToolCalls()).add(piece.tool_calls)
