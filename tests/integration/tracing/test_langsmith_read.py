@@ -20,6 +20,7 @@ from langsmith.utils import LangSmithNotFoundError
 from langsmith.wrappers import wrap_openai
 
 from lanza.api.app import create_app
+from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.settings import Settings
@@ -236,3 +237,26 @@ def test_wrap_openai_through_the_gateway_is_one_trace(served: Served) -> None:
     assert gateway.extra["metadata"]["deployment"] == "gpt"
     alone = httpx.get(served.url + "/api/v1/traces", params={"name": "chat gpt"}).json()
     assert alone["traces"] == []
+
+
+def test_runs_of_priced_models_get_a_cost(served: Served) -> None:
+    client = served.client
+    ids: list[str] = []
+
+    @traceable(run_type="llm", name="priced", metadata={"ls_model_name": "gpt-4o-mini"})
+    def priced() -> dict[str, Any]:
+        run = get_current_run_tree()
+        assert run is not None
+        ids.append(str(run.id))
+        usage = {"input_tokens": 1000, "output_tokens": 200, "total_tokens": 1200}
+        return {"text": "ok", "usage_metadata": usage}
+
+    with tracing_context(enabled=True, client=client, project_name="ls-cost"):
+        priced()
+    client.flush()
+    _landed(client, "ls-cost", 1)
+    run = client.read_run(ids[0])
+    assert run.total_cost is not None
+    price = PriceTable.load().price("gpt-4o-mini")
+    assert price is not None
+    assert float(run.total_cost) == pytest.approx((1000 * price.input + 200 * price.output) / 1e6)

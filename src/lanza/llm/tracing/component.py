@@ -43,7 +43,13 @@ class TracingComponent(Component):
         self.failed_exports = 0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._store = TraceStore(workspace.database)
+        prices = PriceTable.load(workspace.settings.llm.prices_path)
+
+        def price(model: str, prompt: int, completion: int) -> float | None:
+            return prices.cost(model, Usage(prompt, completion))
+
+        # Spans with a model in the price table and their tokens get a cost when written.
+        self._store = TraceStore(workspace.database, price)
         self._tracer: Tracer | None = None
 
     def install(self, app: FastAPI) -> None:
@@ -51,12 +57,7 @@ class TracingComponent(Component):
         app.state.trace_store = store
         app.include_router(traces_router(store, reader))
         app.include_router(langsmith_router(store, reader))
-        prices = PriceTable.load(self.workspace.settings.llm.prices_path)
-
-        def price(model: str, prompt: int, completion: int) -> float | None:
-            return prices.cost(model, Usage(prompt, completion))
-
-        app.include_router(otlp_router(store, price))
+        app.include_router(otlp_router(store))
 
     async def start(self) -> None:
         # Spans opened in the server itself (every gateway call) go to this store, unless

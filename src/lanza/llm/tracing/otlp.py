@@ -2,14 +2,13 @@
 
 What an LLM span says (run type, model, tokens, inputs, outputs) is read in the
 OpenTelemetry GenAI, OpenInference and OpenLLMetry dialects (``genai.py``); other
-attributes and the resource's ``service.name`` are kept as metadata. A span whose model
-is in the price table and whose tokens are known gets its cost.
+attributes and the resource's ``service.name`` are kept as metadata. The store prices a
+span whose model is in the price table and whose tokens are known.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -23,12 +22,10 @@ from lanza.llm.tracing.records import SpanRecord
 from lanza.llm.tracing.store import TraceStore
 
 PROTOBUF = "application/x-protobuf"
-Pricer = Callable[[str, int, int], float | None]
-"""USD for a model's prompt and completion tokens, or None when the model is not priced."""
 
 
-def otlp_router(store: TraceStore, price: Pricer | None = None) -> APIRouter:
-    """``POST /otlp/v1/traces`` over one store; ``price`` costs spans with known models."""
+def otlp_router(store: TraceStore) -> APIRouter:
+    """``POST /otlp/v1/traces`` over one store."""
     router = APIRouter(prefix="/otlp", tags=["otlp"])
 
     @router.post("/v1/traces", dependencies=[Depends(require("predict"))])
@@ -36,9 +33,9 @@ def otlp_router(store: TraceStore, price: Pricer | None = None) -> APIRouter:
         body = inflate(await request.body(), request.headers.get("content-encoding"))
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if content_type == PROTOBUF:
-            records = records_from_request(_decode_protobuf(body), "base64", price)
+            records = records_from_request(_decode_protobuf(body), ids="base64")
         elif content_type in ("application/json", ""):
-            records = records_from_request(load_json(body, "OTLP request"), "hex", price)
+            records = records_from_request(load_json(body, "OTLP request"), ids="hex")
         else:
             raise UnsupportedMediaTypeError(
                 f"OTLP bodies are {PROTOBUF} or application/json, not '{content_type}'."
@@ -51,7 +48,7 @@ def otlp_router(store: TraceStore, price: Pricer | None = None) -> APIRouter:
     return router
 
 
-def records_from_request(payload: Any, ids: str, price: Pricer | None = None) -> list[SpanRecord]:
+def records_from_request(payload: Any, ids: str) -> list[SpanRecord]:
     """Span records from an ``ExportTraceServiceRequest`` as a dict (OTLP JSON field names)."""
     if not isinstance(payload, dict):
         raise InvalidInputError("An OTLP request is an object with 'resourceSpans'.")
@@ -61,15 +58,13 @@ def records_from_request(payload: Any, ids: str, price: Pricer | None = None) ->
         for scope_spans in resource_spans.get("scopeSpans") or []:
             for item in scope_spans.get("spans") or []:
                 try:
-                    records.append(_record(item, resource, ids, price))
+                    records.append(_record(item, resource, ids))
                 except (ValueError, TypeError, AttributeError) as exc:
                     raise InvalidInputError(f"An OTLP span cannot be read: {exc}") from exc
     return records
 
 
-def _record(
-    item: dict[str, Any], resource: dict[str, Any], ids: str, price: Pricer | None
-) -> SpanRecord:
+def _record(item: dict[str, Any], resource: dict[str, Any], ids: str) -> SpanRecord:
     attributes = _attributes(item.get("attributes"))
     span_id, trace_id = _id(item.get("spanId"), ids), _id(item.get("traceId"), ids)
     if not span_id or not trace_id:
@@ -82,9 +77,6 @@ def _record(
     metadata = genai.metadata
     if "service.name" in resource:
         metadata["service.name"] = resource["service.name"]
-    cost = None
-    if price is not None and genai.model and genai.prompt_tokens is not None:
-        cost = price(genai.model, genai.prompt_tokens, genai.completion_tokens or 0)
     return SpanRecord(
         id=span_id,
         trace_id=trace_id,
@@ -100,7 +92,6 @@ def _record(
         model=genai.model,
         prompt_tokens=genai.prompt_tokens,
         completion_tokens=genai.completion_tokens,
-        cost_usd=cost,
         source="otlp",
     )
 
