@@ -228,6 +228,21 @@ def test_local_model_refuses_what_it_cannot_do(client: openai.OpenAI) -> None:
     assert answer.choices[0].message.content == answer.choices[1].message.content
 
 
+def test_local_model_takes_token_ids(client: openai.OpenAI, tiny_lm: Path) -> None:
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(tiny_lm)("the cat sat")["input_ids"]
+    by_text = client.completions.create(model="tiny", prompt="the cat sat", max_tokens=5)
+    by_ids = client.completions.create(model="tiny", prompt=ids, max_tokens=5)
+    assert by_ids.choices[0].text == by_text.choices[0].text
+    assert by_ids.usage is not None
+    assert by_ids.usage.prompt_tokens == len(ids)
+    with pytest.raises(openai.BadRequestError, match="token ids must be between"):
+        client.completions.create(model="tiny", prompt=[10**6], max_tokens=2)
+    with pytest.raises(openai.BadRequestError, match="one prompt"):
+        client.completions.create(model="tiny", prompt=["a", "b"], max_tokens=2)
+
+
 def test_upstream_errors_keep_status_and_shape(client: openai.OpenAI, served: Served) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="bad", messages=ASK)

@@ -57,8 +57,8 @@ UNSUPPORTED = {
 }
 
 
-def local_prompt(prompt: Prompt, params: GenerationParams) -> str:
-    """The one text prompt a local model continues; what it cannot honour is a 400."""
+def local_prompt(prompt: Prompt, params: GenerationParams) -> str | list[int]:
+    """The one prompt (text or token ids) a local model continues; what it cannot do is a 400."""
     for key, what in UNSUPPORTED.items():
         if params.extra.get(key):
             raise InvalidInputError(
@@ -70,14 +70,15 @@ def local_prompt(prompt: Prompt, params: GenerationParams) -> str:
         raise InvalidInputError(
             f"Field 'response_format': a local-transformers deployment answers text, not '{kind}'."
         )
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+    if isinstance(prompt, list) and len(prompt) == 1 and not isinstance(prompt[0], int):
         prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise InvalidInputError(
-            "Field 'prompt': a local-transformers deployment takes one text prompt, "
-            "not token ids or several prompts."
-        )
-    return prompt
+    if isinstance(prompt, str):
+        return prompt
+    if prompt and all(isinstance(i, int) for i in prompt):
+        return [int(i) for i in prompt if isinstance(i, int)]
+    raise InvalidInputError(
+        "Field 'prompt': a local-transformers deployment takes one prompt (text or token ids)."
+    )
 
 
 @dataclass
@@ -143,7 +144,7 @@ class TransformersProvider(Provider):
         )
         return Completion.of([Choice(a.text, a.finish_reason) for a in answers], usage)
 
-    def _complete(self, prompt: str, params: GenerationParams) -> Completion:
+    def _complete(self, prompt: str | list[int], params: GenerationParams) -> Completion:
         inputs = self._encode(prompt)
         start = int(inputs["input_ids"].shape[1])
         with self._lock:
@@ -200,10 +201,20 @@ class TransformersProvider(Provider):
             run.error = exc
             kwargs["streamer"].end()
 
-    def _encode(self, prompt: str) -> Any:
+    def _encode(self, prompt: str | list[int]) -> Any:
         if self._model is None:
             raise InvalidInputError("The model is not loaded.")
-        return self._tokenizer(prompt, return_tensors="pt").to(self.device)
+        if isinstance(prompt, str):
+            return self._tokenizer(prompt, return_tensors="pt").to(self.device)
+        import torch
+
+        size = int(self._model.get_input_embeddings().num_embeddings)
+        if not all(0 <= i < size for i in prompt):
+            raise InvalidInputError(
+                f"Field 'prompt': token ids must be between 0 and {size - 1} for this model."
+            )
+        ids = torch.tensor([prompt], dtype=torch.long, device=self.device)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
     def _generate_kwargs(self, params: GenerationParams, start: int) -> dict[str, Any]:
 
