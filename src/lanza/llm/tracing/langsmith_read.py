@@ -67,6 +67,9 @@ class LangSmithReader:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        # Project ids seen in answers, by id: the SDK reads a project before querying its
+        # runs, so a query's ids are found here without scanning every span for names.
+        self._names: dict[str, str] = {}
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run; 404 when it is not stored."""
@@ -108,6 +111,7 @@ class LangSmithReader:
         """Projects with their run counts, tokens and cost, by name."""
         with self.database.session() as session:
             stats = _project_stats(session, name)
+        self._names.update({project_id(n): n for n in stats})
         found = [
             project_view(n, s)
             for n, s in sorted(stats.items())
@@ -150,7 +154,9 @@ class LangSmithReader:
         if not ids:
             return None
         wanted = {str(_uuid(i, "session id")) for i in (ids if isinstance(ids, list) else [ids])}
-        return {n for n in _project_stats(session, None) if project_id(n) in wanted}
+        if not wanted <= self._names.keys():
+            self._names.update({project_id(n): n for n in _project_stats(session, None)})
+        return {self._names[i] for i in wanted if i in self._names}
 
 
 def run_view(row: TraceSpan) -> dict[str, Any]:
