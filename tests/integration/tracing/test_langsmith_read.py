@@ -260,3 +260,29 @@ def test_runs_of_priced_models_get_a_cost(served: Served) -> None:
     price = PriceTable.load().price("gpt-4o-mini")
     assert price is not None
     assert float(run.total_cost) == pytest.approx((1000 * price.input + 200 * price.output) / 1e6)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"limit": "many"},
+        {"cursor": -1},
+        {"session": ["not-a-uuid"]},
+        {"filter": "eq(name"},
+        {"filter": 'nope(name, "x")'},
+        {"start_time": "yesterday"},
+        [1, 2],
+    ],
+)
+def test_bad_run_queries_are_400(served: Served, body: Any) -> None:
+    response = httpx.post(f"{served.url}/langsmith/runs/query", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
+
+
+def test_bad_project_and_feedback_reads(served: Served) -> None:
+    assert httpx.get(f"{served.url}/langsmith/sessions", params={"id": "x"}).status_code == 400
+    assert httpx.get(f"{served.url}/langsmith/sessions/x").status_code == 400
+    assert httpx.get(f"{served.url}/langsmith/sessions/{uuid.uuid4()}").status_code == 404
+    assert httpx.get(f"{served.url}/langsmith/feedback/{uuid.uuid4()}").status_code == 404
+    assert httpx.get(f"{served.url}/langsmith/runs/not-an-id").status_code == 404

@@ -22,6 +22,7 @@ _TOKEN = re.compile(
     r"""|(?P<name>[A-Za-z_][\w.]*)|(?P<punct>[(),\[\]]))"""
 )
 _COMPARISONS = {"eq", "neq", "gt", "gte", "lt", "lte"}
+_FUNCTIONS = {*_COMPARISONS, "and", "or", "not", "has", "in", "search", "exists"}
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None, "none": None}
 _GROUPS = ("metadata_", "feedback_")
 
@@ -49,7 +50,17 @@ def parse(text: str) -> Call:
         raise InvalidInputError(
             f"The filter {text!r} is not a single expression like eq(name, 'x')."
         )
+    _check(node)
     return node
+
+
+def _check(node: Call) -> None:
+    """Refuse unknown functions before any run is read, so a typo is never an empty page."""
+    if node.name.lower() not in _FUNCTIONS:
+        raise InvalidInputError(f"The filter function '{node.name}' is not known.")
+    for arg in node.args:
+        if isinstance(arg, Call):
+            _check(arg)
 
 
 def matches(node: Call, run: dict[str, Any], feedback: list[dict[str, Any]]) -> bool:
