@@ -130,6 +130,10 @@ def test_runs_read_back_with_the_sdk_ids(served: Served) -> None:
     root = client.read_run(first.root)
     assert root.inputs == {"question": "tides"}
     assert root.tags == ["ls-read"]
+    nested = client.read_run(first.root, load_child_runs=True)
+    assert nested.child_runs is not None
+    assert [str(c.id) for c in nested.child_runs] == [first.search, first.generate]
+    assert nested.dotted_order.endswith("Z" + first.root)
     with pytest.raises(LangSmithNotFoundError):
         client.read_run(uuid.uuid4())
 

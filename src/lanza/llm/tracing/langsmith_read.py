@@ -51,6 +51,7 @@ class LangSmithReader:
             children = session.scalars(select(TraceSpan.id).where(TraceSpan.parent_id == row.id))
             view = run_view(row)
             view["child_run_ids"] = [as_uuid(c) for c in children]
+            _with_dotted_order(session, [view])
         return view
 
     def query(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +67,9 @@ class LangSmithReader:
             runs = [run_view(r) for r in rows if names is None or _project(r) in names]
             if filters:
                 runs = _filtered(session, runs, filters)
-        runs.sort(key=lambda r: r["start_time"], reverse=True)
-        page = runs[offset : offset + limit]
+            runs.sort(key=lambda r: r["start_time"], reverse=True)
+            page = runs[offset : offset + limit]
+            _with_dotted_order(session, page)
         more = offset + limit < len(runs)
         return {"runs": page, "cursors": {"next": str(offset + limit) if more else None}}
 
@@ -188,6 +190,26 @@ def _filtered(
         return True
 
     return [r for r in runs if passes(r)]
+
+
+def _with_dotted_order(session: Session, runs: list[dict[str, Any]]) -> None:
+    """Each run's ``dotted_order``: start time and id of every ancestor, root first.
+
+    The SDK sorts and nests child runs by it (``read_run(load_child_runs=True)``).
+    """
+    spans = _spans_of(session, {r["trace_id"] for r in runs})
+    by_id = {view["id"]: view for view in map(run_view, spans)}
+    for run in runs:
+        parts: list[str] = []
+        seen: set[str] = set()
+        node: dict[str, Any] | None = run
+        while node is not None and node["id"] not in seen:
+            seen.add(node["id"])
+            moment = datetime.fromisoformat(node["start_time"])
+            parts.append(moment.strftime("%Y%m%dT%H%M%S%fZ") + node["id"])
+            parent = node["parent_run_id"]
+            node = by_id.get(parent) if parent else None
+        run["dotted_order"] = ".".join(reversed(parts))
 
 
 def _spans_of(session: Session, traces: Iterable[str]) -> list[TraceSpan]:
