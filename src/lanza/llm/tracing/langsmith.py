@@ -17,6 +17,8 @@ GET      /langsmith/sessions          read      projects, by name or id
 GET      /langsmith/sessions/{id}     read      one project
 GET      /langsmith/feedback          read      feedback by run and key
 GET      /langsmith/feedback/{id}     read      one feedback
+PATCH    /langsmith/feedback/{id}     predict   change its score, value, correction, comment
+DELETE   /langsmith/feedback/{id}     predict   remove it
 =======  ===========================  ========  =======================================
 
 Posts and patches of one run are merged by run id in the store, in whatever requests
@@ -150,6 +152,18 @@ def _read_routes(router: APIRouter, runs: LangSmithReader) -> None:
     @router.get("/feedback/{feedback_id}", dependencies=read, summary="One feedback")
     async def read_feedback(feedback_id: str) -> dict[str, Any]:
         return await run_in_threadpool(runs.feedback_item, feedback_id)
+
+    write = [Depends(require("predict"))]
+
+    @router.patch("/feedback/{feedback_id}", dependencies=write, summary="Change a feedback")
+    async def update_feedback(feedback_id: str, request: Request) -> dict[str, Any]:
+        changes = load_json(await request.body(), "feedback update")
+        return await run_in_threadpool(runs.update_feedback, feedback_id, changes)
+
+    @router.delete("/feedback/{feedback_id}", dependencies=write, summary="Remove a feedback")
+    async def delete_feedback(feedback_id: str) -> dict[str, Any]:
+        await run_in_threadpool(runs.delete_feedback, feedback_id)
+        return {}
 
 
 async def _feedback(reader: TraceReader, payload: Any) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from lanza.llm.tracing.records import dumps
 from lanza.llm.tracing.tables import TraceFeedback, TraceSpan
 from lanza.store import Database
 
+_EDITABLE = {"score", "value", "correction", "comment"}
+
 
 class LangSmithReader:
     """Queries over the trace tables, answered in LangSmith's shapes."""
@@ -117,11 +119,39 @@ class LangSmithReader:
     def feedback_item(self, feedback_id: str) -> dict[str, Any]:
         """One feedback by id; 404 when it is not stored."""
         with self.database.session() as session:
-            stmt = select(TraceFeedback).where(TraceFeedback.id.in_(stored_ids(feedback_id)))
-            row = session.scalar(stmt)
-            if row is None:
-                raise NotFoundError(f"There is no feedback '{feedback_id}'.")
+            return feedback_view(self._feedback_row(session, feedback_id))
+
+    def update_feedback(self, feedback_id: str, changes: Any) -> dict[str, Any]:
+        """Change a feedback's score, value, correction or comment (``None`` clears one)."""
+        if not isinstance(changes, dict) or not changes.keys() <= _EDITABLE:
+            raise InvalidInputError(
+                "A feedback update is an object of 'score', 'value', 'correction', 'comment'."
+            )
+        score = changes.get("score")
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            raise InvalidInputError(f"'score' is a number, not {score!r}.")
+        with self.database.session() as session:
+            row = self._feedback_row(session, feedback_id)
+            if "score" in changes:
+                row.score = None if score is None else float(score)
+            for key in ("value", "correction"):
+                if key in changes:
+                    setattr(row, key, None if changes[key] is None else dumps(changes[key]))
+            if "comment" in changes:
+                row.comment = None if changes["comment"] is None else str(changes["comment"])
             return feedback_view(row)
+
+    def delete_feedback(self, feedback_id: str) -> None:
+        """Remove one feedback; 404 when it is not stored."""
+        with self.database.session() as session:
+            session.delete(self._feedback_row(session, feedback_id))
+
+    def _feedback_row(self, session: Session, feedback_id: str) -> TraceFeedback:
+        stmt = select(TraceFeedback).where(TraceFeedback.id.in_(stored_ids(feedback_id)))
+        row = session.scalar(stmt)
+        if row is None:
+            raise NotFoundError(f"There is no feedback '{feedback_id}'.")
+        return row
 
     def _project_names(self, session: Session, ids: Any) -> set[str] | None:
         if not ids:
