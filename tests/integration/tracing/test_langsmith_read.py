@@ -205,6 +205,8 @@ def test_feedback_round_trips_with_the_sdk_ids(served: Served) -> None:
     assert list(client.list_feedback(run_ids=[ids.generate], feedback_key=["other"])) == []
     scored = 'and(eq(feedback_key, "correctness"), gte(feedback_score, 1))'
     assert [str(r.id) for r in _runs(client, project_name="ls-fb", filter=scored)] == [ids.generate]
+    (run,) = _runs(client, run_ids=[ids.generate])
+    assert run.feedback_stats == {"correctness": {"n": 1, "avg": 1.0}}
     client.update_feedback(feedback_id, score=0.5, comment=None)
     changed = client.read_feedback(feedback_id)
     assert (changed.score, changed.comment) == (0.5, None)

@@ -54,6 +54,7 @@ class LangSmithReader:
             view = run_view(row)
             view["child_run_ids"] = [as_uuid(c) for c in children]
             _with_dotted_order(session, [view])
+            _with_feedback_stats(session, [view])
         return view
 
     def query(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class LangSmithReader:
             runs.sort(key=lambda r: r["start_time"], reverse=True)
             page = runs[offset : offset + limit]
             _with_dotted_order(session, page)
+            _with_feedback_stats(session, page)
         more = offset + limit < len(runs)
         return {"runs": page, "cursors": {"next": str(offset + limit) if more else None}}
 
@@ -240,6 +242,22 @@ def _with_dotted_order(session: Session, runs: list[dict[str, Any]]) -> None:
             parent = node["parent_run_id"]
             node = by_id.get(parent) if parent else None
         run["dotted_order"] = ".".join(reversed(parts))
+
+
+def _with_feedback_stats(session: Session, runs: list[dict[str, Any]]) -> None:
+    """Each run's ``feedback_stats``: per key, how many and the mean score."""
+    by_run = _feedback_by_run(session, {r["trace_id"] for r in runs})
+    for run in runs:
+        stats: dict[str, dict[str, Any]] = {}
+        for item in by_run.get(run["id"], []):
+            entry = stats.setdefault(item["key"], {"n": 0, "scores": []})
+            entry["n"] += 1
+            if item["score"] is not None:
+                entry["scores"].append(item["score"])
+        run["feedback_stats"] = {
+            key: {"n": e["n"], "avg": sum(e["scores"]) / len(e["scores"]) if e["scores"] else None}
+            for key, e in stats.items()
+        }
 
 
 def _spans_of(session: Session, traces: Iterable[str]) -> list[TraceSpan]:
