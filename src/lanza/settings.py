@@ -41,6 +41,15 @@ class ServerSettings(BaseModel):
     key_rpm: int = Field(
         0, ge=0, description="Requests per minute one API key may make (429 past it); 0: no limit."
     )
+    model_memory_mb: float | None = Field(
+        None,
+        gt=0,
+        description="Budget for resident models (artifact size on disk, per process): "
+        "on-demand deployments are evicted least-recently-used past it; none: no budget.",
+    )
+    model_idle_s: float | None = Field(
+        None, gt=0, description="Unload an on-demand deployment unused this long; none: never."
+    )
 
 
 class LLMSettings(BaseModel):

@@ -74,6 +74,10 @@ def deploy_command(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    residency: Annotated[
+        str | None,
+        typer.Option(help="always (loaded at start) or on_demand (loaded on first request)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -91,6 +95,7 @@ def deploy_command(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        residency=residency,
     )
     spec = _validated(DeploymentSpec, fields)
     state(ctx).workspace().registry.resolve(spec.routes[0].model)
@@ -147,6 +152,10 @@ def update(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    residency: Annotated[
+        str | None,
+        typer.Option(help="always (loaded at start) or on_demand (loaded on first request)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
@@ -163,6 +172,7 @@ def update(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        residency=residency,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

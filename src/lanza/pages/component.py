@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from lanza.api.component import Component
+from lanza.errors import UnavailableError
 from lanza.monitoring.component import MonitoringComponent
 from lanza.monitoring.feedback import FeedbackStore
 from lanza.monitoring.reference import Reference, ReferenceCache
@@ -84,6 +85,8 @@ class PagesComponent(Component):
     def variant(self, deployment: str) -> Variant:
         """The route that takes most of a deployment's traffic (503 while it loads)."""
         live = self.serving.manager.serving(deployment)
+        if not live.variants:
+            raise UnavailableError(f"Deployment '{deployment}' is not loaded yet; retry shortly.")
         return max(live.variants, key=lambda v: v.weight)
 
     def reference(self, model: str) -> Reference | None:

@@ -9,6 +9,7 @@ from lanza.api.component import Component
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
+from lanza.serving.residency import ResidencyBook, ResidencyMetrics
 from lanza.serving.store import DeploymentStore
 from lanza.workspace import Workspace
 
@@ -28,6 +29,11 @@ class ServingComponent(Component):
             workspace.loader,
             self.metrics,
             settings.server.poll_interval_s,
+            ResidencyBook(
+                ResidencyMetrics(registry),
+                settings.server.model_memory_mb,
+                settings.server.model_idle_s,
+            ),
         )
         self.dataplane = DataPlane(self.manager, self.metrics, settings.server.request_timeout_s)
 

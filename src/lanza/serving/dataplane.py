@@ -109,8 +109,11 @@ class DataPlane:
         request.request_id = request.request_id or new_request_id()
         name, version, status = request.deployment, "", "error"
         self.metrics.in_flight.labels(name).inc()
+        held: bool | None = None  # on demand: whether the request waited for a load (cold)
         try:
             live = self.manager.serving(name)
+            if live.spec.residency == "on_demand":
+                live, held = await self.manager.hold(name)
             variant = live.pick(request.sticky)
             version = variant.version
             columns = validate(request.payload, variant.loaded.runtime.schema)
@@ -125,6 +128,11 @@ class DataPlane:
             status = str(exc.status_code)
             raise
         finally:
+            if held is not None:
+                self.manager.release(name)
+                start = "cold" if held else "warm"
+                elapsed = time.perf_counter() - started
+                self.manager.residency.metrics.start_latency.labels(name, start).observe(elapsed)
             self.metrics.in_flight.labels(name).dec()
             self.metrics.requests.labels(name, version, request.face, status).inc()
             self.metrics.duration.labels(name, request.face).observe(time.perf_counter() - started)

@@ -13,7 +13,7 @@ from lanza.serving.batcher import MicroBatcher
 from lanza.serving.spec import DeploymentSpec
 from lanza.store.tables import utcnow
 
-Status = Literal["loading", "ready", "failed"]
+Status = Literal["loading", "ready", "failed", "unloaded"]
 
 
 @dataclass

@@ -5,6 +5,11 @@ has loaded, so no request fails during a swap. If a new version fails to load, t
 one keeps serving and the deployment reports the error. Every ``poll_interval_s`` the
 manager re-reads the store (other workers and the CLI write there) and re-resolves
 aliases, so moving ``champion`` in the registry rolls a deployment forward by itself.
+
+An ``on_demand`` deployment is not loaded at start: its first request loads it (requests
+that arrive meanwhile wait for that same load), and it is unloaded again when idle or to
+make room under the model memory budget (``lanza.serving.residency``). A request never
+fails because its model was unloaded: it waits for the model to load again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from functools import partial
+
+from prometheus_client import CollectorRegistry
 
 from lanza.errors import LanzaError, NotFoundError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
@@ -20,6 +29,7 @@ from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
 from lanza.serving.live import LiveDeployment, Variant, failed
 from lanza.serving.metrics import ServingMetrics
+from lanza.serving.residency import ResidencyBook, ResidencyMetrics, folder_bytes
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import DeploymentStore, StoredDeployment
 from lanza.store.tables import utcnow
@@ -38,6 +48,7 @@ class DeploymentManager:
         loader: ModelLoader,
         metrics: ServingMetrics,
         poll_interval_s: float = 5.0,
+        residency: ResidencyBook | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -47,6 +58,8 @@ class DeploymentManager:
         self._live: dict[str, LiveDeployment] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self.residency = residency or ResidencyBook(ResidencyMetrics(CollectorRegistry()))
+        self._demand: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -58,7 +71,7 @@ class DeploymentManager:
 
     async def stop(self) -> None:
         """Stop watching and loading; answer what is queued; unload models."""
-        for task in [self._watcher, *self._tasks]:
+        for task in [self._watcher, *self._tasks, *self._demand.values()]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -72,20 +85,24 @@ class DeploymentManager:
     async def create(self, spec: DeploymentSpec) -> LiveDeployment:
         """Persist a new deployment and start loading it."""
         check_device(spec.device)
+        await self._check_budget(spec)
         stored = await asyncio.to_thread(self.store.create, spec)
         return self._schedule(stored.spec, stored.generation)
 
     async def update(self, name: str, change: DeploymentUpdate) -> LiveDeployment:
         """Persist a change; the new configuration swaps in once it has loaded."""
         current = await asyncio.to_thread(self.store.get, name)
-        check_device(change.apply(current.spec).device)
-        stored = await asyncio.to_thread(self.store.update, change.apply(current.spec))
+        spec = change.apply(current.spec)
+        check_device(spec.device)
+        await self._check_budget(spec)
+        stored = await asyncio.to_thread(self.store.update, spec)
         return self._schedule(stored.spec, stored.generation)
 
     async def delete(self, name: str) -> None:
         """Remove a deployment and unload it."""
         await asyncio.to_thread(self.store.delete, name)
         live = self._live.pop(name, None)
+        self.residency.forget(name)
         if live is not None:
             await _retire(live)
 
@@ -99,6 +116,8 @@ class DeploymentManager:
     def serving(self, name: str) -> LiveDeployment:
         """The deployment if it can answer now: 404 when unknown, 503 while loading or failed."""
         live = self.get(name)
+        if live.status == "unloaded":
+            return live  # on demand: the data plane loads it (``hold``)
         if live.status == "loading":
             raise UnavailableError(f"Deployment '{name}' is still loading; retry shortly.")
         if live.status == "failed":
@@ -110,14 +129,143 @@ class DeploymentManager:
         return [self._live[k] for k in sorted(self._live)]
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready when every deployment serves."""
-        waiting = [f"{d.spec.name}: {d.status}" for d in self.all() if d.status != "ready"]
-        return (not waiting, "; ".join(waiting) or f"{len(self._live)} deployments ready")
+        """Ready when every deployment serves now (loaded) or on its first request (loadable:
+        an on-demand deployment not resident)."""
+        loadable = [d for d in self.all() if d.spec.residency == "on_demand" and not d.variants]
+        waiting = [
+            f"{d.spec.name}: {d.status}"
+            for d in self.all()
+            if d.status != "ready" and d not in loadable
+        ]
+        loaded = len(self._live) - len(loadable) - len(waiting)
+        summary = f"{loaded} deployments loaded, {len(loadable)} loadable on demand"
+        return (not waiting, "; ".join(waiting) or summary)
+
+    def describe(self, live: LiveDeployment) -> dict[str, object]:
+        """The live deployment's status with its residency: state, size and last use."""
+        entry = self.residency.get(live.spec.name)
+        if entry is None:
+            entry = self.residency.entry(live.spec.name, live.spec.residency)
+        state = entry.describe()
+        if live.spec.residency == "always":
+            state["state"] = "loaded" if live.status == "ready" else live.status
+        return {**live.describe(), "residency": state}
+
+    # -- on demand ---------------------------------------------------------------
+
+    async def hold(self, name: str) -> tuple[LiveDeployment, bool]:
+        """An on-demand deployment, loaded (waiting for its load when needed) and marked
+        in use until ``release``; ``True`` when the request had to wait for a load."""
+        cold = False
+        while True:
+            live = self.get(name)
+            if live.status == "ready":
+                self.residency.use(name)
+                return live, cold
+            if live.spec.residency != "on_demand" or live.status == "failed":
+                return self.serving(name), cold  # raises 503 with the reason
+            cold = True
+            task = self._demand.get(name)
+            if task is None:
+                task = asyncio.get_running_loop().create_task(self._bring_in(live))
+                self._demand[name] = task
+                task.add_done_callback(partial(self._forget_load, name))
+            self.residency.use(name)  # a waiting request keeps the fresh load from eviction
+            try:
+                # Shielded: one waiter's cancelled request does not cancel the shared load.
+                await asyncio.shield(task)
+            except BaseException:
+                self.residency.release(name)
+                raise
+            live = self.get(name)
+            if live.status == "ready":
+                return live, cold
+            self.residency.release(name)  # changed meanwhile: load the new configuration
+
+    def _forget_load(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._demand.get(name) is task:
+            del self._demand[name]
+
+    def release(self, name: str) -> None:
+        """A request is done with an on-demand deployment."""
+        self.residency.release(name)
+
+    async def resident(self, name: str) -> LiveDeployment:
+        """The deployment loaded (loading an on-demand one when needed), not held."""
+        live, _ = await self.hold(name)
+        self.residency.release(name)
+        return live
+
+    async def _bring_in(self, live: LiveDeployment) -> None:
+        spec, generation = live.spec, live.generation
+        live.status = "loading"
+        began = time.perf_counter()
+        try:
+            versions, size = await self._measure(spec)
+            self.residency.loading(spec.name, spec.residency, size)
+            for victim in self.residency.victims(spec.name, size):
+                await self._evict(victim, "budget")
+            fresh = await self._build(spec, generation, versions)
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, LanzaError) else f"{type(exc).__name__}: {exc}"
+            self.residency.unloaded(spec.name)
+            if self._live.get(spec.name) is live:
+                live.status = "unloaded"  # the next request tries again
+            log.warning("deployment %s failed to load on demand: %s", spec.name, reason)
+            raise UnavailableError(f"Deployment '{spec.name}' failed to load: {reason}") from exc
+        if self._live.get(spec.name) is not live:  # changed or deleted meanwhile
+            await _retire(fresh)
+            if spec.name in self._live:
+                self.residency.unloaded(spec.name)
+            return
+        self._install(fresh, None)
+        self.residency.loaded(spec.name, spec.residency, size, time.perf_counter() - began)
+
+    async def _evict(self, name: str, reason: str) -> None:
+        live = self._live.get(name)
+        if live is None or live.status != "ready" or live.spec.residency != "on_demand":
+            return
+        self._live[name] = LiveDeployment(live.spec, live.generation, "unloaded")
+        self.metrics.ready.labels(name).set(0)
+        self.residency.unloaded(name, reason)
+        log.info("deployment %s unloaded (%s)", name, reason)
+        await _retire(live)
+
+    async def _measure(self, spec: DeploymentSpec) -> tuple[list[ModelVersionInfo], int]:
+        """The versions the routes point to now, and the artifact bytes of every model the
+        deployment loads (routes and shadow), downloaded to local disk if they were not."""
+        versions = [await asyncio.to_thread(self.registry.resolve, r.model) for r in spec.routes]
+        every = list(versions)
+        if spec.shadow:
+            every.append(await asyncio.to_thread(self.registry.resolve, spec.shadow))
+
+        def size() -> int:
+            return sum(
+                folder_bytes(self.loader.download(v)) for v in {v.ref: v for v in every}.values()
+            )
+
+        return versions, await asyncio.to_thread(size)
+
+    async def _check_budget(self, spec: DeploymentSpec) -> None:
+        if self.residency.budget_bytes is None:
+            return
+        _, size = await self._measure(spec)
+        self.residency.check_fits(spec.name, size)
+
+    async def _sweep(self) -> None:
+        for name in self.residency.idle(time.time()):
+            await self._evict(name, "idle")
 
     # -- loading -----------------------------------------------------------------
 
     def _schedule(self, spec: DeploymentSpec, generation: int) -> LiveDeployment:
         current = self._live.get(spec.name)
+        self.residency.entry(spec.name, spec.residency)
+        if spec.residency == "on_demand" and (current is None or current.status != "ready"):
+            live = LiveDeployment(spec, generation, "unloaded")
+            self._live[spec.name] = live
+            self.residency.unloaded(spec.name)
+            return live
         if current is None or current.status != "ready":
             current = LiveDeployment(spec, generation)
             self._live[spec.name] = current
@@ -139,6 +287,15 @@ class DeploymentManager:
         if current is not None and current.generation > generation:
             await _retire(fresh)  # a newer configuration won the race
             return
+        self._install(fresh, current)
+        size = await asyncio.to_thread(
+            lambda: sum(folder_bytes(self.loader.download(v.loaded.version)) for v in _all(fresh))
+        )
+        seconds = sum(v.loaded.load_seconds for v in _all(fresh))
+        self.residency.loaded(spec.name, spec.residency, size, seconds)
+
+    def _install(self, fresh: LiveDeployment, current: LiveDeployment | None) -> None:
+        spec = fresh.spec
         self._live[spec.name] = fresh
         self.metrics.ready.labels(spec.name).set(1)
         for variant in fresh.variants:
@@ -147,8 +304,9 @@ class DeploymentManager:
             )
             self.metrics.device.labels(spec.name, variant.version, variant.device).set(1)
         if current is not None and current is not fresh:
+            old = current
             asyncio.get_running_loop().call_later(
-                RETIRE_AFTER_S, lambda: asyncio.ensure_future(_retire(current))
+                RETIRE_AFTER_S, lambda: asyncio.ensure_future(_retire(old))
             )
         log.info("deployment %s serves %s", spec.name, [v.version for v in fresh.variants])
 
@@ -203,10 +361,16 @@ class DeploymentManager:
     # -- watching ----------------------------------------------------------------
 
     async def _watch(self) -> None:
+        idle_s = self.residency.idle_s
+        tick = self.poll_interval_s if idle_s is None else min(self.poll_interval_s, idle_s / 4)
+        last_sync = time.monotonic()
         while True:
-            await asyncio.sleep(self.poll_interval_s)
+            await asyncio.sleep(tick)
             try:
-                await self.sync()
+                await self._sweep()
+                if time.monotonic() - last_sync >= self.poll_interval_s:
+                    last_sync = time.monotonic()
+                    await self.sync()
             except Exception:
                 log.exception("deployment sync failed")
 
@@ -218,6 +382,7 @@ class DeploymentManager:
         stored = {s.spec.name: s for s in await asyncio.to_thread(self.store.list)}
         for name, was in before.items():
             if name not in stored and self._live.get(name) is was:
+                self.residency.forget(name)
                 await _retire(self._live.pop(name))
         for name, item in stored.items():
             live = self._live.get(name)
@@ -243,7 +408,11 @@ class DeploymentManager:
         return any(not t.done() and t.get_name() == name for t in self._tasks)
 
 
+def _all(live: LiveDeployment) -> list[Variant]:
+    return [*live.variants, *([live.shadow] if live.shadow else [])]
+
+
 async def _retire(live: LiveDeployment) -> None:
-    for variant in [*live.variants, *([live.shadow] if live.shadow else [])]:
+    for variant in _all(live):
         await variant.batcher.stop()
         variant.loaded.runtime.unload()

@@ -28,6 +28,7 @@ from lanza.api.routers.deps import request_id, serving
 from lanza.serving.codecs import check_count, decode_mlflow_json, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.live import LiveDeployment
+from lanza.serving.manager import DeploymentManager
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import StoredDeployment
 from lanza.workspace import Workspace
@@ -41,9 +42,11 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON)
 
 
-def _describe(stored: StoredDeployment, live: LiveDeployment | None) -> dict[str, Any]:
+def _describe(
+    stored: StoredDeployment, live: LiveDeployment | None, manager: DeploymentManager
+) -> dict[str, Any]:
     state: dict[str, Any] = (
-        live.describe()
+        manager.describe(live)
         if live is not None
         else {"name": stored.spec.name, "status": "pending", "serving": [], "error": None}
     )
@@ -74,7 +77,7 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         stored = await asyncio.to_thread(component.store.list)
         live = {d.spec.name: d for d in component.manager.all()}
-        return _json([_describe(s, live.get(s.spec.name)) for s in stored])
+        return _json([_describe(s, live.get(s.spec.name), component.manager) for s in stored])
 
     @router.post(
         "",
@@ -86,14 +89,14 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         live = await component.manager.create(spec)
         stored = await asyncio.to_thread(component.store.get, spec.name)
-        return _json(_describe(stored, live), 201)
+        return _json(_describe(stored, live, component.manager), 201)
 
     @router.get("/{name}", dependencies=[Depends(require("read"))], summary="Read a deployment")
     async def read(name: str, request: Request) -> Response:
         component = serving(request)
         stored = await asyncio.to_thread(component.store.get, name)
         live = {d.spec.name: d for d in component.manager.all()}.get(name)
-        return _json(_describe(stored, live))
+        return _json(_describe(stored, live, component.manager))
 
     @router.put(
         "/{name}",
@@ -104,7 +107,7 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         live = await component.manager.update(name, change)
         stored = await asyncio.to_thread(component.store.get, name)
-        return _json(_describe(stored, live))
+        return _json(_describe(stored, live, component.manager))
 
     @router.delete(
         "/{name}",

@@ -108,7 +108,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         await request.body(), request.headers.get("inference-header-content-length")
     )
     live = _live(request, name, version)
-    deployment = component.manager.serving(name)
+    deployment = await component.manager.resident(name)
     schema = deployment.variants[0].loaded.runtime.schema
     payload = v2.to_payload(body, schema)
     check_count(payload, request.app.state.settings.server.max_rows_per_request)

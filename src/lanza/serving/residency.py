@@ -1,0 +1,251 @@
+"""Which deployments are resident in this server process, and which to unload.
+
+A deployment is ``always`` resident (loaded at start and kept) or ``on_demand``: loaded
+by its first request, kept while used, and unloaded least-recently-used once resident
+models pass the process's budget (``LANZA_SERVER__MODEL_MEMORY_MB``) or once unused for
+``LANZA_SERVER__MODEL_IDLE_S``. A model's size is the size of its artifacts on local
+disk (the serialized form the loader reads), measured before it loads: known before the
+model is in memory, so room is made first, and deterministic where a process's RSS delta
+moves with every concurrent load and allocator. Every resident model counts towards the
+budget; only on-demand ones not answering a request are unloaded to meet it.
+
+This module keeps the book (state, size, last use, requests in flight) and picks what to
+evict; the deployment manager does the loading and unloading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from lanza.errors import ValidationError
+from lanza.serving.metrics import LATENCY_BUCKETS
+from lanza.serving.spec import Residency
+
+State = Literal["loaded", "unloaded", "loading"]
+LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class ResidencyMetrics:
+    """Loads, evictions, load seconds, resident bytes, and cold against warm latency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.loads = Counter(
+            "lanza_model_loads",
+            "Models loaded into this process.",
+            ["deployment"],
+            registry=registry,
+        )
+        self.evictions = Counter(
+            "lanza_model_evictions",
+            "On-demand models unloaded; reason: budget or idle.",
+            ["deployment", "reason"],
+            registry=registry,
+        )
+        self.load_seconds = Histogram(
+            "lanza_model_load_duration_seconds",
+            "Seconds one load of a deployment's models took.",
+            ["deployment"],
+            buckets=LOAD_BUCKETS,
+            registry=registry,
+        )
+        self.resident_bytes = Gauge(
+            "lanza_models_resident_bytes",
+            "Artifact bytes of the models resident in this process (what the budget counts).",
+            registry=registry,
+        )
+        self.model_bytes = Gauge(
+            "lanza_model_resident_bytes",
+            "Artifact bytes of one deployment's resident models; 0 when unloaded.",
+            ["deployment"],
+            registry=registry,
+        )
+        self.start_latency = Histogram(
+            "lanza_request_start_duration_seconds",
+            "Requests to on-demand deployments; start: cold (waited for a load) or warm.",
+            ["deployment", "start"],
+            buckets=(*LATENCY_BUCKETS, 30, 60),
+            registry=registry,
+        )
+
+
+@dataclass
+class Entry:
+    """What this process knows of one deployment's residency."""
+
+    mode: Residency
+    state: State = "unloaded"
+    size_bytes: int = 0
+    last_used: float | None = None
+    in_use: int = 0
+    loads: int = 0
+
+    def describe(self) -> dict[str, object]:
+        """For ``GET /api/v1/deployments/{name}``."""
+        return {
+            "mode": self.mode,
+            "state": self.state,
+            "size_bytes": self.size_bytes,
+            "last_used": (
+                None
+                if self.last_used is None
+                else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_used))
+            ),
+            "in_flight": self.in_use,
+            "loads": self.loads,
+        }
+
+
+class ResidencyBook:
+    """Residency of every deployment in the process, the budget, and eviction order."""
+
+    def __init__(
+        self,
+        metrics: ResidencyMetrics,
+        budget_mb: float | None = None,
+        idle_s: float | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.budget_bytes = None if budget_mb is None else int(budget_mb * 1024 * 1024)
+        self.idle_s = idle_s
+        self._entries: dict[str, Entry] = {}
+
+    def entry(self, name: str, mode: Residency) -> Entry:
+        """The entry of ``name``, created unloaded; its mode follows the latest spec."""
+        found = self._entries.get(name)
+        if found is None:
+            found = self._entries[name] = Entry(mode)
+        found.mode = mode
+        return found
+
+    def get(self, name: str) -> Entry | None:
+        """The entry, if the deployment is known."""
+        return self._entries.get(name)
+
+    def forget(self, name: str) -> None:
+        """The deployment is gone."""
+        self._entries.pop(name, None)
+        with contextlib.suppress(KeyError):
+            self.metrics.model_bytes.remove(name)
+        self._publish()
+
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes of models loaded or being loaded."""
+        return sum(e.size_bytes for e in self._entries.values() if e.state != "unloaded")
+
+    def check_fits(self, name: str, size_bytes: int) -> None:
+        """422 when one deployment's models alone exceed the budget."""
+        if self.budget_bytes is not None and size_bytes > self.budget_bytes:
+            raise ValidationError(
+                f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the "
+                f"server's model memory budget of {_mb(self.budget_bytes)} MB "
+                "(LANZA_SERVER__MODEL_MEMORY_MB)."
+            )
+
+    def victims(self, name: str, size_bytes: int) -> list[str]:
+        """On-demand deployments to unload, least recently used first, so that ``name``
+        fits; those answering a request are kept (the budget is then passed for a while)."""
+        if self.budget_bytes is None:
+            return []
+        others = self.resident_bytes - self._resident_size(name)
+        excess = others + size_bytes - self.budget_bytes
+        chosen: list[str] = []
+        candidates = sorted(
+            (
+                (e.last_used or 0.0, n)
+                for n, e in self._entries.items()
+                if n != name and e.mode == "on_demand" and e.state == "loaded" and e.in_use == 0
+            ),
+        )
+        for _, candidate in candidates:
+            if excess <= 0:
+                break
+            chosen.append(candidate)
+            excess -= self._entries[candidate].size_bytes
+        return chosen
+
+    def idle(self, now: float) -> list[str]:
+        """On-demand deployments unused for longer than the idle time."""
+        if self.idle_s is None:
+            return []
+        return [
+            n
+            for n, e in self._entries.items()
+            if e.mode == "on_demand"
+            and e.state == "loaded"
+            and e.in_use == 0
+            and now - (e.last_used or 0.0) > self.idle_s
+        ]
+
+    # -- transitions ---------------------------------------------------------------
+
+    def loading(self, name: str, mode: Residency, size_bytes: int) -> None:
+        """A load began; its size counts from now, so concurrent loads make room too."""
+        entry = self.entry(name, mode)
+        entry.state, entry.size_bytes = "loading", size_bytes
+
+    def loaded(self, name: str, mode: Residency, size_bytes: int, seconds: float) -> None:
+        """A load finished: the models are resident."""
+        entry = self.entry(name, mode)
+        entry.state, entry.size_bytes = "loaded", size_bytes
+        entry.loads += 1
+        entry.last_used = entry.last_used or time.time()
+        self.metrics.loads.labels(name).inc()
+        self.metrics.load_seconds.labels(name).observe(seconds)
+        self.metrics.model_bytes.labels(name).set(size_bytes)
+        self._publish()
+
+    def unloaded(self, name: str, reason: str | None = None) -> None:
+        """The models left memory (``reason``: ``budget`` or ``idle`` for an eviction)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return
+        entry.state = "unloaded"
+        if reason is not None:
+            self.metrics.evictions.labels(name, reason).inc()
+        self.metrics.model_bytes.labels(name).set(0)
+        self._publish()
+
+    def use(self, name: str) -> None:
+        """A request started using the deployment: it is not evicted until released."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.in_use += 1
+            entry.last_used = time.time()
+
+    def release(self, name: str) -> None:
+        """A request finished with the deployment."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.in_use = max(0, entry.in_use - 1)
+            entry.last_used = time.time()
+
+    def _resident_size(self, name: str) -> int:
+        entry = self._entries.get(name)
+        return 0 if entry is None or entry.state == "unloaded" else entry.size_bytes
+
+    def _publish(self) -> None:
+        self.metrics.resident_bytes.set(self.resident_bytes)
+
+
+def folder_bytes(path: Path) -> int:
+    """Total size of the files under ``path``."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for file in files:
+            try:
+                total += os.path.getsize(os.path.join(root, file))
+            except OSError:
+                continue
+    return total
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}"
