@@ -60,6 +60,7 @@ class DeploymentManager:
         self._watcher: asyncio.Task[None] | None = None
         self.residency = residency or ResidencyBook(ResidencyMetrics(CollectorRegistry()))
         self._demand: dict[str, asyncio.Task[None]] = {}
+        self._rebalancing: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -116,8 +117,8 @@ class DeploymentManager:
     def serving(self, name: str) -> LiveDeployment:
         """The deployment if it can answer now: 404 when unknown, 503 while loading or failed."""
         live = self.get(name)
-        if live.status == "unloaded":
-            return live  # on demand: the data plane loads it (``hold``)
+        if live.spec.residency == "on_demand" and live.status in ("unloaded", "loading"):
+            return live  # the data plane loads it, or waits for its load (``hold``)
         if live.status == "loading":
             raise UnavailableError(f"Deployment '{name}' is still loading; retry shortly.")
         if live.status == "failed":
@@ -187,8 +188,20 @@ class DeploymentManager:
             del self._demand[name]
 
     def release(self, name: str) -> None:
-        """A request is done with an on-demand deployment."""
+        """A request is done with an on-demand deployment; when the budget is passed (every
+        model was in use when the last one loaded), the least recently used go now."""
         self.residency.release(name)
+        if self.residency.over_budget() and self._rebalancing is None:
+            task = asyncio.get_running_loop().create_task(self._rebalance())
+            self._rebalancing = task
+            task.add_done_callback(self._rebalanced)
+
+    async def _rebalance(self) -> None:
+        for victim in self.residency.victims(None, 0):
+            await self._evict(victim, "budget")
+
+    def _rebalanced(self, _task: asyncio.Task[None]) -> None:
+        self._rebalancing = None
 
     async def resident(self, name: str) -> LiveDeployment:
         """The deployment loaded (loading an on-demand one when needed), not held."""
@@ -223,7 +236,10 @@ class DeploymentManager:
 
     async def _evict(self, name: str, reason: str) -> None:
         live = self._live.get(name)
+        entry = self.residency.get(name)
         if live is None or live.status != "ready" or live.spec.residency != "on_demand":
+            return
+        if entry is None or entry.in_use:  # a request started using it meanwhile
             return
         self._live[name] = LiveDeployment(live.spec, live.generation, "unloaded")
         self.metrics.ready.labels(name).set(0)

@@ -149,12 +149,16 @@ class ResidencyBook:
                 "(LANZA_SERVER__MODEL_MEMORY_MB)."
             )
 
-    def victims(self, name: str, size_bytes: int) -> list[str]:
+    def over_budget(self) -> bool:
+        """Whether resident models pass the budget."""
+        return self.budget_bytes is not None and self.resident_bytes > self.budget_bytes
+
+    def victims(self, name: str | None, size_bytes: int) -> list[str]:
         """On-demand deployments to unload, least recently used first, so that ``name``
         fits; those answering a request are kept (the budget is then passed for a while)."""
         if self.budget_bytes is None:
             return []
-        others = self.resident_bytes - self._resident_size(name)
+        others = self.resident_bytes - (0 if name is None else self._resident_size(name))
         excess = others + size_bytes - self.budget_bytes
         chosen: list[str] = []
         candidates = sorted(
