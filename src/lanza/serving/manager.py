@@ -300,8 +300,8 @@ class DeploymentManager:
             self._failed(spec, generation, exc)
             return
         current = self._live.get(spec.name)
-        if current is not None and current.generation > generation:
-            await _retire(fresh)  # a newer configuration won the race
+        if current is None or current.generation > generation:
+            await _retire(fresh)  # deleted meanwhile, or a newer configuration won the race
             return
         self._install(fresh, current)
         size = await asyncio.to_thread(
