@@ -87,6 +87,15 @@ def test_concurrent_first_requests_share_one_load(
         ready = http.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert "0 deployments loaded, 1 loadable on demand" in ready.text
+        index = http.post("/v2/repository/index").json()
+        assert index == [
+            {
+                "name": "d",
+                "version": "",
+                "state": "UNAVAILABLE",
+                "reason": "unloaded; loads on its first request",
+            }
+        ]
 
         statuses: Counter[int] = Counter()
         gate = threading.Barrier(16)
@@ -121,6 +130,8 @@ def test_concurrent_first_requests_share_one_load(
         assert warm >= 1
         assert cold + warm == 17
         assert "1 deployments loaded, 0 loadable on demand" in http.get("/readyz").text
+        index = http.post("/v2/repository/index").json()
+        assert index == [{"name": "d", "version": "2", "state": "READY", "reason": ""}]
     ws.close()
 
 

@@ -66,6 +66,18 @@ def _metadata(live: LiveDeployment) -> dict[str, Any]:
     }
 
 
+def _indexed(live: LiveDeployment) -> dict[str, Any]:
+    """One entry of the repository index (the Triton/KServe repository extension)."""
+    state, reason = {
+        "ready": ("READY", ""),
+        "loading": ("LOADING", ""),
+        "unloaded": ("UNAVAILABLE", "unloaded; loads on its first request"),
+        "failed": ("UNAVAILABLE", live.error or "failed to load"),
+    }[live.status]
+    version = live.variants[0].loaded.version.version if live.variants else ""
+    return {"name": live.spec.name, "version": version, "state": state, "reason": reason}
+
+
 def router() -> APIRouter:
     """v2 routes: server and model metadata, health, readiness and inference."""
     api = APIRouter(tags=["open inference protocol v2"])
@@ -93,6 +105,14 @@ def router() -> APIRouter:
     async def model_ready(name: str, request: Request, version: str | None = None) -> Response:
         ok = _live(request, name, version).status == "ready"
         return _json({"name": name, "ready": ok}, 200 if ok else 503)
+
+    @api.post(
+        "/repository/index",
+        dependencies=[Depends(require("read"))],
+        summary="Every model: loaded (READY), loading, or loadable on its first request",
+    )
+    async def repository_index(request: Request) -> Response:
+        return _json([_indexed(live) for live in serving(request).manager.all()])
 
     @api.post("/models/{name}/infer", dependencies=[Depends(require("predict"))])
     @api.post("/models/{name}/versions/{version}/infer", dependencies=[Depends(require("predict"))])

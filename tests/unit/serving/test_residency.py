@@ -1,0 +1,65 @@
+"""The residency book: eviction order, what it never evicts, idle time and the budget."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from lanza.errors import ValidationError
+from lanza.serving.residency import ResidencyBook, ResidencyMetrics
+
+MB = 1024 * 1024
+
+
+def _book(budget_mb: float | None = 3, idle_s: float | None = None) -> ResidencyBook:
+    return ResidencyBook(ResidencyMetrics(CollectorRegistry()), budget_mb, idle_s)
+
+
+def _load(book: ResidencyBook, name: str, used: float, mode: str = "on_demand") -> None:
+    book.loaded(name, mode, MB, 0.1)  # type: ignore[arg-type]
+    entry = book.get(name)
+    assert entry is not None
+    entry.last_used = used
+
+
+def test_least_recently_used_go_first_and_only_as_many_as_needed() -> None:
+    book = _book(budget_mb=3)
+    for name, used in [("a", 30.0), ("b", 10.0), ("c", 20.0)]:
+        _load(book, name, used)
+    assert book.victims("d", MB) == ["b"]
+    assert book.victims("d", 2 * MB) == ["b", "c"]
+    assert book.victims("a", MB) == []  # reloading a resident model needs no room
+
+
+def test_models_in_use_and_always_models_are_never_evicted() -> None:
+    book = _book(budget_mb=2)
+    _load(book, "pinned", 0.0, mode="always")
+    _load(book, "busy", 1.0)
+    book.use("busy")
+    assert book.victims("new", MB) == []
+    assert book.over_budget() is False
+    book.loading("new", "on_demand", MB)
+    assert book.over_budget() is True  # past the budget until "busy" is released
+    book.release("busy")
+    assert book.victims(None, 0) == ["busy"]
+
+
+def test_idle_time_and_no_budget() -> None:
+    book = _book(budget_mb=None, idle_s=5)
+    _load(book, "old", 100.0)
+    _load(book, "recent", 104.0)
+    _load(book, "pinned", 0.0, mode="always")
+    assert book.idle(106.0) == ["old"]
+    assert book.victims("x", 10**12) == []
+
+
+def test_a_deployment_larger_than_the_budget_is_a_422() -> None:
+    book = _book(budget_mb=1)
+    book.check_fits("small", MB)
+    with pytest.raises(ValidationError) as caught:
+        book.check_fits("big", 3 * MB)
+    assert caught.value.status_code == 422
+    assert caught.value.message == (
+        "Deployment 'big' needs 3.0 MB of models, more than the server's model memory "
+        "budget of 1.0 MB (LANZA_SERVER__MODEL_MEMORY_MB)."
+    )
