@@ -104,3 +104,36 @@ def _ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_on_demand_from_the_cli_under_a_memory_budget(
+    model_home: Path, tmp_path: Path, cancer: pd.DataFrame
+) -> None:
+    port = free_port()
+    env = _env(model_home, tmp_path / "l.db", PORT=str(port), LANZA_SERVER__MODEL_MEMORY_MB="64")
+    created = _run(env, "deploy", "od", "--model", "cancer/1", "--residency", "on_demand", "--json")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["residency"] == "on_demand"
+    bad = _run(env, "deploy", "x", "--model", "cancer/1", "--residency", "sometimes")
+    assert bad.returncode == 1
+    assert "residency" in bad.stderr
+
+    server = subprocess.Popen(
+        [*LANZA, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ok(f"{url}/readyz"), timeout=90)
+        state = httpx.get(f"{url}/api/v1/deployments/od").json()["residency"]
+        assert state["state"] == "unloaded"
+        rows = cancer.drop(columns="target").head(2).to_dict(orient="records")
+        answer = httpx.post(f"{url}/api/v1/deployments/od/predict", json={"instances": rows})
+        assert answer.status_code == 200, answer.text
+        state = httpx.get(f"{url}/api/v1/deployments/od").json()["residency"]
+        assert (state["state"], state["loads"]) == ("loaded", 1)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.communicate()
