@@ -252,6 +252,17 @@ def test_an_evicted_model_swaps_to_the_promoted_version(
             again = http.post("/api/v1/deployments/s/predict", json=body)
             assert again.json()["model"] == "cancer/1"
             assert _residency(http, "s")["loads"] == 3
+            # Every face loads an evicted model on demand: here the v2 protocol.
+            wait_for(lambda: _residency(http, "s")["state"] == "unloaded")
+            row = cancer.drop(columns="target").iloc[0]
+            inputs = [
+                {"name": str(c), "datatype": "FP64", "shape": [1], "data": [float(row[c])]}
+                for c in row.index
+            ]
+            v2 = http.post("/v2/models/s/infer", json={"inputs": inputs})
+            assert v2.status_code == 200, v2.text
+            assert v2.json()["model_version"] == "1"
+            assert _residency(http, "s")["loads"] == 4
         finally:
             ws.registry.promote("cancer", "1")
     ws.close()
