@@ -15,7 +15,9 @@ from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from lanza.serving.spec import DeploymentSpec
     from lanza.serving.store import DeploymentStore, StoredDeployment
+    from lanza.workspace import Workspace
 
 app = typer.Typer(help="List, show, update and delete deployments.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -64,6 +66,20 @@ def _validated(cls: Any, fields: dict[str, Any]) -> Any:
         raise InvalidInputError(describe(exc.errors())) from None
 
 
+def _check_budget(workspace: Workspace, spec: DeploymentSpec) -> None:
+    """Refuse, as the server does, a deployment whose models alone pass the memory budget."""
+    from lanza.serving.residency import check_fits, deployment_bytes
+
+    budget_mb = workspace.settings.server.model_memory_mb
+    if budget_mb is None:
+        return
+    refs = [r.model for r in spec.routes] + ([spec.shadow] if spec.shadow else [])
+    versions = [workspace.registry.resolve(ref) for ref in refs]
+    check_fits(
+        spec.name, deployment_bytes(workspace.loader, versions), int(budget_mb * 1024 * 1024)
+    )
+
+
 def deploy_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Deployment name.")],
@@ -98,7 +114,9 @@ def deploy_command(
         residency=residency,
     )
     spec = _validated(DeploymentSpec, fields)
-    state(ctx).workspace().registry.resolve(spec.routes[0].model)
+    workspace = state(ctx).workspace()
+    workspace.registry.resolve(spec.routes[0].model)
+    _check_budget(workspace, spec)
     stored = _store(ctx).create(spec)
     _show(stored, as_json, "Created")
 
@@ -176,6 +194,7 @@ def update(
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)
+    _check_budget(state(ctx).workspace(), spec)
     _show(store.update(spec), as_json, "Updated")
 
 

@@ -29,7 +29,7 @@ from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
 from lanza.serving.live import LiveDeployment, Variant, failed
 from lanza.serving.metrics import ServingMetrics
-from lanza.serving.residency import ResidencyBook, ResidencyMetrics, folder_bytes
+from lanza.serving.residency import ResidencyBook, ResidencyMetrics, deployment_bytes
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import DeploymentStore, StoredDeployment
 from lanza.store.tables import utcnow
@@ -132,11 +132,14 @@ class DeploymentManager:
     def readiness(self) -> tuple[bool, str]:
         """Ready when every deployment serves now (loaded) or on its first request (loadable:
         an on-demand deployment not resident)."""
-        loadable = [d for d in self.all() if d.spec.residency == "on_demand" and not d.variants]
+        every = self.all()
+        loadable = {
+            d.spec.name for d in every if d.spec.residency == "on_demand" and not d.variants
+        }
         waiting = [
             f"{d.spec.name}: {d.status}"
-            for d in self.all()
-            if d.status != "ready" and d not in loadable
+            for d in every
+            if d.status != "ready" and d.spec.name not in loadable
         ]
         loaded = len(self._live) - len(loadable) - len(waiting)
         summary = f"{loaded} deployments loaded, {len(loadable)} loadable on demand"
@@ -255,12 +258,7 @@ class DeploymentManager:
         if spec.shadow:
             every.append(await asyncio.to_thread(self.registry.resolve, spec.shadow))
 
-        def size() -> int:
-            return sum(
-                folder_bytes(self.loader.download(v)) for v in {v.ref: v for v in every}.values()
-            )
-
-        return versions, await asyncio.to_thread(size)
+        return versions, await asyncio.to_thread(deployment_bytes, self.loader, every)
 
     async def _check_budget(self, spec: DeploymentSpec) -> None:
         if self.residency.budget_bytes is None:
@@ -304,9 +302,8 @@ class DeploymentManager:
             await _retire(fresh)  # deleted meanwhile, or a newer configuration won the race
             return
         self._install(fresh, current)
-        size = await asyncio.to_thread(
-            lambda: sum(folder_bytes(self.loader.download(v.loaded.version)) for v in _all(fresh))
-        )
+        every = [v.loaded.version for v in _all(fresh)]
+        size = await asyncio.to_thread(deployment_bytes, self.loader, every)
         seconds = sum(v.loaded.load_seconds for v in _all(fresh))
         self.residency.loaded(spec.name, spec.residency, size, seconds)
 

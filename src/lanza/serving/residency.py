@@ -25,6 +25,8 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from lanza.errors import ValidationError
+from lanza.registry import ModelVersionInfo
+from lanza.runtime.loader import ModelLoader
 from lanza.serving.metrics import LATENCY_BUCKETS
 from lanza.serving.spec import Residency
 
@@ -142,12 +144,7 @@ class ResidencyBook:
 
     def check_fits(self, name: str, size_bytes: int) -> None:
         """422 when one deployment's models alone exceed the budget."""
-        if self.budget_bytes is not None and size_bytes > self.budget_bytes:
-            raise ValidationError(
-                f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the "
-                f"server's model memory budget of {_mb(self.budget_bytes)} MB "
-                "(LANZA_SERVER__MODEL_MEMORY_MB)."
-            )
+        check_fits(name, size_bytes, self.budget_bytes)
 
     def over_budget(self) -> bool:
         """Whether resident models pass the budget."""
@@ -237,6 +234,22 @@ class ResidencyBook:
 
     def _publish(self) -> None:
         self.metrics.resident_bytes.set(self.resident_bytes)
+
+
+def check_fits(name: str, size_bytes: int, budget_bytes: int | None) -> None:
+    """422 when one deployment's models alone exceed the budget (``None``: no budget)."""
+    if budget_bytes is not None and size_bytes > budget_bytes:
+        raise ValidationError(
+            f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the "
+            f"server's model memory budget of {_mb(budget_bytes)} MB "
+            "(LANZA_SERVER__MODEL_MEMORY_MB)."
+        )
+
+
+def deployment_bytes(loader: ModelLoader, versions: list[ModelVersionInfo]) -> int:
+    """Artifact bytes of the distinct versions a deployment loads, downloading them first."""
+    distinct = {v.ref: v for v in versions}.values()
+    return sum(folder_bytes(loader.download(v)) for v in distinct)
 
 
 def folder_bytes(path: Path) -> int:

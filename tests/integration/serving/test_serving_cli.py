@@ -117,6 +117,11 @@ def test_on_demand_from_the_cli_under_a_memory_budget(
     bad = _run(env, "deploy", "x", "--model", "cancer/1", "--residency", "sometimes")
     assert bad.returncode == 1
     assert "residency" in bad.stderr
+    tight = {**env, "LANZA_SERVER__MODEL_MEMORY_MB": "0.001"}
+    refused = _run(tight, "deploy", "big", "--model", "cancer/1", "--residency", "on_demand")
+    assert refused.returncode == 1
+    assert "Deployment 'big' needs" in refused.stderr
+    assert "LANZA_SERVER__MODEL_MEMORY_MB" in refused.stderr
 
     server = subprocess.Popen(
         [*LANZA, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
