@@ -261,7 +261,9 @@ class DeploymentManager:
         return versions, await asyncio.to_thread(deployment_bytes, self.loader, every)
 
     async def _check_budget(self, spec: DeploymentSpec) -> None:
-        if self.residency.budget_bytes is None:
+        """Past the budget: 422. An on-demand deployment's models are also resolved and
+        fetched now, so a wrong reference fails at deploy time, not on its first request."""
+        if self.residency.budget_bytes is None and spec.residency == "always":
             return
         _, size = await self._measure(spec)
         self.residency.check_fits(spec.name, size)

@@ -219,6 +219,12 @@ def test_a_model_larger_than_the_budget_is_refused_at_deploy_time(
         assert "Deployment 'big' needs" in message
         assert "LANZA_SERVER__MODEL_MEMORY_MB" in message
         assert http.get("/api/v1/deployments/big").status_code == 404
+        unknown = http.post(
+            "/api/v1/deployments",
+            json={"name": "nope", "model": "cancer/99", "residency": "on_demand"},
+        )
+        assert unknown.status_code == 404, unknown.text
+        assert http.get("/api/v1/deployments/nope").status_code == 404
     ws.close()
 
 
