@@ -4,6 +4,7 @@ config and repository index; and tensor models on the MLflow and Vertex faces.""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 import httpx
 import mlflow
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 import tritonclient.grpc as triton_grpc
+import tritonclient.http as triton_http
 from mlflow.models import infer_signature
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -180,6 +183,80 @@ def test_grpc_bytes_and_tensor_models(server: Server, cancer: pd.DataFrame) -> N
     tensor.set_data_from_numpy(rows)
     predicted = client.infer("tensor", [tensor]).as_numpy("predict").tolist()
     assert predicted == _native(server.url, "tensor", rows.tolist())
+
+
+def test_rest_config_index_compression_and_binary_outputs(
+    server: Server, cancer: pd.DataFrame
+) -> None:
+    client = triton_http.InferenceServerClient(server.url.removeprefix("http://"))
+    config = client.get_model_config("cols")
+    assert config["max_batch_size"] == 32
+    assert {i["data_type"] for i in config["input"]} == {"TYPE_FP64"}
+    assert config["output"] == [{"name": "predict", "data_type": "TYPE_INT64", "dims": [1]}]
+    index = client.get_model_repository_index()
+    assert {m["name"] for m in index} == {"cols", "tensor", "text"}
+    assert client.get_model_metadata("cols")["outputs"][0]["datatype"] == "INT64"
+
+    frame = cancer[CANCER_FEATURES].head(7)
+    expected = _native(server.url, "cols", frame.to_dict(orient="records"))
+    matrix = triton_http.InferInput("input", list(frame.shape), "FP64")
+    matrix.set_data_from_numpy(frame.to_numpy())
+    for request, response in (("gzip", "deflate"), ("deflate", "gzip"), (None, None)):
+        for binary in (True, False):
+            result = client.infer(
+                "cols",
+                [matrix],
+                outputs=[triton_http.InferRequestedOutput("predict", binary_data=binary)],
+                request_compression_algorithm=request,
+                response_compression_algorithm=response,
+            )
+            assert result.as_numpy("predict").tolist() == expected
+            assert ("data" in result.get_output("predict")) is not binary
+
+    raw = httpx.post(
+        f"{server.url}/v2/models/cols/infer",
+        json={
+            "inputs": [
+                {"name": "input", "datatype": "FP64", "shape": [1, 4], "data": [1, 2, 3, 4]}
+            ],
+            "parameters": {"binary_data_output": True},
+        },
+    )
+    head = int(raw.headers["inference-header-content-length"])
+    output = orjson.loads(raw.content[:head])["outputs"][0]
+    assert output["parameters"]["binary_data_size"] == 8
+    assert np.frombuffer(raw.content[head:], "<i8").shape == (1,)
+    bomb = httpx.post(
+        f"{server.url}/v2/models/cols/infer",
+        content=gzip.compress(b" " * (20 * 1024 * 1024)),
+        headers={"content-encoding": "gzip", "content-type": "application/json"},
+    )
+    assert bomb.status_code == 413
+    assert "decompressed body is over the limit" in bomb.json()["error"]
+
+
+def test_tensor_model_on_v2_rest_vertex_and_mlflow(
+    server: Server, cancer: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = cancer[CANCER_FEATURES].head(4).to_numpy()
+    expected = _native(server.url, "tensor", rows.tolist())
+    client = triton_http.InferenceServerClient(server.url.removeprefix("http://"))
+    tensor = triton_http.InferInput("input", list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows)
+    assert client.infer("tensor", [tensor]).as_numpy("predict").tolist() == expected
+    assert client.get_model_metadata("tensor")["inputs"] == [
+        {"name": "input", "datatype": "FP64", "shape": [-1, 4]}
+    ]
+    monkeypatch.setenv("LANZA_SERVE_DEPLOYMENT", "tensor")
+    vertex = httpx.post(f"{server.url}/vertex/predict", json={"instances": rows.tolist()})
+    assert vertex.status_code == 200, vertex.text
+    assert vertex.json()["predictions"] == expected
+    for body in ({"inputs": rows.tolist()}, {"instances": rows.tolist()}):
+        mlflow_face = httpx.post(f"{server.url}/invocations", json=body)
+        assert mlflow_face.json() == {"predictions": expected}
+    wrong = httpx.post(f"{server.url}/invocations", json={"inputs": [[1.0, 2.0]]})
+    assert wrong.status_code == 422
+    assert wrong.json()["message"] == "Tensor 'input' has shape [1, 2]; the model takes [-1, 4]."
 
 
 def test_grpc_errors_and_keys(server: Server) -> None:
