@@ -110,6 +110,9 @@ def edge_cases(frame: pd.DataFrame) -> list[Case]:
         ints = first.copy()
         ints[columns[number_column]] = ints[columns[number_column]].round().astype("int64")
         cases.append(_json("ints_in_double_column", {"dataframe_split": _split(ints)}))
+        null = orjson.loads(first.to_json(orient="split", index=False))
+        null["data"][0][number_column] = None
+        cases.append(_json("null_in_number_column", {"dataframe_split": null}))
     return cases
 
 
@@ -332,7 +335,10 @@ MLFLOW_CSV = (
     "mlflow models serve cannot parse this CSV (its reader fails on the signature's types); "
     "lanza reads it"
 )
+RAISES = "a model that raises answers 500 in lanza (the model failed); MLflow answers 400"
 DELIBERATE: dict[tuple[str, str], str] = {
+    ("skl", "null_in_number_column"): RAISES,
+    ("text", "null_in_number_column"): RAISES,
     ("skl", "unicode_extra_column"): EXTRA,
     ("xgb", "unicode_extra_column"): EXTRA,
     (
