@@ -51,7 +51,8 @@ def router() -> APIRouter:
     async def model_config(name: str, request: Request, version: str | None = None) -> Response:
         return _json(oip.config(oip.model(serving(request), name, version)))
 
-    @api.post("/repository/index", dependencies=[Depends(require("read"))])
+    # A POST, so it takes a 'predict' key like every POST (reading needs no more over gRPC).
+    @api.post("/repository/index", dependencies=[Depends(require("predict"))])
     async def repository_index(request: Request) -> Response:
         body = await request.body()
         ready = bool(body.strip()) and parse_json(body).get("ready") is True
