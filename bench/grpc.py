@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import joblib
 import mlflow
@@ -36,7 +37,6 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-import grpc
 from lanza.api.grpc import open_inference_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -284,7 +284,9 @@ class GrpcComponent(Component):
         try:
             self.port = server.add_insecure_port(address)
         except RuntimeError as exc:
-            raise InvalidInputError(f"gRPC cannot listen on {address}: {exc}.") from exc
+            # The HTTP faces still serve: a taken gRPC port must not take them down too.
+            log.error("Open Inference v2 over gRPC is off: cannot listen on %s (%s)", address, exc)
+            return
         await server.start()
         self.server = server
         log.info("Open Inference v2 over gRPC on %s", address)
