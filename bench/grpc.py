@@ -29,6 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a script, this file's folder comes first on the path, and this file is named like
+# the grpc package: look past it.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
 import grpc
 import httpx
 import joblib
