@@ -1,6 +1,8 @@
 """The MLflow scoring protocol, so clients of ``mlflow models serve`` work unchanged.
 
-``POST /deployments/{name}/invocations`` for any deployment; ``POST /invocations``,
+``POST /deployments/{name}/invocations`` (and ``/ping``, ``/health``, ``/version`` under the
+same prefix, so a client given ``…/deployments/{name}`` as its base URL works) for any
+deployment; ``POST /invocations``,
 ``GET /ping`` and ``GET /health`` when the server holds exactly one deployment (or
 ``LANZA_SERVE_DEPLOYMENT`` names it). Answers ``{"predictions": [...]}``.
 """
@@ -78,6 +80,19 @@ def router() -> APIRouter:
     )
     async def invocations(request: Request) -> Response:
         return await _invoke(default_deployment(serving(request)), request)
+
+    @api.get("/deployments/{name}/ping", summary="MLflow health check of one deployment")
+    @api.get("/deployments/{name}/health", include_in_schema=False)
+    async def ping_for(name: str, request: Request) -> Response:
+        serving(request).manager.serving(name)
+        return Response("\n", media_type="application/json")
+
+    @api.get("/deployments/{name}/version", include_in_schema=False)
+    async def version_for(name: str, request: Request) -> Response:
+        from lanza import __version__
+
+        serving(request).manager.get(name)
+        return Response(__version__, media_type="text/plain")
 
     @api.get("/ping", summary="MLflow health check")
     @api.get("/health", summary="MLflow health check", include_in_schema=False)
