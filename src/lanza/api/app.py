@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Component] = []
         try:
+            await app.state.guard.start()
             for component in components:
                 await component.start()
                 started.append(component)

@@ -47,12 +47,21 @@ class DeploymentManager:
         self._live: dict[str, LiveDeployment] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._absent: dict[str, int] = {}  # consecutive reads that lacked a live deployment
 
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Restore every stored deployment (in the background) and start watching."""
-        for stored in await asyncio.to_thread(self.store.list):
+        """Restore every stored deployment (in the background) and start watching.
+
+        A store that cannot be read now is read again by the watcher, every poll interval.
+        """
+        try:
+            listed = await asyncio.to_thread(self.store.list)
+        except Exception:
+            log.exception("deployments cannot be read at start; retrying every poll interval")
+            listed = []
+        for stored in listed:
             self._schedule(stored.spec, stored.generation)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
@@ -214,10 +223,17 @@ class DeploymentManager:
         """Catch up with the store and with alias moves in the registry."""
         # A deployment created while the store is read is missing from what was read:
         # only those live before the read, and still the same object, are retired.
+        # A deployment is retired only when two reads in a row lack it, so one odd answer
+        # during a database blip never takes a serving deployment away.
         before = dict(self._live)
         stored = {s.spec.name: s for s in await asyncio.to_thread(self.store.list)}
         for name, was in before.items():
-            if name not in stored and self._live.get(name) is was:
+            if name in stored or self._live.get(name) is not was:
+                self._absent.pop(name, None)
+                continue
+            self._absent[name] = self._absent.get(name, 0) + 1
+            if self._absent[name] >= 2:
+                del self._absent[name]
                 await _retire(self._live.pop(name))
         for name, item in stored.items():
             live = self._live.get(name)
