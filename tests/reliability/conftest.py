@@ -180,3 +180,18 @@ def own_postgres() -> Iterator[PgCluster]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def renamed_model(model_home: Path, cancer: pd.DataFrame) -> str:
+    """Registers renamed/1: cancer/1's task, trained on other column names."""
+    frame = cancer.rename(columns={c: f"x_{c}" for c in FEATURES})
+    ws = Workspace(Settings(home=model_home))
+    try:
+        train(
+            ws,
+            TrainRequest(frame, "target", "renamed", candidates=["logistic_regression"], folds=3),
+        )
+    finally:
+        ws.close()
+    return "renamed/1"

@@ -279,3 +279,47 @@ def test_open_and_keyed_predictions_answer_200_while_postgres_is_stopped(
             wait_for(lambda: logged() == set(answered), timeout=30, interval=0.3)
     finally:
         ws.close()
+
+
+def test_a_swap_to_an_incompatible_signature_is_refused_unless_forced(
+    model_home: Path, renamed_model: str, tmp_path: Path, cancer: pd.DataFrame
+) -> None:
+    ws = Workspace(_settings(model_home, f"sqlite:///{tmp_path}/lanza.db"))
+    body = {"instances": [cancer[FEATURES].iloc[0].to_dict()]}
+    try:
+        with running(create_app(workspace=ws)) as url, httpx.Client(base_url=url) as http:
+            deploy(url)
+            stop, thread, statuses, _ = _traffic(url, body, {})
+            try:
+                swap = http.put("/api/v1/deployments/c", json={"model": renamed_model})
+                assert swap.status_code == 200, swap.text
+                wait_for(lambda: http.get("/api/v1/deployments/c").json()["last_swap_error"])
+                state = http.get("/api/v1/deployments/c").json()
+                assert "refused" in state["last_swap_error"]
+                assert "'mean_radius'" in state["last_swap_error"]
+                time.sleep(1)  # several polls: the refused version is not loaded again
+                assert [s["version"] for s in state["serving"]] == ["cancer/1"]
+                wait_for(lambda: statuses[200] > 20)
+            finally:
+                stop.set()
+                thread.join()
+            assert set(statuses) == {200}, statuses
+
+            forced = http.put("/api/v1/deployments/c", json={"model": renamed_model, "force": True})
+            assert forced.status_code == 200, forced.text
+            wait_for(
+                lambda: (
+                    [s["version"] for s in http.get("/api/v1/deployments/c").json()["serving"]]
+                    == ["renamed/1"]
+                )
+            )
+            # Moving back is refused again: force applied to that one change only.
+            http.put("/api/v1/deployments/c", json={"model": "cancer/1"})
+            wait_for(
+                lambda: (
+                    "swap to cancer/1 refused"
+                    in (http.get("/api/v1/deployments/c").json()["last_swap_error"] or "")
+                )
+            )
+    finally:
+        ws.close()

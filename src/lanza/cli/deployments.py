@@ -147,9 +147,19 @@ def update(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Swap even when the new version's input signature cannot take the "
+            "requests the serving one takes (refused otherwise, see last_swap_error)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
+
+    A new version whose input signature would refuse today's requests is not swapped in
+    (the old one keeps serving and the deployment shows last_swap_error) unless --force.
 
     Example: lanza deployments update fraud --traffic fraud@champion=90,fraud@challenger=10
     """
@@ -163,6 +173,7 @@ def update(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        force=force or None,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

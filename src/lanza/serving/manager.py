@@ -18,6 +18,7 @@ from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
+from lanza.serving.compat import incompatibility
 from lanza.serving.live import LiveDeployment, Variant, failed
 from lanza.serving.metrics import ServingMetrics
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
@@ -148,6 +149,13 @@ class DeploymentManager:
         if current is not None and current.generation > generation:
             await _retire(fresh)  # a newer configuration won the race
             return
+        # ``force`` belongs to the change that set it, not to later alias moves.
+        problem = None if spec.force and versions is None else _refusal(current, fresh)
+        if problem is not None and current is not None:
+            await _retire(fresh)
+            current.refused = generation
+            self._failed(spec, generation, SwapRefusedError(problem))
+            return
         self._live[spec.name] = fresh
         self.metrics.ready.labels(spec.name).set(1)
         for variant in fresh.variants:
@@ -239,6 +247,8 @@ class DeploymentManager:
             live = self._live.get(name)
             if self._busy(name):
                 continue
+            if live is not None and live.refused == item.generation:
+                continue  # refused for its signature: not retried until changed again
             if live is None or live.generation < item.generation:
                 self._schedule(item.spec, item.generation)
             elif live.status == "ready":
@@ -257,6 +267,28 @@ class DeploymentManager:
 
     def _busy(self, name: str) -> bool:
         return any(not t.done() and t.get_name() == name for t in self._tasks)
+
+
+class SwapRefusedError(LanzaError):
+    """A new configuration whose input signature cannot take the serving one's requests."""
+
+    status_code = 409
+    code = "incompatible_signature"
+
+
+def _refusal(current: LiveDeployment | None, fresh: LiveDeployment) -> str | None:
+    """Why swapping ``current`` for ``fresh`` would break callers, or ``None``."""
+    if current is None or current.status != "ready" or not current.variants:
+        return None
+    old = current.variants[0]
+    for variant in fresh.variants:
+        problem = incompatibility(old.loaded.runtime.schema, variant.loaded.runtime.schema)
+        if problem is not None:
+            return (
+                f"swap to {variant.version} refused: {problem}; {old.version} keeps serving "
+                "(update again with force to swap anyway)"
+            )
+    return None
 
 
 async def _retire(live: LiveDeployment) -> None:

@@ -44,6 +44,11 @@ class DeploymentSpec(BaseModel):
     max_delay_ms: float = Field(2.0, ge=0, le=1000, description="Wait for a batch to fill.")
     device: Device = "cpu"
     description: str = ""
+    force: bool = Field(
+        False,
+        description="Swap to this configuration even when its input signature cannot take "
+        "the requests the serving version takes (only for the change that sets it).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -89,6 +94,9 @@ class DeploymentUpdate(BaseModel):
     max_delay_ms: float | None = Field(None, ge=0, le=1000)
     device: Device | None = None
     description: str | None = None
+    force: bool = Field(
+        False, description="Swap even when the new input signature is incompatible."
+    )
 
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:
         """The spec with these changes; a new model replaces a traffic split and vice versa."""
@@ -97,4 +105,4 @@ class DeploymentUpdate(BaseModel):
             changes["traffic"] = []
         elif changes.get("traffic"):
             changes["model"] = None
-        return DeploymentSpec.model_validate({**spec.model_dump(), **changes})
+        return DeploymentSpec.model_validate({**spec.model_dump(), "force": False, **changes})
