@@ -252,3 +252,39 @@ def test_lines_journalled_by_the_previous_version_are_replayed(tmp_path: Path) -
     _replayed(database, folder).stop()
     assert _ids(database) == ["r-old"]
     database.dispose()
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_start_keeps_rows_in_memory_then_journals_once_there_is_room(
+    small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first 8 MiB segment cannot be reserved: the log starts anyway, logs one error,
+    writes every row to the database, and journals again once the disk has room."""
+    database = _database(tmp_path)
+    folder = small_disk / "journal"
+    writer = PredictionLog(
+        database, MonitoringSettings(flush_interval_s=0.1), MonitoringMetrics(), folder
+    )
+    with caplog.at_level("ERROR", logger="lanza.monitoring"):
+        writer.start()
+        try:
+            for i in range(20):
+                writer.observe(_row(f"full-{i}"))
+            assert writer.flush()
+        finally:
+            errors = [r for r in caplog.records if "journal cannot be written" in r.message]
+            assert len(errors) == 1, [r.message for r in caplog.records]
+    try:
+        assert sorted(_ids(database)) == sorted(f"full-{i}" for i in range(20))
+        assert writer.journal is not None
+        writer.journal.segment_bytes = 64 * 1024  # fits the small disk now
+        writer.journal.prepare()
+        writer.observe(_row("roomy"))
+        (segment,) = folder.rglob("*.jsonl")
+        assert b"roomy" in segment.read_bytes()  # journalled again
+    finally:
+        writer.stop()
+
+
+def _row(request_id: str) -> PredictionRecord:
+    return PredictionRecord(request_id, "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 1.0, 0)
