@@ -145,6 +145,15 @@ def bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+async def identified(request: Request) -> bool:
+    """Whether the caller may learn what exists: keys are off, or it sent a live key."""
+    guard: Guard = request.app.state.guard
+    if not await guard.keys_required():
+        return True
+    secret = bearer(request)
+    return secret is not None and await guard.identify(secret) is not None
+
+
 def require(
     role: Role, audit: bool | None = None
 ) -> Callable[[Request], Awaitable[KeyInfo | None]]:

@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from lanza import __version__
-from lanza.api.auth import require
+from lanza.api.auth import identified, require
 from lanza.api.routers.deps import request_id, serving
 from lanza.errors import InvalidInputError, NotFoundError
 from lanza.serving import v2
@@ -91,7 +91,14 @@ def router() -> APIRouter:
     @api.get("/models/{name}/ready")
     @api.get("/models/{name}/versions/{version}/ready")
     async def model_ready(name: str, request: Request, version: str | None = None) -> Response:
-        ok = _live(request, name, version).status == "ready"
+        # Open to probes; a caller without a valid key gets the same 503 for a name that
+        # does not exist as for one that is not ready, so it cannot list deployments.
+        try:
+            ok = _live(request, name, version).status == "ready"
+        except NotFoundError:
+            if not await identified(request):
+                return _json({"name": name, "ready": False}, 503)
+            raise
         return _json({"name": name, "ready": ok}, 200 if ok else 503)
 
     @api.post("/models/{name}/infer", dependencies=[Depends(require("predict"))])
