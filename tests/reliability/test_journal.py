@@ -20,7 +20,7 @@ from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.writer import PredictionLog
 from lanza.serving.dataplane import PredictionRecord, new_request_id
-from lanza.settings import MonitoringSettings
+from lanza.settings import MonitoringSettings, Settings
 from lanza.store import Database
 from lanza.store.journal import Journal, Position
 
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from lanza.monitoring.metrics import MonitoringMetrics
     from lanza.monitoring.writer import PredictionLog
     from lanza.serving.dataplane import PredictionRecord, new_request_id
-    from lanza.settings import MonitoringSettings
+    from lanza.settings import MonitoringSettings, Settings
     from lanza.store import Database
 
     url, folder, count, flushed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -288,3 +288,38 @@ def test_a_full_disk_at_start_keeps_rows_in_memory_then_journals_once_there_is_r
 
 def _row(request_id: str) -> PredictionRecord:
     return PredictionRecord(request_id, "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 1.0, 0)
+
+
+def _dirty_kib(path: Path) -> int:
+    """Kernel pages of this process's mapping of ``path`` not yet written to disk (smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
+            inside = parts[-1] == str(path)
+        elif inside and parts[0] in ("Private_Dirty:", "Shared_Dirty:"):
+            total += int(parts[1])
+    return total
+
+
+def test_monitoring_fsync_puts_every_journal_line_on_disk_before_the_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LANZA_MONITORING__FSYNC=true``: after each row the segment has no dirty page left;
+    without it, the line waits in the page cache."""
+    if not Path("/proc/self/smaps").exists():
+        pytest.skip("needs /proc/self/smaps (Linux)")
+    database = _database(tmp_path)
+    for fsync in ("true", "false"):
+        monkeypatch.setenv("LANZA_MONITORING__FSYNC", fsync)
+        settings = Settings(home=tmp_path / "home")
+        writer = PredictionLog(database, settings.monitoring, MonitoringMetrics(), tmp_path / fsync)
+        writer.start()
+        try:
+            writer.observe(_row(f"sync-{fsync}"))
+            (segment,) = (tmp_path / fsync).rglob("*.jsonl")
+            dirty = _dirty_kib(segment)
+            assert dirty == 0 if fsync == "true" else dirty > 0, (fsync, dirty)
+        finally:
+            writer.stop()
+    database.dispose()
