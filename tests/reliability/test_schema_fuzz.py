@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from lanza.api import create_app
 from lanza.settings import ServerSettings, Settings
@@ -29,6 +28,15 @@ NATIVE = re.compile(
     r"^/(api/v1/(?!llm/|batch-jobs)|healthz|readyz|metrics|invocations|v2/|vertex/)"
 )
 EXAMPLES = 15
+# Whether a body is valid here depends on the deployed model's columns (on a request id
+# the log holds, or on traces that exist), which no static document can say: the schema
+# describes the shape, and these operations answer 400/422 to a well-shaped body the
+# state cannot take. Every other check still runs on them; every check runs on every
+# other operation.
+MODEL_DEPENDENT = re.compile(
+    r"(/predict|/invocations|/infer|/explain|/feedback|/labelling/answers|/uploads(/validate)?"
+    r"|^/api/v1/datasets)$"
+)
 
 
 def test_no_operation_answers_5xx_or_breaks_its_schema(model_home: Path, tmp_path: Path) -> None:
@@ -51,6 +59,9 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(model_home: Path, tmp_pat
                 if not NATIVE.match(operation.path):
                     continue
                 checked += 1
+                excluded = (
+                    [positive_data_acceptance] if MODEL_DEPENDENT.search(operation.path) else []
+                )
 
                 @settings(
                     max_examples=EXAMPLES,
@@ -61,15 +72,13 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(model_home: Path, tmp_pat
                     derandomize=True,
                 )
                 @given(case=operation.as_strategy())
-                def call(case: schemathesis.Case) -> None:
+                def call(case: schemathesis.Case, excluded: list[object] = excluded) -> None:
                     response = case.call(base_url=url, timeout=30)
-                    case.validate_response(
-                        response, checks=[not_a_server_error, response_schema_conformance]
-                    )
+                    case.validate_response(response, excluded_checks=excluded)
 
                 try:
                     call()
-                except Exception as exc:  # collect every operation's failure, not the first
+                except (Exception, BaseExceptionGroup) as exc:  # every operation's, not the first
                     failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
     finally:
         ws.close()

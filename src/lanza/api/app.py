@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza import __version__
+from lanza.api import openapi
 from lanza.api.auth import AuditMiddleware, Guard
 from lanza.api.component import Component
 from lanza.api.errors import error_response, install_error_handlers
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.mount("/static/lanza", StaticFiles(directory=STATIC), name="lanza-static")
     for component in components:
         component.install(app)
+    openapi.install(app)
     install_docs(app, settings.server.expose_docs)
     return app
 

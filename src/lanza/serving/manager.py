@@ -27,6 +27,7 @@ from lanza.store.tables import utcnow
 
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
+START_WAIT_S = 120.0  # longest a server's start waits for its stored deployments to load
 
 
 class DeploymentManager:
@@ -64,6 +65,11 @@ class DeploymentManager:
             listed = []
         for stored in listed:
             self._schedule(stored.spec, stored.generation)
+        # A worker takes connections once its start-up ends: waiting for the loads here
+        # means a worker started beside others (or restarted after a crash) never answers
+        # 503 "still loading" for a deployment the others serve.
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=START_WAIT_S)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
