@@ -83,7 +83,9 @@ class Chaos:
 
     async def load(self, seconds: float) -> None:
         headers = {"authorization": f"Bearer {self.key}"}
-        limits = httpx.Limits(max_connections=200)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the
+        # server is closing is a ReadError that no fault caused.
+        limits = httpx.Limits(max_connections=200, keepalive_expiry=2)
         async with httpx.AsyncClient(base_url=self.url, timeout=30, limits=limits) as http:
             tasks: set[asyncio.Task[None]] = set()
             began = time.monotonic()
