@@ -13,8 +13,12 @@ from lanza.registry.references import parse_reference
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # What ``parse_reference`` takes, for the OpenAPI document: NAME, NAME@ALIAS, NAME/VERSION
-# or an MLflow URI.
-REFERENCE = r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_\-]+|/\d+)?|\S*(://|:/)\S*)\s*$"
+# (optionally after models:/) or an MLflow URI.
+_REF_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+REFERENCE = (
+    rf"^(models:/)?{_REF_NAME}(@[A-Za-z0-9_\-]+|/[0-9]+)?$"
+    r"|^(models:/|runs:/|[a-z][a-z0-9+.\-]*://)[!-~]+$"
+)
 Device = Literal["cpu", "cuda", "auto"]
 
 
