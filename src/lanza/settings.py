@@ -50,6 +50,16 @@ class ServerSettings(BaseModel):
     key_rpm: int = Field(
         0, ge=0, description="Requests per minute one API key may make (429 past it); 0: no limit."
     )
+    expose_metrics: bool = Field(
+        False,
+        description="Serve /metrics to anyone; by default it needs a 'read' key once keys exist "
+        "(it names deployments and versions).",
+    )
+    expose_docs: bool = Field(
+        False,
+        description="Serve /docs and /openapi.json to anyone; by default they need a 'read' "
+        "key once keys exist.",
+    )
 
 
 class LLMSettings(BaseModel):

@@ -154,9 +154,19 @@ def update(
     extra_columns: Annotated[
         str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Swap even when the new version's input signature cannot take the "
+            "requests the serving one takes (refused otherwise, see last_swap_error)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
+
+    A new version whose input signature would refuse today's requests is not swapped in
+    (the old one keeps serving and the deployment shows last_swap_error) unless --force.
 
     Example: lanza deployments update fraud --traffic fraud@champion=90,fraud@challenger=10
     """
@@ -171,6 +181,7 @@ def update(
         max_delay_ms=max_delay_ms,
         device=device,
         extra_columns=extra_columns,
+        force=force or None,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

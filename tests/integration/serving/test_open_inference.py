@@ -278,10 +278,13 @@ def test_grpc_errors_and_keys(server: Server) -> None:
             good.append(tensor)
         result = client.infer("cols", good, headers={"authorization": f"Bearer {secret}"})
         assert result.as_numpy("predict").shape == (1,)
+        # Once keys exist, /metrics needs a key too (LANZA_SERVER__EXPOSE_METRICS).
+        metrics = httpx.get(
+            f"{server.url}/metrics", headers={"authorization": f"Bearer {secret}"}
+        ).text
+        assert 'face="grpc"' in metrics
     finally:
         store.revoke(info.id)
-    metrics = httpx.get(f"{server.url}/metrics").text
-    assert 'face="grpc"' in metrics
 
 
 def _refused(client: triton_grpc.InferenceServerClient, tensor: object) -> bool:

@@ -102,11 +102,11 @@ class InferenceService:
             },
         )
 
-    def _admit(self, context: grpc.aio.ServicerContext[Any, Any], role: Role) -> None:
+    async def _admit(self, context: grpc.aio.ServicerContext[Any, Any], role: Role) -> None:
         metadata = dict(context.invocation_metadata() or ())
         header = str(metadata.get("authorization", ""))
         secret = header[7:].strip() if header.lower().startswith("bearer ") else None
-        self.guard.admit(secret or metadata.get("x-api-key") or None, role)
+        await self.guard.admit(secret or metadata.get("x-api-key") or None, role)
 
     async def server_live(self, request: Any, context: Any) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
@@ -123,7 +123,7 @@ class InferenceService:
         return pb.ServerMetadataResponse(name="lanza", version=__version__, extensions=[])
 
     async def model_metadata(self, request: Any, context: Any) -> pb.ModelMetadataResponse:
-        self._admit(context, "read")
+        await self._admit(context, "read")
         meta = oip.metadata(oip.model(self.serving, request.name, request.version or None))
         return pb.ModelMetadataResponse(
             name=meta["name"],
@@ -134,7 +134,7 @@ class InferenceService:
         )
 
     async def model_config(self, request: Any, context: Any) -> pb.ModelConfigResponse:
-        self._admit(context, "read")
+        await self._admit(context, "read")
         config = oip.config(oip.model(self.serving, request.name, request.version or None))
 
         def tensor(cls: Any, t: dict[str, Any]) -> Any:
@@ -152,14 +152,14 @@ class InferenceService:
         )
 
     async def repository_index(self, request: Any, context: Any) -> pb.RepositoryIndexResponse:
-        self._admit(context, "read")
+        await self._admit(context, "read")
         models = oip.repository(self.serving, ready_only=request.ready)
         return pb.RepositoryIndexResponse(
             models=[pb.RepositoryIndexResponse.ModelIndex(**m) for m in models]
         )
 
     async def model_infer(self, request: Any, context: Any) -> pb.ModelInferResponse:
-        self._admit(context, "predict")
+        await self._admit(context, "predict")
         answer = await oip.infer(
             self.serving,
             request.model_name,

@@ -13,8 +13,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from lanza import __version__
-from lanza.api.auth import require
+from lanza.api.auth import identified, require
 from lanza.api.routers.deps import request_id, serving
+from lanza.errors import NotFoundError
 from lanza.serving import openinference as oip
 from lanza.serving import v2
 from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_json
@@ -61,7 +62,14 @@ def router() -> APIRouter:
     @api.get("/models/{name}/ready")
     @api.get("/models/{name}/versions/{version}/ready")
     async def model_ready(name: str, request: Request, version: str | None = None) -> Response:
-        ok = oip.model(serving(request), name, version).status == "ready"
+        # Open to probes; a caller without a valid key gets the same 503 for a name that
+        # does not exist as for one that is not ready, so it cannot list deployments.
+        try:
+            ok = oip.model(serving(request), name, version).status == "ready"
+        except NotFoundError:
+            if not await identified(request):
+                return _json({"name": name, "ready": False}, 503)
+            raise
         return _json({"name": name, "ready": ok}, 200 if ok else 503)
 
     @api.post("/models/{name}/infer", dependencies=[Depends(require("predict"))])
