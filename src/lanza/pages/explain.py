@@ -73,7 +73,7 @@ def explain(
 def _frame(runtime: ModelRuntime, rows: list[dict[str, Any]]) -> pd.DataFrame:
     numeric = {c.name for c in runtime.schema.columns if c.numeric}
     names = list(rows[0])
-    return to_frame({n: [r[n] for r in rows] for n in names}, numeric)
+    return to_frame({n: [r[n] for r in rows] for n in names}, numeric, runtime.schema.dated)
 
 
 def _linear(

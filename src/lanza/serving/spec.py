@@ -44,6 +44,11 @@ class DeploymentSpec(BaseModel):
     max_delay_ms: float = Field(2.0, ge=0, le=1000, description="Wait for a batch to fill.")
     device: Device = "cpu"
     description: str = ""
+    impute_missing_columns: bool = Field(
+        False,
+        description="Answer requests that leave out a column entirely (each row is flagged) "
+        "instead of refusing them with 422.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -89,6 +94,7 @@ class DeploymentUpdate(BaseModel):
     max_delay_ms: float | None = Field(None, ge=0, le=1000)
     device: Device | None = None
     description: str | None = None
+    impute_missing_columns: bool | None = None
 
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:
         """The spec with these changes; a new model replaces a traffic split and vice versa."""
