@@ -65,6 +65,11 @@ def _pages(request: Request) -> PagesComponent:
     return component
 
 
+def _imputes(pages: PagesComponent, deployment: str) -> bool:
+    """Whether the deployment answers rows that leave out a column (flagged)."""
+    return pages.serving.manager.get(deployment).spec.impute_missing_columns
+
+
 def _who(key: KeyInfo | None) -> str:
     return key.name if key is not None else "anonymous"
 
@@ -126,6 +131,7 @@ def router() -> APIRouter:
             "model": response.model,
             "request_id": response.request_id,
             "plain": plain(built, response),
+            "warnings": response.warnings[0] if response.warnings else [],
             "explanation": explanation.to_dict(),
         }
 
@@ -136,7 +142,9 @@ def router() -> APIRouter:
         data = await request.body()
         built, variant = await asyncio.to_thread(pages.form, name)
         frame = await asyncio.to_thread(read_table, filename, data)
-        checked = await asyncio.to_thread(check, frame, variant.loaded.runtime.schema, built)
+        checked = await asyncio.to_thread(
+            check, frame, variant.loaded.runtime.schema, built, _imputes(pages, name)
+        )
         return pages, variant, frame, checked
 
     @api.post("/deployments/{name}/uploads/validate", dependencies=[Depends(require("predict"))])

@@ -8,6 +8,7 @@ served on every face and every payload form.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,56 @@ def test_batch_reads_dates_and_refuses_a_missing_column(
     options = BatchOptions("dated/1", str(tmp_path / "short.csv"), str(tmp_path / "out2"))
     with pytest.raises(DataError, match="Column 'when' is missing from"):
         run_batch(rules_workspace, options)
+
+
+def test_upload_and_form_apply_the_same_rules(server: str, penguins: pd.DataFrame) -> None:
+    frame = penguins.drop(columns="species").head(4).copy()
+    frame.loc[1, "island"] = "Atlantis"
+    text = frame.to_csv(index=False)
+    lines = text.splitlines()
+    lines.append(",".join(lines[1].split(",")[:5]))  # a short line, as lanza batch refuses it
+    body = "\n".join(lines) + "\n"
+    made = httpx.post(
+        f"{server}/api/v1/deployments/p/uploads", params={"filename": "p.csv"}, content=body
+    )
+    assert made.status_code == 201, made.text
+    report = made.json()["validation"]
+    assert (report["rows"], report["good"], report["bad"]) == (5, 4, 1)
+    assert report["row_problems"] == [
+        {
+            "reason": "the line has 5 fields where the header has 7",
+            "column": None,
+            "row": 6,
+            "value": None,
+        }
+    ]
+    unseen = [w for w in report["warnings"] if w["column"] == "island"]
+    assert unseen == [
+        {
+            "reason": "Atlantis (island) was never seen in training; this answer is a guess.",
+            "column": "island",
+            "row": 3,
+            "value": "Atlantis",
+        }
+    ]
+    upload = made.json()["upload"]
+    got = httpx.get(f"{server}/api/v1/deployments/p/uploads/{upload['id']}/file")
+    result = pd.read_csv(io.StringIO(got.text), dtype=str, keep_default_na=False)
+    assert result.loc[1, "warnings"] == (
+        "Atlantis (island) was never seen in training; this answer is a guess."
+    )
+    assert result.loc[4, "prediction"] == ""
+    assert "5 fields" in result.loc[4, "error"]
+    missing = httpx.post(
+        f"{server}/api/v1/deployments/p/uploads",
+        params={"filename": "p.csv"},
+        content=frame.drop(columns="sex").to_csv(index=False),
+    )
+    assert missing.status_code == 422
+    assert missing.json()["error"]["message"] == "Column 'sex' is missing from 'p.csv'."
+    record = {**_row(penguins), "island": "Atlantis"}
+    explained = httpx.post(f"{server}/api/v1/deployments/p/explain", json={"record": record})
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["warnings"] == [
+        "Atlantis (island) was never seen in training; this answer is a guess."
+    ]
