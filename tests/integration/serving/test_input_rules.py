@@ -144,6 +144,16 @@ def test_unseen_out_of_range_and_null_are_answered_and_flagged(
             "1.0"
         )
         assert line in metrics
+    wait_for(lambda: httpx.get(f"{server}/api/v1/deployments/p/monitoring").status_code == 200)
+    report = httpx.get(f"{server}/api/v1/deployments/p/monitoring").json()
+    assert report["data_quality"]["flagged"] == 3
+    assert {
+        (c["feature"], c["reason"], c["rows"]) for c in report["data_quality"]["by_feature"]
+    } == {
+        ("island", "unseen", 1),
+        ("bill_length_mm", "out_of_range", 1),
+        ("sex", "missing", 1),
+    }
 
 
 def test_a_missing_column_is_a_422_unless_the_deployment_imputes(
