@@ -34,6 +34,7 @@ from lanza.pages.card import CardEdit
 from lanza.pages.explain import explain
 from lanza.pages.form import Form, baselines
 from lanza.pages.validation import Checked, check, read_table
+from lanza.runtime.rules import plain_number
 from lanza.security.keys import KeyInfo
 from lanza.serving.dataplane import InferenceRequest, InferenceResponse
 from lanza.serving.payload import Payload
@@ -83,10 +84,11 @@ def plain(form: Form, response: InferenceResponse) -> str:
         p = probabilities[0].get(str(value))
         if p is not None:
             return f"The model says {target} is {value}, with a probability of {p:.0%}."
-    if isinstance(value, float):
-        sentence = f"The model predicts {target} = {value:.4g}."
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        sentence = f"The model predicts {target} = {plain_number(value)}."
         if form.metric in ("rmse", "mae") and form.cv_mean is not None:
-            sentence += f" At training it was off by {abs(form.cv_mean):.3g} ({form.metric})."
+            off = plain_number(abs(form.cv_mean))
+            sentence += f" At training it was off by {off} on average ({form.metric})."
         return sentence
     return f"The model says {target} is {value}."
 
@@ -123,6 +125,7 @@ def router() -> APIRouter:
             response.predictions[0],
             baselines(built),
             body.budget_ms / 1000,
+            built.target,
         )
         probabilities = response.probabilities()
         return {

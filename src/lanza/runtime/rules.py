@@ -57,8 +57,8 @@ class InputWarning:
                 f"{self.value} ({self.feature}) was never seen in training; this answer is a guess."
             )
         return (
-            f"{self.feature} {_number(self.value)} is outside the training range "
-            f"{_number(self.low)} to {_number(self.high)}; this answer is a guess."
+            f"{self.feature} {plain_number(self.value)} is outside the training range "
+            f"{plain_number(self.low)} to {plain_number(self.high)}; this answer is a guess."
         )
 
 
@@ -304,13 +304,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
-def _number(value: Any) -> str:
-    """A number as a person writes it: thousands separators, few decimals, no e-notation."""
+def plain_number(value: Any) -> str:
+    """A number as a person writes it: integers as integers, few decimals, thousands
+    separators from 10,000 (so years stay 2007), never e-notation."""
     if value is None:
         return "?"
     number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
+    if not math.isfinite(number):
+        return str(number)
+    grouping = "," if abs(number) >= 10_000 else ""
+    if number.is_integer():
+        return f"{int(number):{grouping}}"
     if abs(number) >= 100:
-        return f"{number:,.1f}"
-    return f"{number:,.4g}" if abs(number) >= 1e-4 else f"{number:.2e}"
+        return f"{number:{grouping}.1f}"
+    if abs(number) >= 1e-4:
+        return f"{number:.4g}"
+    return f"{number:.10f}".rstrip("0")

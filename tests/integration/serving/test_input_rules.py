@@ -9,6 +9,7 @@ served on every face and every payload form.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ def rules_home(tmp_path_factory: pytest.TempPathFactory, penguins: pd.DataFrame)
     home = tmp_path_factory.mktemp("rules-home")
     ws = Workspace(Settings(home=home))
     train(ws, TrainRequest(penguins, "species", "penguins", candidates=["logistic_regression"]))
+    heavy = penguins.dropna(subset=["body_mass_g"])
+    train(ws, TrainRequest(heavy, "body_mass_g", "mass", candidates=["ridge_regression"]))
     code = home / "dated_model.py"
     code.write_text(DATED_MODEL)
     example = pd.DataFrame({"when": pd.to_datetime(["2024-01-02", "2024-03-01"]), "x": [1.0, 2.0]})
@@ -97,10 +100,10 @@ def rules_workspace(rules_home: Path, tmp_path: Path) -> Iterator[Workspace]:
 @pytest.fixture
 def server(rules_workspace: Workspace) -> Iterator[str]:
     with running(create_app(workspace=rules_workspace)) as url:
-        for name, model in (("p", "penguins/1"), ("d", "dated/1")):
+        for name, model in (("p", "penguins/1"), ("d", "dated/1"), ("m", "mass/1")):
             created = httpx.post(f"{url}/api/v1/deployments", json={"name": name, "model": model})
             assert created.status_code == 201, created.text
-        wait_for(lambda: _ready(url, "p") and _ready(url, "d"), timeout=60)
+        wait_for(lambda: all(_ready(url, n) for n in "pdm"), timeout=60)
         yield url
 
 
@@ -330,3 +333,25 @@ def test_upload_and_form_apply_the_same_rules(server: str, penguins: pd.DataFram
     assert explained.json()["warnings"] == [
         "Atlantis (island) was never seen in training; this answer is a guess."
     ]
+
+
+def test_the_predict_page_speaks_plain_words(server: str, browser: Any) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/deployments/m")
+    page.locator("#predict-form").wait_for()
+    assert page.get_attribute("#field-year", "placeholder") == "2007 to 2009"
+    page.fill("#field-bill_length_mm", "")  # blank: filled with a typical value, and said so
+    page.click("#predict")
+    page.locator("#prediction").wait_for()
+    shown = page.inner_text("#prediction")
+    value = float(page.get_attribute("#prediction", "data-value") or "nan")
+    assert shown == (f"{value:.1f}" if abs(value) < 10_000 else f"{value:,.1f}")  # no 4.131e+03
+    assert page.inner_text("#warnings") == (
+        "bill_length_mm was not given; a typical value was used."
+    )
+    assert "null" not in page.inner_text("#result")
+    assert "body_mass_g" in page.inner_text("#contributions + .legend")
+    page.screenshot(path=str(Path(os.environ.get("LANZA_SHOTS", "/tmp")) / "predict-mass.png"))
+    assert errors == []

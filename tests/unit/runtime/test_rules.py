@@ -40,7 +40,7 @@ FLAGS = [
     None,
     "Atlantis (island) was never seen in training; this answer is a guess.",
     "island was not given; a typical value was used. "
-    "bill 1,234.5 is outside the training range 32.1 to 59.6; this answer is a guess. "
+    "bill 1234.5 is outside the training range 32.1 to 59.6; this answer is a guess. "
     "when was not given; a typical value was used.",
 ]
 
