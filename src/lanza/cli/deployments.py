@@ -44,6 +44,15 @@ def parse_traffic(text: str) -> list[dict[str, Any]]:
     return routes
 
 
+Imputes = Annotated[
+    bool | None,
+    typer.Option(
+        "--impute-missing-columns/--refuse-missing-columns",
+        help="Answer requests that leave out a column (flagged) instead of a 422.",
+    ),
+]
+
+
 def _spec_fields(model: str | None, traffic: str | None, **options: Any) -> dict[str, Any]:
     fields = {k: v for k, v in options.items() if v is not None}
     if model is not None:
@@ -74,6 +83,7 @@ def deploy_command(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -91,6 +101,7 @@ def deploy_command(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        impute_missing_columns=impute_missing_columns,
     )
     spec = _validated(DeploymentSpec, fields)
     state(ctx).workspace().registry.resolve(spec.routes[0].model)
@@ -147,6 +158,7 @@ def update(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
@@ -163,6 +175,7 @@ def update(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        impute_missing_columns=impute_missing_columns,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

@@ -108,9 +108,11 @@ def _linear(
         both = _dense(prepare.transform(_frame(runtime, [row, typical])))
     except Exception:
         return None
-    weights = np.asarray(coef, dtype="float64")
-    weights = weights.ravel() if weights.ndim == 1 or weights.shape[0] == 1 else None
-    if weights is None or weights.shape[0] != both.shape[1]:
+    matrix = np.asarray(coef, dtype="float64")
+    if matrix.ndim > 1 and matrix.shape[0] != 1:  # several outputs: not one predicted value
+        return None
+    weights = matrix.ravel()
+    if weights.shape[0] != both.shape[1]:
         return None
     effects = weights * (both[0] - both[1])
     totals: dict[str, float] = dict.fromkeys(features, 0.0)

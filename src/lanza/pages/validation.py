@@ -146,8 +146,8 @@ def check(frame: pd.DataFrame, schema: InputSchema, form: Form, impute: bool = F
         checked.errors = {i: [] for i in range(len(frame))}
         return checked
     for index, count in frame.attrs.get(FIELDS, {}).items():
-        reason = f"the line has {count} fields where the header has {len(frame.columns)}"
-        checked.errors.setdefault(index, []).append(Problem(reason, None, index + 2))
+        uneven = f"the line has {count} fields where the header has {len(frame.columns)}"
+        checked.errors.setdefault(index, []).append(Problem(uneven, None, index + 2))
     facts = schema if schema.has_facts else with_form_facts(schema, form)
     converted: dict[str, list[Any]] = {}
     for column in facts.columns:
