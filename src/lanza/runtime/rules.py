@@ -139,7 +139,7 @@ def _may_flag(column: Column, values: list[Any]) -> bool:
         return True
     if column.numeric:
         total = sum(values)  # NaN when a value is NaN (infinities were refused)
-        if total != total:
+        if math.isnan(total):
             return True
         low, high = column.minimum, column.maximum
         return low is not None and high is not None and (min(values) < low or max(values) > high)
