@@ -23,7 +23,7 @@ import pandas as pd
 from lanza.errors import DataError, UnsupportedMediaTypeError
 from lanza.pages.form import Form
 from lanza.runtime.rules import missing_columns, value_warning
-from lanza.runtime.schema import Column, InputSchema
+from lanza.runtime.schema import DATED, Column, InputSchema
 
 EXCEL = (".xlsx", ".xlsm")
 TRUE = {"true", "yes", "1", "y", "t"}
@@ -196,6 +196,10 @@ def convert(raw: Any, kind: str, numeric: bool) -> tuple[Any, str | None]:
         if word in TRUE or word in FALSE:
             return word in TRUE, None
         return None, "must be yes or no (true/false)"
+    if kind in DATED:
+        when = pd.to_datetime(str(text), errors="coerce", utc=True, format="ISO8601")
+        if pd.isna(when):
+            return None, "must be a date or time such as 2024-05-01 or 2024-05-01T13:45:00"
     return str(text), None
 
 

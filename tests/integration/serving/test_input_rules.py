@@ -225,6 +225,15 @@ def test_a_datetime_signature_is_served_on_every_face(
     )
     assert vertex.status_code == 200, vertex.text
     assert vertex.json()["predictions"] == EXPECTED
+    upload = httpx.post(
+        f"{server}/api/v1/deployments/d/uploads",
+        params={"filename": "dated.csv"},
+        content=DATED.to_csv(index=False) + "soon,1.0\n",
+    )
+    assert upload.status_code == 201, upload.text
+    report = upload.json()["validation"]
+    assert (report["good"], report["bad"]) == (2, 1)
+    assert report["row_problems"][0]["column"] == "when"
     bad = httpx.post(
         f"{server}/api/v1/deployments/d/predict",
         json={"instances": [{"when": "soon", "x": 1.0}]},

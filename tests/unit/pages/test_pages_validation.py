@@ -41,6 +41,10 @@ def test_cells_convert_to_the_signature_type_or_say_why_not() -> None:
     assert convert("0", "boolean", False) == (False, None)
     assert convert("maybe", "boolean", False)[1] == "must be yes or no (true/false)"
     assert convert(12, "string", False) == ("12", None)
+    assert convert("2024-05-01", "datetime", False) == ("2024-05-01", None)
+    assert convert("soon", "datetime", False)[1] == (
+        "must be a date or time such as 2024-05-01 or 2024-05-01T13:45:00"
+    )
 
 
 def test_bad_rows_are_set_aside_with_line_numbers_and_extra_columns_kept() -> None:
