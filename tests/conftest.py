@@ -12,6 +12,12 @@ from typing import Any
 import pandas as pd
 import psycopg
 import pytest
+
+# Tests log scikit-learn models with mlflow.sklearn (skops, default trusted types) in the
+# same process where lanza loads models. lanza imports skops without its list of
+# scikit-learn estimators (it names the trusted types of every load itself); importing
+# skops first, as a user's own code would, keeps that list for MLflow's calls.
+import skops.io  # noqa: F401
 from sklearn.datasets import load_breast_cancer
 
 from lanza.settings import Settings

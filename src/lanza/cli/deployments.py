@@ -44,6 +44,15 @@ def parse_traffic(text: str) -> list[dict[str, Any]]:
     return routes
 
 
+Imputes = Annotated[
+    bool | None,
+    typer.Option(
+        "--impute-missing-columns/--refuse-missing-columns",
+        help="Answer requests that leave out a column (flagged) instead of a 422.",
+    ),
+]
+
+
 def _spec_fields(model: str | None, traffic: str | None, **options: Any) -> dict[str, Any]:
     fields = {k: v for k, v in options.items() if v is not None}
     if model is not None:
@@ -77,6 +86,7 @@ def deploy_command(
     extra_columns: Annotated[
         str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
     ] = None,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -95,6 +105,7 @@ def deploy_command(
         max_delay_ms=max_delay_ms,
         device=device,
         extra_columns=extra_columns,
+        impute_missing_columns=impute_missing_columns,
     )
     spec = _validated(DeploymentSpec, fields)
     state(ctx).workspace().registry.resolve(spec.routes[0].model)
@@ -161,6 +172,7 @@ def update(
             "requests the serving one takes (refused otherwise, see last_swap_error)."
         ),
     ] = False,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
@@ -182,6 +194,7 @@ def update(
         device=device,
         extra_columns=extra_columns,
         force=force or None,
+        impute_missing_columns=impute_missing_columns,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

@@ -5,7 +5,8 @@ shared data plane in requests of at most ``max_rows_per_request`` rows, so they 
 logged and monitored like any other traffic; a file with more good rows than
 ``batch_rows`` is handed to a batch job instead, whose progress the page polls. Either
 way the answer is one file with every uploaded row: its values, the prediction, the
-probability of the predicted class, and for a bad row the reason it was not predicted.
+probability of the predicted class, the row's warnings in words (values the model never
+saw in training, empty cells), and for a bad row the reason it was not predicted.
 Uploads live under ``<home>/pages/uploads/<id>`` and are deleted after the monitoring
 retention (``LANZA_MONITORING__RETENTION_DAYS``), like the prediction log.
 """
@@ -117,6 +118,7 @@ class Uploads:
     async def _predict(self, upload: Upload, folder: Path, checked: Checked) -> None:
         predictions: list[Any] = []
         probabilities: list[float | None] = []
+        warnings: list[str] = []
         for start in range(0, len(checked.good), self.max_rows):
             columns = {n: v[start : start + self.max_rows] for n, v in checked.inputs.items()}
             count = min(self.max_rows, len(checked.good) - start)
@@ -127,12 +129,14 @@ class Uploads:
             )
             predictions += response.predictions
             probabilities += _top(response.probabilities(), response.predictions)
+            warnings += [" ".join(row) for row in response.warnings] or [""] * count
             upload.model = response.model
         answers = pd.DataFrame(
             {
                 LINE: [i + 2 for i in checked.good],
                 "prediction": pd.Series(predictions, dtype=object),
                 "probability": pd.Series(probabilities, dtype=object),
+                "warnings": warnings,
             }
         )
         await asyncio.to_thread(self._assemble, folder, answers, upload.model)
@@ -279,7 +283,10 @@ def _batch_answers(out: Path) -> pd.DataFrame:
         frame["probability"] = frame[proba].to_numpy().max(axis=1)
     else:
         frame["probability"] = None
-    return frame[[LINE, "prediction", "probability"]]
+    if "warnings" not in frame.columns:
+        frame["warnings"] = ""
+    frame["warnings"] = frame["warnings"].fillna("")
+    return frame[[LINE, "prediction", "probability", "warnings"]]
 
 
 def _reason(problems: list[dict[str, Any]]) -> str:

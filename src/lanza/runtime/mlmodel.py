@@ -41,6 +41,8 @@ def read_model_file(folder: Path) -> ModelFile:
     found, schema = _plain_schema(document.get("signature"))
     if not found:
         schema = _mlflow_schema(folder)
+    if schema is not None and isinstance(metadata, dict):
+        schema = schema.with_facts(metadata.get("lanza.inputs"))
     return ModelFile(document["flavors"], metadata if isinstance(metadata, dict) else {}, schema)
 
 

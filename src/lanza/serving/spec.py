@@ -97,6 +97,11 @@ class DeploymentSpec(BaseModel):
         description="Swap to this configuration even when its input signature cannot take "
         "the requests the serving version takes (only for the change that sets it).",
     )
+    impute_missing_columns: bool = Field(
+        False,
+        description="Answer requests that leave out a column entirely (each row is flagged) "
+        "instead of refusing them with 422.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -146,6 +151,7 @@ class DeploymentUpdate(BaseModel):
     force: bool = Field(
         False, description="Swap even when the new input signature is incompatible."
     )
+    impute_missing_columns: bool | None = None
 
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:
         """The spec with these changes; a new model replaces a traffic split and vice versa."""

@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from lanza.experiments import experiment_id
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
+from lanza.runtime.rules import describe_inputs
 from lanza.training.data import TrainingData
 from lanza.training.serialization import VerifiedCache, dump_model, trusted_types
 from lanza.training.trainer import CandidateResult, Leaderboard
@@ -237,6 +238,8 @@ class TrainingTracker:
             signature=signature,
             input_example=example,
             pip_requirements=_requirements(model),
+            # What training saw of each input, so serving can flag what it never saw.
+            metadata={"lanza.inputs": describe_inputs(data.features)},
         )
 
     def _register(

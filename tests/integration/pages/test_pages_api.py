@@ -42,7 +42,8 @@ def test_explain_predicts_like_the_api_and_is_logged(
         assert answer["prediction"] == api["predictions"][0]
         assert answer["probabilities"] == pytest.approx(api["probabilities"][0])
         explanation = answer["explanation"]
-        assert explanation["method"] == "coefficients"
+        assert explanation["method"] == "occlusion"  # a classifier: points of probability
+        assert explanation["unit"].startswith("points of probability of")
         assert {c["feature"] for c in explanation["contributions"]} == set(row)
         assert "probability" in answer["plain"]
         # Logged like any other prediction: feedback on its request id is accepted.

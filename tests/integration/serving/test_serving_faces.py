@@ -82,7 +82,7 @@ def test_mlflow_error_shape(server: str) -> None:
     assert response.status_code == 422
     assert response.json() == {
         "error_code": "BAD_REQUEST",
-        "message": "Column 'mean_texture' is missing.",
+        "message": "Column 'mean_texture' is missing (and 2 more).",
     }
     assert httpx.get(f"{server}/ping").status_code == 200
 
