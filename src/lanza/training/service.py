@@ -56,18 +56,20 @@ def train(
         frame, source = load_table(request.data), str(Path(request.data).resolve())
     folds = request.folds or workspace.settings.training.cv_folds
     data = prepare(frame, request.target, request.task, folds, source)
-    metric = resolve_metric(request.metric, data.task, len(data.classes))
+    metric = resolve_metric(
+        request.metric, data.task, len(data.classes), data.imbalanced, data.positive
+    )
     _check_candidates(request.candidates, data)
     workspace.registry.check()
     trainer = Trainer(
         metric,
-        folds,
+        data.folds,
         workspace.settings.training.random_state,
         request.time_budget,
         request.candidates,
     )
     board = trainer.run(data, progress)
-    params = {"data": source, "folds": folds, "time_budget": request.time_budget}
+    params = {"data": source, "folds": data.folds, "time_budget": request.time_budget}
     model = workspace.tracker.record(
         request.name,
         data,
