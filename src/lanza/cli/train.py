@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,6 +55,7 @@ def train_command(
 
     Example: lanza train churn.csv --target churned --name churn --time-budget 120
     """
+    started = time.perf_counter()
     if task is not None and task not in ("classification", "regression"):
         raise typer.BadParameter("use classification or regression", param_hint="--task")
     from lanza.training.service import TrainRequest
@@ -68,6 +70,7 @@ def train_command(
         folds=folds,
         candidates=[c.strip() for c in candidates.split(",")] if candidates else None,
         promote=promote,
+        started=started,
     )
     outcome = run_training(state(ctx).workspace(), request, quiet=as_json)
     if as_json:
@@ -182,6 +185,7 @@ def outcome_json(outcome: TrainOutcome) -> dict[str, object]:
         "rows": len(outcome.data.features),
         "columns_used": outcome.data.plan.used,
         "search_seconds": round(board.seconds, 3),
+        "seconds": round(outcome.seconds, 3),
     }
 
 

@@ -222,7 +222,7 @@ COSTS: dict[str, tuple[float, float]] = {
     "rbf_svr": (2.0, 2.0),
     "decision_tree": (1.0, 1.1),
     "random_forest": (3.0, 1.1),
-    "hist_gradient_boosting": (5.0, 0.9),
+    "hist_gradient_boosting": (5.0, 0.75),
     "xgboost": (4.0, 1.0),
     "mlp": (1.5, 1.0),
 }

@@ -108,7 +108,10 @@ def _left_out_reason(name: str, column: pd.Series, rows: int) -> str:
     if pd.api.types.is_float_dtype(column) or pd.api.types.is_bool_dtype(column):
         return ""
     if pd.api.types.is_integer_dtype(column):
-        if ID_NAME.search(name) or present.is_monotonic_increasing:
+        counting = present.is_monotonic_increasing and present.max() - present.min() + 1 == len(
+            present
+        )
+        if ID_NAME.search(name) or counting:
             return "it looks like an identifier (a different whole number in every row)"
         return ""
     if pd.api.types.is_datetime64_any_dtype(column) or _looks_like_text(column):

@@ -4,15 +4,15 @@ Without a time budget every candidate runs, simplest first. With one, each candi
 cost is first estimated from a fit on a small sample, candidates run in order of prior
 value per estimated second, one that would not fit in what is left is skipped with the
 reason, and one whose folds run longer than estimated is stopped between folds. The
-search keeps ``SEARCH_SHARE`` of the budget, leaving the rest for registering the pick,
-so a whole ``lanza train`` stays within the budget (and at worst 10 % past it).
+budget counts from when the run began (``started``, the command's start) and keeps
+``reserve`` seconds for registering the pick, so a whole ``lanza train`` stays within
+the budget (and at worst 10 % past it).
 
 A candidate that raises is recorded as failed, with its reason, and the run goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from collections.abc import Callable
@@ -32,8 +32,9 @@ from lanza.training.serialization import dump_model
 
 LATENCY_CALLS = 30
 SAMPLE_ROWS = 1000
-SEARCH_SHARE = 0.9
-SMALL_TABLE = 20_000
+OVERRUN_SHARE = 0.05
+"""How far past the budget a candidate's remaining folds may be projected before it stops."""
+ESTIMATE_SHARE = 0.3
 
 
 @dataclass
@@ -168,8 +169,10 @@ class Trainer:
         seed: int = 0,
         time_budget: float | None = None,
         only: list[str] | None = None,
+        reserve: float = 0.0,
     ) -> None:
         self.metric = metric
+        self.reserve = reserve
         self.folds = folds
         self.seed = seed
         self.time_budget = time_budget
@@ -177,14 +180,19 @@ class Trainer:
         self.scorer = metric.scoring()
         self._started = 0.0
 
-    def run(self, data: TrainingData, progress: Progress | None = None) -> Leaderboard:
-        """Cross-validate, refit and measure each candidate; then pick."""
-        with _threads(len(data.features)):
+    def run(
+        self, data: TrainingData, progress: Progress | None = None, started: float | None = None
+    ) -> Leaderboard:
+        """Cross-validate, refit and measure each candidate; then pick.
+
+        ``started`` is when the budget began (``time.perf_counter``), by default now.
+        """
+        self._started = time.perf_counter() if started is None else started
+        with _threads():
             return self._run(data, progress)
 
     def _run(self, data: TrainingData, progress: Progress | None) -> Leaderboard:
         report = progress or (lambda step: None)
-        self._started = time.perf_counter()
         results: list[CandidateResult] = []
         failed: list[Failed] = []
         skipped: list[Skipped] = []
@@ -239,8 +247,9 @@ class Trainer:
             return pool, {}
         first, rest = pool[0], pool[1:]
         estimates: dict[str, float] = {}
-        for candidate in rest:
-            if self._elapsed() >= self._limit():
+        for candidate in sorted(rest, key=lambda c: -worth(c, len(data.features))):
+            # Estimating may take a share of the budget; what it cannot reach is skipped.
+            if self._elapsed() >= ESTIMATE_SHARE * self._limit():
                 break
             estimates[candidate.name] = self._estimate(candidate, data)
         rows = len(data.features)
@@ -248,38 +257,56 @@ class Trainer:
         return [first, *rest], estimates
 
     def _limit(self) -> float:
-        return (self.time_budget or 0.0) * SEARCH_SHARE
+        return (self.time_budget or 0.0) - self.reserve
 
     def _estimate(self, candidate: Candidate, data: TrainingData) -> float:
-        """Seconds to cross-validate and refit, from one fit and predict on a sample."""
+        """Seconds to cross-validate and refit, from fits on two samples.
+
+        Two sizes separate a fixed cost (start-up, a fixed number of boosting rounds) from
+        the cost per row, which grows as ``rows ** candidate.scaling``.
+        """
         rows = len(data.features)
-        size = min(rows, SAMPLE_ROWS)
+        small, large = min(rows, SAMPLE_ROWS // 4), min(rows, SAMPLE_ROWS)
+        try:
+            self._time_fit(candidate, data, min(rows, 50))  # warm-up: imports and first calls
+            t_small = self._time_fit(candidate, data, small)
+            t_large = self._time_fit(candidate, data, large) if large > small else t_small
+        except Exception:  # it will fail in cross-validation too, quickly, and say why
+            return 0.0
+        fold_rows = rows * (self.folds - 1) / self.folds
+        s = candidate.scaling
+        if large <= small or t_large <= t_small:
+            per_fold = t_large
+        else:
+            per_row = (t_large - t_small) / (large**s - small**s)
+            fixed = max(t_small - per_row * small**s, 0.0)
+            per_fold = fixed + per_row * max(fold_rows, large) ** s
+        return float(per_fold * (self.folds + 1.25))
+
+    def _time_fit(self, candidate: Candidate, data: TrainingData, size: int) -> float:
+        rows = len(data.features)
         sample = (
             data.features.sample(size, random_state=self.seed) if size < rows else data.features
         )
         target = data.target.loc[sample.index]
         began = time.perf_counter()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = build_pipeline(candidate, data, self.seed).fit(sample, target)
-                model.predict(sample.iloc[: max(1, size // self.folds)])
-        except Exception:
-            spent: float = time.perf_counter() - began
-            return spent * (rows / size) ** 2 * (self.folds + 1)
-        seconds = time.perf_counter() - began
-        fold_rows = rows * (self.folds - 1) / self.folds
-        per_fold: float = seconds * max(fold_rows / size, 1.0) ** candidate.scaling
-        return per_fold * (self.folds + 1.25)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = build_pipeline(candidate, data, self.seed).fit(sample, target)
+            model.predict(sample.iloc[: max(1, size // self.folds)])
+        return time.perf_counter() - began
 
     def _budget_reason(self, estimate: float | None, any_result: bool) -> str:
+        """Why a candidate cannot run in what is left of the budget ('' when it can)."""
         # The first candidate (the baseline) always runs: there is always something to pick.
         if self.time_budget is None or not any_result:
             return ""
         left = self._limit() - self._elapsed()
         if left <= 0:
             return f"the time budget of {self.time_budget:g}s was used up"
-        if estimate is not None and estimate > left:
+        if estimate is None:
+            return "no time was left to estimate its cost on a sample"
+        if estimate > left:
             return (
                 f"estimated {estimate:,.1f}s from a sample, more than the {left:,.1f}s left "
                 f"of the {self.time_budget:g}s budget"
@@ -327,7 +354,7 @@ class Trainer:
         if self.time_budget is None:
             return
         remaining = (self.folds - fold + 1.25) * fold_seconds
-        if self._elapsed() + remaining > self.time_budget * SEARCH_SHARE + 0.05 * self.time_budget:
+        if self._elapsed() + remaining > self._limit() + OVERRUN_SHARE * self.time_budget:
             raise OverBudgetError(
                 f"stopped after {fold} of {self.folds} folds: finishing would have run past "
                 f"the {self.time_budget:g}s budget"
@@ -339,12 +366,16 @@ class Trainer:
         return KFold(self.folds, shuffle=True, random_state=self.seed)
 
 
-def _threads(rows: int) -> Any:
-    """One thread for small tables: there, OpenMP's start-up and contention cost more than
-    they give (histogram boosting took seconds, not tenths, on a few hundred rows)."""
+def _threads() -> Any:
+    """One thread per candidate, as XGBoost and the forest are already configured.
+
+    Candidates are then timed on equal terms, estimates from a sample hold, and
+    OpenMP's start-up and contention cannot dominate: on a busy two-core machine
+    histogram boosting took seconds, not tenths, on a few hundred rows with two threads.
+    """
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1) if rows < SMALL_TABLE else contextlib.nullcontext()
+    return threadpool_limits(limits=1)
 
 
 def _static_reason(candidate: Candidate, data: TrainingData) -> str:
