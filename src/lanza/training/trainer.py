@@ -247,9 +247,10 @@ class Trainer:
             return pool, {}
         first, rest = pool[0], pool[1:]
         estimates: dict[str, float] = {}
+        # Estimating may take a share of what is left; what it cannot reach is skipped.
+        deadline = self._elapsed() + ESTIMATE_SHARE * max(self._limit() - self._elapsed(), 0.0)
         for candidate in sorted(rest, key=lambda c: -worth(c, len(data.features))):
-            # Estimating may take a share of the budget; what it cannot reach is skipped.
-            if self._elapsed() >= ESTIMATE_SHARE * self._limit():
+            if self._elapsed() >= deadline:
                 break
             estimates[candidate.name] = self._estimate(candidate, data)
         rows = len(data.features)
