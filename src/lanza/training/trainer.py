@@ -35,6 +35,8 @@ SAMPLE_ROWS = 1000
 OVERRUN_SHARE = 0.05
 """How far past the budget a candidate's remaining folds may be projected before it stops."""
 ESTIMATE_SHARE = 0.3
+SMALL_TABLE = 2 * SAMPLE_ROWS
+"""Rows up to which candidates run without a cost estimate, most promising first."""
 
 
 @dataclass
@@ -246,6 +248,12 @@ class Trainer:
         if self.time_budget is None or len(pool) < 2:
             return pool, {}
         first, rest = pool[0], pool[1:]
+        rows = len(data.features)
+        if rows <= SMALL_TABLE:
+            # Sampling would cost about what the candidates do: run the most promising
+            # first and let the check between folds stop one that would overrun.
+            rest.sort(key=lambda c: -worth(c, rows))
+            return [first, *rest], dict.fromkeys((c.name for c in rest), 0.0)
         estimates: dict[str, float] = {}
         # Estimating may take a share of what is left; what it cannot reach is skipped.
         deadline = self._elapsed() + ESTIMATE_SHARE * max(self._limit() - self._elapsed(), 0.0)
@@ -253,7 +261,6 @@ class Trainer:
             if self._elapsed() >= deadline:
                 break
             estimates[candidate.name] = self._estimate(candidate, data)
-        rows = len(data.features)
         rest.sort(key=lambda c: -worth(c, rows) / max(estimates.get(c.name, float("inf")), 1e-3))
         return [first, *rest], estimates
 
