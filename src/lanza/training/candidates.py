@@ -84,7 +84,7 @@ def _xgb_classifier(seed: int) -> Any:
     booster = XGBClassifier(
         n_estimators=200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=1, verbosity=0
     )
-    return VotingClassifier([("xgboost", booster)], voting="soft")
+    return VotingClassifier([("xgboost", booster)], voting="soft", flatten_transform=False)
 
 
 def _xgb_regressor(seed: int) -> Any:
