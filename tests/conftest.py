@@ -115,3 +115,13 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI a test marked ``postgres`` that skips (for any reason) is reported as failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("CI") and item.get_closest_marker("postgres"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where PostgreSQL tests must run: {report.longrepr}"

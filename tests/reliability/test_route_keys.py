@@ -27,6 +27,8 @@ from tests.servers import running
 
 pytestmark = pytest.mark.slow
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# POSTs that only read (a query too large for a URL, as the LangSmith SDK sends it).
+READ_QUERIES = {("POST", "/langsmith/runs/query")}
 
 
 def mutating_routes(app: FastAPI) -> list[tuple[str, str, str | None]]:
@@ -100,12 +102,11 @@ def test_every_mutating_route_refuses_bad_keys(keyed: tuple[Workspace, dict[str,
             return http.request(method, _concrete(path), content=b"{}", headers=headers).status_code
 
         for method, path, role in routes:
-            cases = [
-                (None, 401),
-                ("lz_not_a_key", 401),
-                (keys["revoked"], 401),
-                (keys["read"], 403),
-            ]
+            cases = [(None, 401), ("lz_not_a_key", 401), (keys["revoked"], 401)]
+            if (method, path) in READ_QUERIES:
+                assert role == "read"
+            else:
+                cases.append((keys["read"], 403))
             if role == "admin":
                 cases.append((keys["predict"], 403))
             for key, expected in cases:
@@ -143,5 +144,41 @@ def test_a_key_past_its_rate_limit_gets_429_with_retry_after(home: Path) -> None
             assert int(limited.headers["retry-after"]) >= 1
             assert "3 requests per minute" in limited.json()["error"]["message"]
             assert get(second).status_code == 200  # the limit is per key
+    finally:
+        ws.close()
+
+
+def test_metrics_docs_and_v2_readiness_reveal_nothing_without_a_key(
+    keyed: tuple[Workspace, dict[str, str]],
+) -> None:
+    ws, keys = keyed
+    read = {"authorization": f"Bearer {keys['read']}"}
+    admin = {"authorization": f"Bearer {keys['admin']}"}
+    with running(create_app(workspace=ws)) as url, httpx.Client(base_url=url) as http:
+        made = http.post(
+            "/api/v1/deployments", json={"name": "gone", "model": "nope/1"}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        for path in ("/metrics", "/openapi.json", "/docs"):
+            assert http.get(path).status_code == 401, path
+            assert http.get(path, headers=read).status_code == 200, path
+        unknown = http.get("/v2/models/nothing/ready")
+        unready = http.get("/v2/models/gone/ready")  # failed to load: not ready
+        assert (unknown.status_code, unready.status_code) == (503, 503)
+        assert unknown.json()["ready"] is unready.json()["ready"] is False
+        assert set(unknown.json()) == set(unready.json())
+        assert http.get("/v2/models/nothing/ready", headers=read).status_code == 404
+
+
+def test_metrics_and_docs_can_be_opened_by_setting(home: Path) -> None:
+    settings = Settings(home=home)
+    settings.server.expose_metrics = settings.server.expose_docs = True
+    ws = Workspace(settings)
+    KeyStore(ws.database).create("a", "admin")
+    try:
+        with running(create_app(workspace=ws)) as url:
+            for path in ("/metrics", "/openapi.json", "/docs"):
+                assert httpx.get(url + path).status_code == 200, path
+            assert httpx.get(url + "/api/v1/deployments").status_code == 401
     finally:
         ws.close()

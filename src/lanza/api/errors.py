@@ -43,6 +43,19 @@ OPENAI_TYPES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (routes are split by method, so the one
+    Starlette matched first knows only its own)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def native_shape(status: int, code: str, message: str) -> dict[str, Any]:
     """lanza's own shape."""
     return {"error": {"code": code, "message": message, "status": status}}
@@ -99,6 +112,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
         if exc.status_code >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        if exc.upstream is not None and shape_for(request.url.path) is openai_shape:
+            # An OpenAI-compatible upstream's own error passes through as it was written.
+            body = {"error": exc.upstream}
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
         return error_response(request, exc.status_code, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -110,11 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = f"There is no route {request.method} {request.url.path}."
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(
-            request, exc.status_code, _code(exc.status_code), message, dict(exc.headers or {})
-        )
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(request, exc.status_code, _code(exc.status_code), message, headers)
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError) -> JSONResponse:

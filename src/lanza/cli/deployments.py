@@ -74,6 +74,9 @@ def deploy_command(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -91,6 +94,7 @@ def deploy_command(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        extra_columns=extra_columns,
     )
     spec = _validated(DeploymentSpec, fields)
     state(ctx).workspace().registry.resolve(spec.routes[0].model)
@@ -147,9 +151,22 @@ def update(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Swap even when the new version's input signature cannot take the "
+            "requests the serving one takes (refused otherwise, see last_swap_error)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
+
+    A new version whose input signature would refuse today's requests is not swapped in
+    (the old one keeps serving and the deployment shows last_swap_error) unless --force.
 
     Example: lanza deployments update fraud --traffic fraud@champion=90,fraud@challenger=10
     """
@@ -163,6 +180,8 @@ def update(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        extra_columns=extra_columns,
+        force=force or None,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
@@ -168,7 +168,10 @@ def router() -> APIRouter:
         "/deployments/{name}/uploads/{upload_id}/file", dependencies=[Depends(require("predict"))]
     )
     async def upload_file(
-        name: str, upload_id: str, request: Request, format: str = "csv"
+        name: str,
+        upload_id: str,
+        request: Request,
+        format: Annotated[str, Query(json_schema_extra={"enum": ["csv", "xlsx"]})] = "csv",
     ) -> Response:
         if format not in ("csv", "xlsx"):
             raise ValidationError(f"Unknown format '{format}'; use csv or xlsx.")

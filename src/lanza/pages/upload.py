@@ -33,6 +33,21 @@ from lanza.serving.dataplane import DataPlane, InferenceRequest
 from lanza.serving.payload import Payload
 
 LINE = "_line"
+# OWASP's CSV-injection rule: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(value: Any) -> Any:
+    """A cell no spreadsheet runs: text that would start a formula gets a leading ``'``.
+
+    Plain numbers (``-1.5``, ``+3``) stay as they are; they are data, not formulas.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 RESULT = "result.csv"
 
 
@@ -153,7 +168,8 @@ class Uploads:
         merged = original.merge(answers, on=LINE, how="left")
         merged["model"] = [model if pd.notna(p) else "" for p in merged["prediction"]]
         merged["error"] = [_reason(errors.get(str(line - 2), [])) for line in merged[LINE]]
-        merged.drop(columns=[LINE]).to_csv(folder / RESULT, index=False)
+        merged = merged.drop(columns=[LINE])
+        _neutralised(merged).to_csv(folder / RESULT, index=False)
 
     def status(self, deployment: str, upload_id: str) -> Upload:
         """An upload, its batch job's progress folded in; assembles the file when it is done."""
@@ -190,7 +206,9 @@ class Uploads:
         if fmt == "xlsx":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
             buffer = io.BytesIO()
-            frame.to_excel(buffer, index=False, engine="openpyxl")
+            # Every cell goes in as text (already neutralised): openpyxl would otherwise
+            # store a string that starts with '=' as a live formula.
+            _neutralised(frame).to_excel(buffer, index=False, engine="openpyxl")
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             return buffer.getvalue(), media, stem + ".xlsx"
         return path.read_bytes(), "text/csv", stem + ".csv"
@@ -222,6 +240,18 @@ class Uploads:
         if upload is None or upload.deployment != deployment:
             raise NotFoundError(f"Deployment '{deployment}' has no upload '{upload_id}'.")
         return upload
+
+
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell and header neutralised; dtypes of the rest kept."""
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = pd.Series(
+                [neutralise(v) for v in out[column]], index=out.index, dtype=object
+            )
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
 
 
 def _keep(folder: Path, frame: pd.DataFrame, checked: Checked) -> None:

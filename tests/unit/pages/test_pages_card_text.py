@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lanza.pages.card_text import to_html, to_markdown
@@ -85,3 +86,18 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "<b>retention" not in page
     assert "http" not in page
     assert "<script" not in page
+
+
+def test_markdown_escapes_html_and_links_from_card_fields() -> None:
+    card = _card()
+    card["owner"] = {
+        "owners": ["<script>alert(1)</script>"],
+        "intended_use": "[click](javascript:alert(1)) <img src=x onerror=alert(1)>",
+        "limitations": "line one\n## injected heading\n| a | b |",
+    }
+    text = to_markdown(card)
+    assert not re.search(r"(?<!\\)[<\[]", text), "every '<' and '[' is escaped"
+    assert "\\[click\\](javascript:alert(1))" in text
+    assert "\\<script\\>alert(1)\\</script\\>" in text
+    assert "\n## injected" not in text
+    assert "line one ## injected heading \\| a \\| b \\|" in text
