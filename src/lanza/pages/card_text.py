@@ -53,6 +53,10 @@ def sections(card: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         "Why this model: " + str(selection.get("reason") or "–"),
         f"Predict latency at training: {_num(training['latency_ms_per_row'])} ms per row.",
     ]
+    selection = training.get("selection") or {}
+    scores += [f"Skipped {s['name']}: {s['reason']}." for s in selection.get("skipped", [])]
+    scores += [f"Failed {f['name']}: {f['reason']}." for f in selection.get("failed", [])]
+    scores += [f"Note: {n}." for n in selection.get("notes", [])]
     cost = training.get("cost")
     if cost:
         scores.append(

@@ -30,7 +30,12 @@ def _card() -> dict[str, Any]:
             "cv_mean": 0.8712,
             "cv_std": 0.012,
             "folds": 5,
-            "selection": {"reason": "simplest within one standard error"},
+            "selection": {
+                "reason": "simplest within one standard error",
+                "skipped": [{"name": "mlp", "reason": "estimated 90s, more than the 12s left"}],
+                "failed": [{"name": "knn", "reason": "ValueError: no rows"}],
+                "notes": ["column 'id' left out: it looks like an identifier"],
+            },
             "leaderboard": [{"candidate": "logistic_regression", "complexity": 1, "roc_auc": 0.87}],
             "latency_ms_per_row": 0.05,
             "cost": {
@@ -66,6 +71,9 @@ def test_markdown_has_every_section() -> None:
         "Limits: not written yet",
         "Training metric: roc_auc 0.8712 ± 0.012 (5-fold cross-validation).",
         "CPU cost per million predictions: $0.0009 in batch",
+        "Skipped mlp: estimated 90s, more than the 12s left.",
+        "Failed knn: ValueError: no rows.",
+        "Note: column 'id' left out: it looks like an identifier.",
         "| tenure | number | 0.0 % | 0 to 72 |",
         "| churn | churn@champion | 100 % | cpu | 40 | 3.2 | 25 % of features | accuracy 0.9 |",
     ]:

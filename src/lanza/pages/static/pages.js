@@ -389,6 +389,9 @@ async function renderCard(main, name, version) {
         el("p", {}, `${human(d.rows)} training rows · source ${d.source || "–"} · digest ${d.digest || "–"}`), features),
       section("Training and selection", el("p", {}, `${t.folds || "–"}-fold cross-validation; ${human(t.latency_ms_per_row)} ms per row to predict.`),
         el("p", { id: "selection" }, (t.selection && t.selection.reason) || "–"),
+        el("ul", { id: "search" }, ...((t.selection && t.selection.skipped) || []).map((s) => el("li", {}, `Skipped ${s.name}: ${s.reason}.`)),
+          ...((t.selection && t.selection.failed) || []).map((f) => el("li", {}, `Failed ${f.name}: ${f.reason}.`)),
+          ...((t.selection && t.selection.notes) || []).map((n) => el("li", {}, `Note: ${n}.`))),
         t.cost ? el("p", { id: "cost" }, `CPU cost per million predictions: $${fmt(t.cost.batch_per_million, 3)} in batch, ` +
           `$${fmt(t.cost.realtime_per_million, 3)} one at a time (${t.cost.prices}).`) : null, leaderboard)),
     el("br"), section("Serving, drift and live quality", serving));
