@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,8 @@ BAD_INPUTS = {
     "unsupported format": (["data.txt", "--target", "y"], "unsupported format '.txt'"),
     "missing target": (["table.csv", "--target", "label"], "target column 'label' is not in"),
     "one class": (["one.csv", "--target", "y"], "only one class"),
-    "fewer rows than folds": (["tiny.csv", "--target", "y"], "fewer than the 5 folds"),
-    "all missing column": (["empty.csv", "--target", "y"], "Column 'e' is entirely missing"),
+    "too few rows": (["tiny.csv", "--target", "y"], "3 labelled rows; lanza needs at least 10"),
+    "target without values": (["empty.csv", "--target", "y"], "'y' has no values: every row"),
     "unknown metric": (["table.csv", "--target", "y", "--metric", "auc"], "Unknown metric 'auc'"),
 }
 
@@ -67,7 +68,7 @@ def test_bad_input_is_one_sentence(case: str, table: Path, tmp_path: Path, home:
     (tmp_path / "data.txt").write_text("a,b\n1,2\n")
     _write(tmp_path, "one.csv", frame.assign(y=1))
     _write(tmp_path, "tiny.csv", frame.head(3))
-    _write(tmp_path, "empty.csv", frame.assign(e=np.nan))
+    _write(tmp_path, "empty.csv", frame.assign(y=np.nan))
     args, message = BAD_INPUTS[case]
     result = run("train", *[str(tmp_path / a) if a.endswith((".csv", ".txt")) else a for a in args])
     assert result.returncode == 1, result.stderr
@@ -93,8 +94,12 @@ def test_train_then_lifecycle_commands(table: Path) -> None:
     assert first.returncode == 0, first.stderr
     outcome = json.loads(first.stdout)
     assert (outcome["picked"], outcome["alias"]) == ("logistic_regression", "champion")
+    assert outcome["skipped"] == outcome["failed"] == outcome["notes"] == []
+    # Output is a pipe: still one line per candidate (on stderr, as stdout carries JSON).
+    assert re.search(r"\] logistic_regression +finished roc_auc 0\.\d{4} ± ", first.stderr)
     second = run("train", str(table), "--target", "y", "--name", "t", *fast)
     assert "Leaderboard" in second.stdout
+    assert re.search(r"\] majority_baseline +finished roc_auc 0\.5000", second.stdout)
     assert "as challenger" in second.stdout
     assert run("models", "promote", "t", "2").returncode == 0
     assert "moved from version 2 to version 1" in run("models", "rollback", "t").stdout

@@ -143,3 +143,39 @@ def test_time_budget_skips_and_says_so(workspace: Workspace) -> None:
     assert [r.name for r in outcome.leaderboard.results] == ["majority_baseline"]
     assert all("time budget" in s.reason for s in outcome.leaderboard.skipped)
     assert len(outcome.leaderboard.skipped) >= 8
+
+
+def test_text_labels_work_with_every_candidate_and_come_back_as_labels(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from palmerpenguins import load_penguins
+
+    frame = load_penguins()
+    quick = ["majority_baseline", "logistic_regression", "xgboost"]
+    outcome = train(workspace, TrainRequest(frame, "species", "penguins", candidates=quick))
+    assert [r.name for r in outcome.leaderboard.results] == quick
+    assert not outcome.leaderboard.failed
+    species = ["Adelie", "Chinstrap", "Gentoo"]
+    xgb = next(r for r in outcome.leaderboard.results if r.name == "xgboost")
+    assert list(xgb.model.classes_) == species
+    model = _load(workspace, "penguins@champion", monkeypatch)
+    rows = frame.drop(columns="species").head(30).astype({"year": "float64"})  # as signed
+    predicted = model.predict(rows)  # type: ignore[attr-defined]
+    assert set(np.asarray(predicted)) <= set(species)
+
+
+def test_yes_no_labels_and_a_failing_candidate(workspace: Workspace) -> None:
+    x, y = make_moons(n_samples=300, noise=0.2, random_state=0)
+    frame = pd.DataFrame(x, columns=["x1", "x2"]).assign(churned=np.where(y == 1, "yes", "no"))
+    quick = ["majority_baseline", "linear_svm", "xgboost"]
+    request = TrainRequest(frame, "churned", "yesno", metric="log_loss", candidates=quick)
+    outcome = train(workspace, request)
+    board = outcome.leaderboard
+    # LinearSVC has no probabilities, so log loss cannot score it: failed, and the run goes on.
+    assert [f.name for f in board.failed] == ["linear_svm"]
+    assert "predict_proba" in board.failed[0].reason
+    assert board.selection.picked == "xgboost"
+    rows = {r["candidate"]: r for r in board.rows()}
+    assert rows["linear_svm"]["status"].startswith("failed: ")
+    assert list(board.pick.model.classes_) == ["no", "yes"]
+    assert set(board.pick.model.predict(frame.head(20))) <= {"no", "yes"}

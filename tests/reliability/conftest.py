@@ -18,6 +18,7 @@ from lanza.settings import Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.conftest import CANCER_FEATURES
+from tests.pgcluster import PgCluster, available
 from tests.servers import free_port, wait_for
 
 FEATURES = CANCER_FEATURES
@@ -164,3 +165,33 @@ def deploy(url: str, name: str = "c", model: str = "cancer/1") -> None:
         made = http.post("/api/v1/deployments", json={"name": name, "model": model})
         assert made.status_code == 201, made.text
         wait_for(lambda: http.get(f"/api/v1/deployments/{name}").json()["status"] == "ready")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PgCluster]:
+    """A private Postgres cluster this test may stop and start (the shared one stays up)."""
+    reason = available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"a private PostgreSQL cluster cannot be made: {reason}")
+        pytest.skip(f"a private PostgreSQL cluster cannot be made: {reason}")
+    cluster = PgCluster.create()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def renamed_model(model_home: Path, cancer: pd.DataFrame) -> str:
+    """Registers renamed/1: cancer/1's task, trained on other column names."""
+    frame = cancer.rename(columns={c: f"x_{c}" for c in FEATURES})
+    ws = Workspace(Settings(home=model_home))
+    try:
+        train(
+            ws,
+            TrainRequest(frame, "target", "renamed", candidates=["logistic_regression"], folds=3),
+        )
+    finally:
+        ws.close()
+    return "renamed/1"

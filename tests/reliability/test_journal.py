@@ -20,7 +20,7 @@ from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.writer import PredictionLog
 from lanza.serving.dataplane import PredictionRecord, new_request_id
-from lanza.settings import MonitoringSettings
+from lanza.settings import MonitoringSettings, Settings
 from lanza.store import Database
 from lanza.store.journal import Journal, Position
 
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from lanza.monitoring.metrics import MonitoringMetrics
     from lanza.monitoring.writer import PredictionLog
     from lanza.serving.dataplane import PredictionRecord, new_request_id
-    from lanza.settings import MonitoringSettings
+    from lanza.settings import MonitoringSettings, Settings
     from lanza.store import Database
 
     url, folder, count, flushed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -251,4 +251,75 @@ def test_lines_journalled_by_the_previous_version_are_replayed(tmp_path: Path) -
     (folder / key / f"{1:020d}-1.jsonl").write_bytes(old + b"\n")
     _replayed(database, folder).stop()
     assert _ids(database) == ["r-old"]
+    database.dispose()
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_start_keeps_rows_in_memory_then_journals_once_there_is_room(
+    small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first 8 MiB segment cannot be reserved: the log starts anyway, logs one error,
+    writes every row to the database, and journals again once the disk has room."""
+    database = _database(tmp_path)
+    folder = small_disk / "journal"
+    writer = PredictionLog(
+        database, MonitoringSettings(flush_interval_s=0.1), MonitoringMetrics(), folder
+    )
+    with caplog.at_level("ERROR", logger="lanza.monitoring"):
+        writer.start()
+        try:
+            for i in range(20):
+                writer.observe(_row(f"full-{i}"))
+            assert writer.flush()
+        finally:
+            errors = [r for r in caplog.records if "journal cannot be written" in r.message]
+            assert len(errors) == 1, [r.message for r in caplog.records]
+    try:
+        assert sorted(_ids(database)) == sorted(f"full-{i}" for i in range(20))
+        assert writer.journal is not None
+        writer.journal.segment_bytes = 64 * 1024  # fits the small disk now
+        writer.journal.prepare()
+        writer.observe(_row("roomy"))
+        (segment,) = folder.rglob("*.jsonl")
+        assert b"roomy" in segment.read_bytes()  # journalled again
+    finally:
+        writer.stop()
+
+
+def _row(request_id: str) -> PredictionRecord:
+    return PredictionRecord(request_id, "d", "m/1", "native", {"x": [1.0]}, [1], None, None, 1.0, 0)
+
+
+def _dirty_kib(path: Path) -> int:
+    """Kernel pages of this process's mapping of ``path`` not yet written to disk (smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
+            inside = parts[-1] == str(path)
+        elif inside and parts[0] in ("Private_Dirty:", "Shared_Dirty:"):
+            total += int(parts[1])
+    return total
+
+
+def test_monitoring_fsync_puts_every_journal_line_on_disk_before_the_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LANZA_MONITORING__FSYNC=true``: after each row the segment has no dirty page left;
+    without it, the line waits in the page cache."""
+    if not Path("/proc/self/smaps").exists():
+        pytest.skip("needs /proc/self/smaps (Linux)")
+    database = _database(tmp_path)
+    for fsync in ("true", "false"):
+        monkeypatch.setenv("LANZA_MONITORING__FSYNC", fsync)
+        settings = Settings(home=tmp_path / "home")
+        writer = PredictionLog(database, settings.monitoring, MonitoringMetrics(), tmp_path / fsync)
+        writer.start()
+        try:
+            writer.observe(_row(f"sync-{fsync}"))
+            (segment,) = (tmp_path / fsync).rglob("*.jsonl")
+            dirty = _dirty_kib(segment)
+            assert dirty == 0 if fsync == "true" else dirty > 0, (fsync, dirty)
+        finally:
+            writer.stop()
     database.dispose()

@@ -146,3 +146,39 @@ def test_a_key_past_its_rate_limit_gets_429_with_retry_after(home: Path) -> None
             assert get(second).status_code == 200  # the limit is per key
     finally:
         ws.close()
+
+
+def test_metrics_docs_and_v2_readiness_reveal_nothing_without_a_key(
+    keyed: tuple[Workspace, dict[str, str]],
+) -> None:
+    ws, keys = keyed
+    read = {"authorization": f"Bearer {keys['read']}"}
+    admin = {"authorization": f"Bearer {keys['admin']}"}
+    with running(create_app(workspace=ws)) as url, httpx.Client(base_url=url) as http:
+        made = http.post(
+            "/api/v1/deployments", json={"name": "gone", "model": "nope/1"}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        for path in ("/metrics", "/openapi.json", "/docs"):
+            assert http.get(path).status_code == 401, path
+            assert http.get(path, headers=read).status_code == 200, path
+        unknown = http.get("/v2/models/nothing/ready")
+        unready = http.get("/v2/models/gone/ready")  # failed to load: not ready
+        assert (unknown.status_code, unready.status_code) == (503, 503)
+        assert unknown.json()["ready"] is unready.json()["ready"] is False
+        assert set(unknown.json()) == set(unready.json())
+        assert http.get("/v2/models/nothing/ready", headers=read).status_code == 404
+
+
+def test_metrics_and_docs_can_be_opened_by_setting(home: Path) -> None:
+    settings = Settings(home=home)
+    settings.server.expose_metrics = settings.server.expose_docs = True
+    ws = Workspace(settings)
+    KeyStore(ws.database).create("a", "admin")
+    try:
+        with running(create_app(workspace=ws)) as url:
+            for path in ("/metrics", "/openapi.json", "/docs"):
+                assert httpx.get(url + path).status_code == 200, path
+            assert httpx.get(url + "/api/v1/deployments").status_code == 401
+    finally:
+        ws.close()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from lanza.api import create_app
 from lanza.settings import ServerSettings, Settings
@@ -29,6 +30,18 @@ NATIVE = re.compile(
     r"^/(api/v1/(?!llm/|batch-jobs)|healthz|readyz|metrics|invocations|v2/|vertex/)"
 )
 EXAMPLES = 15
+# Whether a body is valid here depends on the deployed model's columns (on a request id
+# the log holds, or on traces that exist), which no static document can say: the schema
+# describes the shape, and these operations answer 400/422 to a well-shaped body the
+# state cannot take. Every other check still runs on them; every check runs on every
+# other operation.
+# A readiness probe answers 503 while something is not ready (here, deployments the
+# generated requests created with models that do not exist): documented, and the answer.
+READINESS = re.compile(r"(^/readyz|/ready)$")
+MODEL_DEPENDENT = re.compile(
+    r"(/predict|/invocations|/infer|/explain|/feedback|/labelling/answers|/uploads(/validate)?"
+    r"|^/api/v1/datasets)$"
+)
 
 
 def test_no_operation_answers_5xx_or_breaks_its_schema(model_home: Path, tmp_path: Path) -> None:
@@ -51,27 +64,36 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(model_home: Path, tmp_pat
                 if not NATIVE.match(operation.path):
                     continue
                 checked += 1
-
-                @settings(
-                    max_examples=EXAMPLES,
-                    deadline=None,
-                    suppress_health_check=list(HealthCheck),
-                    database=None,
-                    # The same examples on every run, so CI is red only for a change.
-                    derandomize=True,
-                )
-                @given(case=operation.as_strategy())
-                def call(case: schemathesis.Case) -> None:
-                    response = case.call(base_url=url, timeout=30)
-                    case.validate_response(
-                        response, checks=[not_a_server_error, response_schema_conformance]
-                    )
-
+                call = _prober(operation, url)
                 try:
                     call()
-                except Exception as exc:  # collect every operation's failure, not the first
+                except (Exception, BaseExceptionGroup) as exc:  # every operation's, not the first
                     failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
     finally:
         ws.close()
     assert checked > 20
     assert failures == [], "\n\n".join(failures)
+
+
+def _prober(operation: Any, url: str) -> Any:
+    """A Hypothesis test that calls one operation and runs every check on the answers."""
+    excluded: list[Any] = []
+    if MODEL_DEPENDENT.search(operation.path):
+        excluded.append(positive_data_acceptance)
+    if READINESS.search(operation.path):
+        excluded.append(not_a_server_error)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        # The same examples on every run, so CI is red only for a change.
+        derandomize=True,
+    )
+    @given(case=operation.as_strategy())
+    def call(case: schemathesis.Case) -> None:
+        response = case.call(base_url=url, timeout=30)
+        case.validate_response(response, excluded_checks=excluded)
+
+    return call

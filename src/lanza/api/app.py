@@ -6,6 +6,7 @@ Route table (each component's module lists its routes):
 component              routes
 =====================  ==============================================================
 ops                    GET /healthz, /readyz, /metrics
+grpc                   inference.GRPCInferenceService on server.grpc_port (when set)
 serving                /api/v1/deployments[...], /api/v1/models[...],
                        MLflow /invocations /ping /deployments/{name}/invocations,
                        Open Inference v2 /v2/..., Vertex AI AIP_* routes
@@ -32,12 +33,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza import __version__
+from lanza.api import openapi
 from lanza.api.auth import AuditMiddleware, Guard
 from lanza.api.component import Component
 from lanza.api.errors import error_response, install_error_handlers
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Component] = []
         try:
+            await app.state.guard.start()
             for component in components:
                 await component.start()
                 started.append(component)
@@ -86,6 +89,9 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
         version=__version__,
         lifespan=lifespan,
         description="Models in production: serving, batch, monitoring and LLMOps.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.workspace = workspace
@@ -104,7 +110,31 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.mount("/static/lanza", StaticFiles(directory=STATIC), name="lanza-static")
     for component in components:
         component.install(app)
+    openapi.install(app)
+    install_docs(app, settings.server.expose_docs)
     return app
+
+
+def install_docs(app: FastAPI, exposed: bool) -> None:
+    """``/openapi.json`` and ``/docs``: a 'read' key once keys exist, unless ``exposed``.
+
+    The document lists every route and model name pattern; a server that keeps its
+    deployments to key holders keeps its map to them too.
+    """
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from lanza.api.auth import require
+
+    guard = [] if exposed else [Depends(require("read"))]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="lanza API")
 
 
 def is_public(settings: Settings) -> bool:
@@ -125,6 +155,10 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
 
     serving = ServingComponent(workspace, metrics)
     components: list[Component] = [serving]
+    if workspace.settings.server.grpc_port:
+        from lanza.api.grpc.face import GrpcComponent
+
+        components.append(GrpcComponent(serving, workspace.settings.server))
     monitoring = MonitoringComponent(workspace, metrics, serving)
     components.append(monitoring)
     components.append(PagesComponent(workspace, serving, monitoring))

@@ -7,6 +7,8 @@ the OpenAI and LangSmith SDKs send). Mutating admin calls are written to the aud
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,13 +17,16 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lanza.errors import LanzaError
+from lanza.errors import LanzaError, UnavailableError
 from lanza.llm.gateway.limits import RateLimiter
-from lanza.security.keys import KeyInfo, KeyStore, Role, allows
+from lanza.security.keys import KeyInfo, KeyStore, Role, allows, hash_key
 from lanza.store import Database
 from lanza.store.tables import AuditEntry, utcnow
 
-CACHE_SECONDS = 2.0
+REFRESH_S = 2.0  # how stale the in-memory keys may be while the database answers
+MISS_REFRESH_S = 0.5  # an unknown secret re-reads the keys at most this often
+MISS_WAIT_S = 1.0  # and waits this long for that read
+log = logging.getLogger("lanza.auth")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -41,35 +46,103 @@ class ForbiddenError(LanzaError):
 
 @dataclass
 class Guard:
-    """Checks keys against the store, with a short cache so predictions stay fast."""
+    """Checks keys against an in-memory copy of the live keys, refreshed in the background.
+
+    No request waits on the database: every ``REFRESH_S`` a thread re-reads the live keys
+    and replaces the copy, so a new key or a revocation shows within that bound while the
+    database answers. While it does not, the last copy stands (keys only change through
+    the database, so nothing newer exists to miss) and predictions go on: an outage never
+    turns a keyed or open request into a 5xx. An unknown secret triggers at most one early
+    refresh per ``MISS_REFRESH_S``, so a key created a moment ago works at once while a
+    flood of wrong keys costs the database nothing.
+    """
 
     keys: KeyStore
     database: Database
     public: bool = False
     rpm: int = 0  # requests per minute per key, 0 for no limit
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    _required: tuple[float, bool] = (0.0, False)
-    _seen: dict[str, tuple[float, KeyInfo | None]] = field(default_factory=dict)
+    _active: dict[str, KeyInfo] | None = None
+    _loaded_at: float = -1e9
+    _missed_at: float = -1e9
+    _refresh: asyncio.Task[None] | None = None
+    _failing: bool = False
 
-    def keys_required(self) -> bool:
+    async def start(self) -> None:
+        """Read the live keys once before the first request (a failure is logged)."""
+        await self._refreshed(wait=5.0)
+
+    async def keys_required(self) -> bool:
         """Keys are required on a public interface, or as soon as one key exists."""
         if self.public:
             return True
-        checked_at, required = self._required
-        if time.monotonic() - checked_at > CACHE_SECONDS:
-            required = self.keys.any_active()
-            self._required = (time.monotonic(), required)
-        return required
+        return bool(await self._snapshot())
 
-    def identify(self, secret: str) -> KeyInfo | None:
-        """The live key for a secret (cached briefly; revocation shows within seconds)."""
-        cached = self._seen.get(secret)
-        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        info = self.keys.check(secret)
-        if len(self._seen) > 10_000:
-            self._seen.clear()
-        self._seen[secret] = (time.monotonic(), info)
+    async def identify(self, secret: str) -> KeyInfo | None:
+        """The live key for a secret, from memory."""
+        digest = hash_key(secret)
+        active = await self._snapshot()
+        if digest in active:
+            return active[digest]
+        now = time.monotonic()
+        if now - self._missed_at < MISS_REFRESH_S or self._failing:
+            return None
+        self._missed_at = now
+        await self._refreshed(wait=MISS_WAIT_S)
+        return (self._active or {}).get(digest)
+
+    async def _snapshot(self) -> dict[str, KeyInfo]:
+        if self._active is None:
+            # Nothing known yet: the first request waits for the first read (once).
+            await self._refreshed(wait=None)
+            if self._active is None:
+                raise UnavailableError(
+                    "lanza cannot check API keys: its database has not answered since the "
+                    "server started. Try again."
+                )
+        elif time.monotonic() - self._loaded_at > REFRESH_S:
+            self._start_refresh()
+        return self._active
+
+    def _start_refresh(self) -> asyncio.Task[None]:
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.get_running_loop().create_task(self._load())
+        return self._refresh
+
+    async def _refreshed(self, wait: float | None) -> None:
+        task = self._start_refresh()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), wait)
+
+    async def _load(self) -> None:
+        try:
+            active = await asyncio.to_thread(self.keys.active)
+        except Exception as exc:  # keep serving the last copy; say so once per outage
+            self._loaded_at = time.monotonic()  # retry after REFRESH_S, not per request
+            if not self._failing:
+                log.error("API keys cannot be re-read (%s); the last copy stays in use", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("API keys re-read again after a database outage")
+        self._active, self._loaded_at, self._failing = active, time.monotonic(), False
+
+    async def admit(self, secret: str | None, role: Role) -> KeyInfo | None:
+        """The key that may act as ``role`` (``None`` when keys are off); raises 401 for a
+        missing or wrong key, 403 for a role too low, 429 past the key's rate."""
+        if not await self.keys_required():
+            return None
+        if secret is None:
+            raise UnauthorizedError(
+                "This route needs an API key: send 'Authorization: Bearer <key>'."
+            )
+        info = await self.identify(secret)
+        if info is None:
+            raise UnauthorizedError("The API key is not valid or has been revoked.")
+        if not allows(info.role, role):
+            raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
+        if self.rpm:
+            self.limiter.acquire(f"key {info.name}", info.id, self.rpm)
         return info
 
     def audit(self, actor: str, action: str, path: str, status: int) -> None:
@@ -90,6 +163,15 @@ def bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+async def identified(request: Request) -> bool:
+    """Whether the caller may learn what exists: keys are off, or it sent a live key."""
+    guard: Guard = request.app.state.guard
+    if not await guard.keys_required():
+        return True
+    secret = bearer(request)
+    return secret is not None and await guard.identify(secret) is not None
+
+
 def require(
     role: Role, audit: bool | None = None
 ) -> Callable[[Request], Awaitable[KeyInfo | None]]:
@@ -105,14 +187,14 @@ def require(
         guard: Guard = request.app.state.guard
         if audited:
             request.state.audit = "anonymous"
-        if not guard.keys_required():
+        if not await guard.keys_required():
             return None
         secret = bearer(request)
         if secret is None:
             raise UnauthorizedError(
                 "This route needs an API key: send 'Authorization: Bearer <key>'."
             )
-        info = guard.identify(secret)
+        info = await guard.identify(secret)
         if info is None:
             raise UnauthorizedError("The API key is not valid or has been revoked.")
         if audited:

@@ -43,6 +43,19 @@ OPENAI_TYPES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (routes are split by method, so the one
+    Starlette matched first knows only its own)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def native_shape(status: int, code: str, message: str) -> dict[str, Any]:
     """lanza's own shape."""
     return {"error": {"code": code, "message": message, "status": status}}
@@ -114,11 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = f"There is no route {request.method} {request.url.path}."
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(
-            request, exc.status_code, _code(exc.status_code), message, dict(exc.headers or {})
-        )
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(request, exc.status_code, _code(exc.status_code), message, headers)
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError) -> JSONResponse:

@@ -162,7 +162,7 @@ def _reader(inputs: InputSet, schema: InputSchema, options: BatchOptions) -> Chu
         features,
         kept,
         options.chunk_rows,
-        required={c.name for c in schema.columns if c.required},
+        required=set(schema.names),  # a column left out is an error (lanza.runtime.rules)
         numeric={c.name for c in schema.columns if c.numeric},
     )
 

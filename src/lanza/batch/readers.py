@@ -30,6 +30,7 @@ import fsspec  # type: ignore[import-untyped]
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -170,21 +171,53 @@ class ChunkReader:
                 header = _csv_header(first)
                 self._check_columns(name, header)
                 wanted = self._wanted(header)
-                layout = CsvLayout(
-                    name,
-                    header,
-                    wanted,
-                    [c for c in self.numeric if c in wanted],
-                    self.features,
-                    self.kept,
-                )
+                layout: CsvLayout | None = None
                 for raw, lines, read in split_lines(handle, self.chunk_rows):
+                    if layout is None:
+                        layout = CsvLayout(
+                            name,
+                            header,
+                            wanted,
+                            [c for c in self.numeric if c in wanted],
+                            self.features,
+                            self.kept,
+                            self._kept_types(header, raw),
+                        )
                     self.bytes_done = before + len(first) + read
                     yield raw, lines, layout
         except DataError:
             raise
         except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from exc
+
+    def _kept_types(self, header: list[str], first: bytes) -> dict[str, pa.DataType]:
+        """The types of kept columns that are not the model's, as Arrow infers them from
+        the first block: numbers, booleans and times stay what they are in the output."""
+        own = [c for c in self.kept if c not in set(self.features or ())]
+        if not own:
+            return {}
+        try:
+            sample = pacsv.read_csv(
+                pa.BufferReader(first),
+                read_options=pacsv.ReadOptions(column_names=header, use_threads=False),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+                convert_options=pacsv.ConvertOptions(include_columns=own, strings_can_be_null=True),
+            )
+        except pa.ArrowException:
+            return {}
+        types = {}
+        for column in own:
+            kind = sample.schema.field(column).type
+            if pa.types.is_integer(kind):
+                types[column] = pa.int64()
+            elif (
+                pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind)
+                or pa.types.is_timestamp(kind)
+                or pa.types.is_date(kind)
+            ):
+                types[column] = kind
+        return types
 
     def _json_blocks(self, name: str, before: int) -> Iterator[tuple[bytes, int, JsonLayout]]:
         """A JSON Lines file's blocks of ``chunk_rows`` non-empty lines, typed by the first."""
@@ -294,6 +327,7 @@ class CsvLayout:
     numeric: list[str]
     features: list[str] | None
     kept: list[str]
+    kept_types: dict[str, pa.DataType] = field(default_factory=dict)
 
     def block(self, index: int, start: int, rows: int, raw: bytes) -> CsvBlock:
         """A block of this file, parsed later by whoever scores it."""
@@ -303,13 +337,13 @@ class CsvLayout:
         """The block as a table; model columns as float64 when ``numbers``, else as text."""
         types = dict.fromkeys(self.wanted, pa.string())
         if numbers:
-            types |= dict.fromkeys(self.numeric, pa.float64())
+            types |= dict.fromkeys(self.numeric, pa.float64()) | self.kept_types
 
         def invalid(row: Any) -> str:
             malformed.append(row)
             return "skip"
 
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(column_names=self.header, use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
@@ -317,6 +351,20 @@ class CsvLayout:
                 include_columns=self.wanted, column_types=types, strings_can_be_null=True
             ),
         )
+        return table if numbers else self._typed_kept(table)
+
+    def _typed_kept(self, table: pa.Table) -> pa.Table:
+        """Kept columns read as text (a model column did not parse) back in their types,
+        each where all its values cast."""
+        for name, kind in self.kept_types.items():
+            if name not in table.column_names:
+                continue
+            try:
+                cast = pc.cast(table.column(name), kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            table = table.set_column(table.column_names.index(name), name, cast)
+        return table
 
 
 @dataclass

@@ -21,9 +21,11 @@ from lanza.batch.readers import Unread
 from lanza.batch.spec import BatchError, RowError, SampledRow, ScoredChunk
 from lanza.errors import LanzaError
 from lanza.runtime.base import ModelRuntime, Prediction
+from lanza.runtime.rules import frame_warnings
 from lanza.runtime.schema import Column, InputSchema
 
 PREDICTION = "prediction"
+WARNINGS = "warnings"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ class ChunkScorer:
         errors += failed
         rows = valid.index.to_numpy()
         positions = rows - chunk.start if numbers is None else np.searchsorted(numbers, rows)
-        table = output_table(chunk.kept.take(pa.array(positions, pa.int64())), prediction)
+        flags = frame_warnings(valid, self.runtime.schema) if self.runtime.schema.columns else None
+        kept = chunk.kept.take(pa.array(positions, pa.int64()))
+        table = output_table(kept, prediction, flags)
         errors = [e if e.source else RowError(e.row, e.reason, chunk.source) for e in errors]
         errors.sort(key=lambda e: e.row)
         sample = self._sample(chunk.index, valid, prediction)
@@ -176,13 +180,20 @@ def _cast(column: pa.ChunkedArray, spec: Column) -> Any:
         return mixed
 
 
-def output_table(kept: pa.Table, prediction: Prediction | None) -> pa.Table:
-    """Kept input columns, then ``prediction``, then ``proba_<class>`` columns."""
+def output_table(
+    kept: pa.Table, prediction: Prediction | None, flags: list[str | None] | None = None
+) -> pa.Table:
+    """Kept input columns, then ``prediction``, then ``warnings`` (each row's flags in
+    words, when the model has a schema), then ``proba_<class>`` columns."""
     columns: dict[str, pa.Array | pa.ChunkedArray] = {n: kept.column(n) for n in kept.column_names}
     if prediction is None:
         columns[PREDICTION] = pa.array([], pa.null())
+        if flags is not None:
+            columns[WARNINGS] = pa.array([], pa.string())
         return pa.table(columns)
     columns[PREDICTION] = _arrow(prediction.values)
+    if flags is not None:
+        columns[WARNINGS] = pa.array(flags, pa.string())
     if prediction.probabilities is not None and prediction.classes is not None:
         for position, label in enumerate(prediction.classes):
             values = pa.array(prediction.probabilities[:, position], pa.float64())

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lanza.batch.remote import RemoteFolder
-from lanza.batch.scoring import PREDICTION
+from lanza.batch.scoring import PREDICTION, WARNINGS
 from lanza.batch.spec import BatchError, RowError
 from lanza.errors import LanzaError
 
@@ -103,11 +103,15 @@ class PartWriter:
         out = []
         for record in records:
             prediction: Any = record.pop(PREDICTION)
+            flags = record.pop(WARNINGS, None)
             if proba:
                 scores = [record.pop(c) for c in proba]
                 classes = [c.removeprefix("proba_") for c in proba]
                 prediction = {"label": prediction, "classes": classes, "scores": scores}
-            out.append({"instance": record, "prediction": prediction})
+            line = {"instance": record, "prediction": prediction}
+            if flags:
+                line["warnings"] = flags
+            out.append(line)
         return out
 
 

@@ -46,6 +46,15 @@ def parse_traffic(text: str) -> list[dict[str, Any]]:
     return routes
 
 
+Imputes = Annotated[
+    bool | None,
+    typer.Option(
+        "--impute-missing-columns/--refuse-missing-columns",
+        help="Answer requests that leave out a column (flagged) instead of a 422.",
+    ),
+]
+
+
 def _spec_fields(model: str | None, traffic: str | None, **options: Any) -> dict[str, Any]:
     fields = {k: v for k, v in options.items() if v is not None}
     if model is not None:
@@ -94,6 +103,10 @@ def deploy_command(
         str | None,
         typer.Option(help="always (loaded at start) or on_demand (loaded on first request)."),
     ] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -112,6 +125,8 @@ def deploy_command(
         max_delay_ms=max_delay_ms,
         device=device,
         residency=residency,
+        extra_columns=extra_columns,
+        impute_missing_columns=impute_missing_columns,
     )
     spec = _validated(DeploymentSpec, fields)
     workspace = state(ctx).workspace()
@@ -174,9 +189,23 @@ def update(
         str | None,
         typer.Option(help="always (loaded at start) or on_demand (loaded on first request)."),
     ] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Swap even when the new version's input signature cannot take the "
+            "requests the serving one takes (refused otherwise, see last_swap_error)."
+        ),
+    ] = False,
+    impute_missing_columns: Imputes = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
+
+    A new version whose input signature would refuse today's requests is not swapped in
+    (the old one keeps serving and the deployment shows last_swap_error) unless --force.
 
     Example: lanza deployments update fraud --traffic fraud@champion=90,fraud@challenger=10
     """
@@ -191,6 +220,9 @@ def update(
         max_delay_ms=max_delay_ms,
         device=device,
         residency=residency,
+        extra_columns=extra_columns,
+        force=force or None,
+        impute_missing_columns=impute_missing_columns,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,10 +10,11 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lanza.cli.context import state
-from lanza.cli.output import console, print_json, print_table
+from lanza.cli.output import console, errors, print_json, print_table
 
 if TYPE_CHECKING:
     from lanza.training.service import TrainOutcome, TrainRequest
+    from lanza.training.trainer import Step
     from lanza.workspace import Workspace
 
 
@@ -31,7 +33,12 @@ def train_command(
         typer.Option(help="roc_auc (binary), f1_macro (multiclass), rmse (regression), ..."),
     ] = None,
     time_budget: Annotated[
-        float | None, typer.Option(help="Seconds; stop adding candidates when it runs out.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds for the whole run, kept within 10 %; candidates that would not fit "
+            "are skipped and listed.",
+        ),
     ] = None,
     folds: Annotated[
         int | None, typer.Option(min=2, help="Folds of cross-validation [default: 5].")
@@ -48,6 +55,7 @@ def train_command(
 
     Example: lanza train churn.csv --target churned --name churn --time-budget 120
     """
+    started = time.perf_counter()
     if task is not None and task not in ("classification", "regression"):
         raise typer.BadParameter("use classification or regression", param_hint="--task")
     from lanza.training.service import TrainRequest
@@ -62,6 +70,7 @@ def train_command(
         folds=folds,
         candidates=[c.strip() for c in candidates.split(",")] if candidates else None,
         promote=promote,
+        started=started,
     )
     outcome = run_training(state(ctx).workspace(), request, quiet=as_json)
     if as_json:
@@ -71,17 +80,36 @@ def train_command(
 
 
 def run_training(workspace: Workspace, request: TrainRequest, quiet: bool = False) -> TrainOutcome:
-    """Train with a progress bar (hidden for JSON output)."""
+    """Train with a progress bar in a terminal and one line per candidate as it ends.
+
+    The lines are printed whether or not output is a terminal (CI logs, pipes), on
+    stderr when stdout carries JSON.
+    """
+    out = errors if quiet else console
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
+    with Progress(*columns, console=out, transient=True) as bar:
         task_id = bar.add_task("checking data", total=None)
 
         from lanza.training.service import train
 
-        def step(candidate: str, done: int, total: int) -> None:
-            bar.update(task_id, description=f"training {candidate}", completed=done, total=total)
+        def step(event: Step) -> None:
+            if event.state == "started":
+                description = f"training {event.candidate} ({event.index}/{event.total})"
+                bar.update(task_id, description=description, completed=event.index - 1)
+                bar.update(task_id, total=event.total)
+                return
+            bar.update(task_id, completed=event.index)
+            bar.console.print(progress_line(event), markup=False, highlight=False)
+            bar.console.file.flush()
 
         return train(workspace, request, step)
+
+
+def progress_line(event: Step) -> str:
+    """One line for a candidate that finished, failed or was skipped."""
+    return (
+        f"[{event.elapsed:6.1f}s] {event.candidate:<24} {event.state:<8} {event.detail}"
+    ).rstrip()
 
 
 def show_outcome(outcome: TrainOutcome, workspace: Workspace) -> None:
@@ -91,30 +119,22 @@ def show_outcome(outcome: TrainOutcome, workspace: Workspace) -> None:
         f"[bold]{data.task}[/] on {len(data.features):,} rows × {data.features.shape[1]} "
         f"columns, target '{data.target_name}', metric {board.metric.name} "
         f"({'higher' if board.metric.greater_is_better else 'lower'} is better), "
-        f"{board.results[0].folds}-fold CV"
+        f"{data.folds}-fold CV"
     )
     if data.dropped_rows:
         console.print(f"{data.dropped_rows} rows without a target were left out.")
+    for note in data.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     rows = board.rows()
     print_table(
         "Leaderboard (simplest first)",
         ["", "candidate", board.metric.name, "± std", "fit s", "ms/1 row", "µs/row@1k", "KB"],
-        [
-            [
-                "→" if r["picked"] else "",
-                r["candidate"],
-                f"{r[board.metric.name]:.4f}",
-                f"{r['std']:.4f}",
-                f"{r['fit_s']:.2f}",
-                f"{r['latency_ms_per_row']:.2f}",
-                f"{r['batch_us_per_row']:.1f}",
-                f"{r['size_kb']:.0f}",
-            ]
-            for r in rows
-        ],
+        [_leaderboard_cells(r, board.metric.name) for r in rows],
     )
+    for failed in board.failed:
+        console.print(f"failed {failed.name}: {failed.reason}", markup=False, highlight=False)
     for skipped in board.skipped:
-        console.print(f"skipped {skipped.name}: {skipped.reason}")
+        console.print(f"skipped {skipped.name}: {skipped.reason}", markup=False, highlight=False)
     console.print(
         f"[bold green]{board.selection.reason}[/] Rule: the simplest candidate whose mean "
         "score is within one standard error of the best."
@@ -127,6 +147,21 @@ def show_outcome(outcome: TrainOutcome, workspace: Workspace) -> None:
         f"Look at it: lanza models show {model.name}   |   lanza ui  "
         f"(MLflow on {workspace.settings.tracking})"
     )
+
+
+def _leaderboard_cells(row: dict[str, object], metric: str) -> list[str]:
+    if row["status"] != "ok":
+        return ["✗", str(row["candidate"]), "failed", "", "", "", "", ""]
+    return [
+        "→" if row["picked"] else "",
+        str(row["candidate"]),
+        f"{row[metric]:.4f}",
+        f"{row['std']:.4f}",
+        f"{row['fit_s']:.2f}",
+        f"{row['latency_ms_per_row']:.2f}",
+        f"{row['batch_us_per_row']:.1f}",
+        f"{row['size_kb']:,.0f}",
+    ]
 
 
 def outcome_json(outcome: TrainOutcome) -> dict[str, object]:
@@ -144,6 +179,13 @@ def outcome_json(outcome: TrainOutcome) -> dict[str, object]:
         "reason": board.selection.reason,
         "leaderboard": board.rows(),
         "skipped": [{"candidate": s.name, "reason": s.reason} for s in board.skipped],
+        "failed": [{"candidate": f.name, "reason": f.reason} for f in board.failed],
+        "notes": list(outcome.data.notes),
+        "folds": outcome.data.folds,
+        "rows": len(outcome.data.features),
+        "columns_used": outcome.data.plan.used,
+        "search_seconds": round(board.seconds, 3),
+        "seconds": round(outcome.seconds, 3),
     }
 
 

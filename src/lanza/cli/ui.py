@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import signal
 import sys
 from typing import Annotated
 
@@ -10,6 +10,7 @@ import typer
 
 from lanza.cli.context import state
 from lanza.cli.output import console
+from lanza.processes import run_group
 
 
 def ui_command(
@@ -42,7 +43,5 @@ def ui_command(
         str(port),
     ]
     console.print(f"MLflow UI on http://{host}:{port} (Ctrl+C to stop)")
-    try:
-        raise typer.Exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    code = run_group(command)
+    raise typer.Exit(0 if code in (130, -signal.SIGINT) else code)

@@ -83,10 +83,12 @@ class Script:
 
     def run(self, cwd: Path) -> None:
         """Execute the script with bash; a failure is one sentence."""
-        done = subprocess.run(["bash", "-c", self.text], cwd=cwd, check=False)
-        if done.returncode != 0:
+        from lanza.processes import run_group
+
+        code = run_group(["bash", "-c", self.text], cwd=cwd)
+        if code != 0:
             raise CloudCommandError(
-                f"{self.title} failed (exit {done.returncode}); see the command output above."
+                f"{self.title} failed (exit {code}); see the command output above."
             )
 
 

@@ -60,6 +60,7 @@ class Monitor:
         model = current.main_model()
         built = snapshot.build(current, self._reference(model), self.settings)
         built["errors"] = self._errors(deployment)
+        built["data_quality"] = self._data_quality(deployment)
         built["alerts"] = self.alerts.history(deployment)
         return built
 
@@ -144,6 +145,21 @@ class Monitor:
                 total += sample.value
                 errors += sample.value if labels.get("status") != "ok" else 0.0
         return {"total": int(errors), "requests": int(total), "rate": None}
+
+    def _data_quality(self, deployment: str) -> dict[str, Any] | None:
+        """Rows answered on flagged inputs so far (missing, unseen, out of range), per
+        feature and reason, from the serving counters of this process."""
+        if self.serving is None:
+            return None
+        counts: list[dict[str, Any]] = []
+        for family in self.serving.input_warnings.collect():
+            for sample in family.samples:
+                labels = sample.labels
+                if sample.name.endswith("_total") and labels.get("deployment") == deployment:
+                    feature, reason = labels["feature"], labels["reason"]
+                    counts.append({"feature": feature, "reason": reason, "rows": int(sample.value)})
+        counts.sort(key=lambda c: (-c["rows"], c["feature"], c["reason"]))
+        return {"flagged": sum(c["rows"] for c in counts), "by_feature": counts}
 
     def _error_rate(self, deployment: str, report: dict[str, Any]) -> None:
         """Errors per request since the previous round, into the report."""

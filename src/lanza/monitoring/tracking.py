@@ -141,6 +141,9 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
                 out[f"psi_{_safe(item['column'])}"] = float(item["psi"])
     for key, value in report["quality"]["metrics"].items():
         out[f"quality_{key}"] = float(value)
+    flagged = report.get("data_quality") or {}
+    for item in flagged.get("by_feature", []):
+        out[f"flagged_{item['reason']}_{_safe(item['feature'])}"] = float(item["rows"])
     return out
 
 

@@ -130,8 +130,12 @@ class PredictionLog:
     def start(self) -> None:
         """Open this process's journal and start the writer thread (which replays first)."""
         if self.journal is not None:
-            self.journal.open()
             self._replayed = False
+            try:
+                self.journal.open()
+            except OSError as exc:  # a full or read-only disk: serve, keep rows in memory
+                log.error("the prediction journal cannot be written (%s); rows kept in memory", exc)
+                self._journal_failing = True
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="lanza-prediction-log", daemon=True)
         self._thread.start()

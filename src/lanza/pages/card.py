@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from lanza.advisor.prices import PriceTable
 from lanza.pages.tables import ModelCardRow
+from lanza.runtime.rules import plain_number
 from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
@@ -188,7 +189,8 @@ class ModelCards:
                     "kind": "number" if numeric else "category",
                     "missing": round(float(series.isna().mean()), 4),
                     "summary": (
-                        f"{series.min():g} to {series.max():g}, median {series.median():g}"
+                        f"{plain_number(series.min())} to {plain_number(series.max())}, "
+                        f"median {plain_number(series.median())}"
                         if numeric
                         else f"{series.nunique()} values"
                     ),

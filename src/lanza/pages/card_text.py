@@ -53,6 +53,10 @@ def sections(card: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         "Why this model: " + str(selection.get("reason") or "–"),
         f"Predict latency at training: {_num(training['latency_ms_per_row'])} ms per row.",
     ]
+    selection = training.get("selection") or {}
+    scores += [f"Skipped {s['name']}: {s['reason']}." for s in selection.get("skipped", [])]
+    scores += [f"Failed {f['name']}: {f['reason']}." for f in selection.get("failed", [])]
+    scores += [f"Note: {n}." for n in selection.get("notes", [])]
     cost = training.get("cost")
     if cost:
         scores.append(
@@ -107,17 +111,28 @@ def sections(card: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
     ]
 
 
+MARKDOWN_ACTIVE = str.maketrans({c: "\\" + c for c in "\\`[]<>&|"})
+
+
+def md(text: str) -> str:
+    """Text as Markdown that renders as that text: no raw HTML, no link, no line break.
+
+    Card fields are written by users; escaping the characters that open HTML, links,
+    images, code and table cells keeps a field from adding ``<script>`` or a
+    ``javascript:`` link to the card wherever it is rendered.
+    """
+    return " ".join(str(text).split()).translate(MARKDOWN_ACTIVE)
+
+
 def to_markdown(card: dict[str, Any]) -> str:
-    """The card as Markdown."""
-    out = [f"# Model card: {card['ref']}", ""]
+    """The card as Markdown, every value escaped."""
+    out = [f"# Model card: {md(card['ref'])}", ""]
     for title, lines, table in sections(card):
-        out += [f"## {title}", ""]
-        out += [f"- {line}" for line in lines]
+        out += [f"## {md(title)}", ""]
+        out += [f"- {md(line)}" for line in lines]
         if table:
-            out += ["", "| " + " | ".join(table[0]) + " |", "|" + " --- |" * len(table[0])]
-            out += [
-                "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in table[1:]
-            ]
+            out += ["", "| " + " | ".join(map(md, table[0])) + " |", "|" + " --- |" * len(table[0])]
+            out += ["| " + " | ".join(md(c) for c in row) + " |" for row in table[1:]]
         out.append("")
     return "\n".join(out)
 

@@ -1,11 +1,13 @@
 """Which inputs pushed one prediction most, computed within a latency budget.
 
-Linear scikit-learn pipelines are explained exactly from their coefficients: each
-input's effect is its coefficients times how far its transformed value is from the
-transformed typical row (median or most frequent value of the reference sample), in
-the model's own units (log-odds for classifiers). Any other model is explained by
-occlusion: each input in turn is set to its typical value and the change in the
-predicted class's probability (or the predicted value) is its effect. Occluded rows
+Effects are in units a person reads: the target's own units for regression, points of
+probability (0 to 100) of the predicted class for classification. Linear scikit-learn
+regressors are explained exactly from their coefficients: each input's effect is its
+coefficients times how far its transformed value is from the transformed typical row
+(median or most frequent value of the reference sample). Any other model, classifiers
+included (their coefficients speak log-odds), is explained by occlusion: each input in
+turn is set to its typical value and the change in the predicted class's probability
+(or the predicted value) is its effect. Occluded rows
 are scored in batches of ``CHUNK`` (one model call for most models); the budget is
 checked between batches, and an explanation cut short says so.
 """
@@ -56,15 +58,20 @@ def explain(
     predicted: Any,
     baseline: dict[str, Any],
     budget_s: float = 0.25,
+    target: str | None = None,
 ) -> Explanation:
-    """Explain the prediction ``predicted`` of one validated ``row``."""
+    """Explain the prediction ``predicted`` of one validated ``row``; ``target`` names the
+    unit of a regression's effects."""
     started = time.perf_counter()
     features = [name for name in row if name in baseline]
     if not features:
         return Explanation("none", "no reference sample to compare with")
-    explained = _linear(runtime, row, predicted, baseline, features)
+    unit = target or "predicted value"
+    explained = _linear(runtime, row, baseline, features, unit)
     if explained is None:
-        explained = _occlusion(runtime, row, predicted, baseline, features, started, budget_s)
+        explained = _occlusion(
+            runtime, row, predicted, baseline, features, (started, budget_s), unit
+        )
     explained.contributions.sort(key=lambda c: abs(c.effect), reverse=True)
     explained.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
     return explained
@@ -73,15 +80,15 @@ def explain(
 def _frame(runtime: ModelRuntime, rows: list[dict[str, Any]]) -> pd.DataFrame:
     numeric = {c.name for c in runtime.schema.columns if c.numeric}
     names = list(rows[0])
-    return to_frame({n: [r[n] for r in rows] for n in names}, numeric)
+    return to_frame({n: [r[n] for r in rows] for n in names}, numeric, runtime.schema.dated)
 
 
 def _linear(
     runtime: ModelRuntime,
     row: dict[str, Any],
-    predicted: Any,
     baseline: dict[str, Any],
     features: list[str],
+    unit: str,
 ) -> Explanation | None:
     model = getattr(runtime, "model", None)
     steps = getattr(model, "steps", None)
@@ -89,6 +96,8 @@ def _linear(
         return None
     prepare, estimator = model[0], model[-1]
     coef = getattr(estimator, "coef_", None)
+    if getattr(estimator, "classes_", None) is not None:
+        return None  # coefficients of a classifier are log-odds: occlusion gives probability
     if coef is None or not hasattr(prepare, "get_feature_names_out"):
         return None
     try:
@@ -99,8 +108,11 @@ def _linear(
         both = _dense(prepare.transform(_frame(runtime, [row, typical])))
     except Exception:
         return None
-    weights, unit = _weights(np.asarray(coef, dtype="float64"), estimator, predicted)
-    if weights is None or weights.shape[0] != both.shape[1]:
+    matrix = np.asarray(coef, dtype="float64")
+    if matrix.ndim > 1 and matrix.shape[0] != 1:  # several outputs: not one predicted value
+        return None
+    weights = matrix.ravel()
+    if weights.shape[0] != both.shape[1]:
         return None
     effects = weights * (both[0] - both[1])
     totals: dict[str, float] = dict.fromkeys(features, 0.0)
@@ -109,22 +121,6 @@ def _linear(
             totals[owner] += float(effects[index])
     contributions = [Contribution(f, row[f], baseline[f], totals[f]) for f in features]
     return Explanation("coefficients", unit, contributions)
-
-
-def _weights(
-    coef: np.ndarray[Any, Any], estimator: Any, predicted: Any
-) -> tuple[np.ndarray[Any, Any] | None, str]:
-    classes = getattr(estimator, "classes_", None)
-    if classes is None:
-        return (coef.ravel() if coef.ndim == 1 or coef.shape[0] == 1 else None), "predicted value"
-    labels = [str(c) for c in classes]
-    if str(predicted) not in labels:
-        return None, ""
-    k = labels.index(str(predicted))
-    unit = f"log-odds of {predicted}"
-    if coef.shape[0] == 1:
-        return (coef[0] if k == 1 else -coef[0]), unit
-    return coef[k], unit
 
 
 def _owners(names: list[str], columns: list[str]) -> list[str] | None:
@@ -152,11 +148,14 @@ def _occlusion(
     predicted: Any,
     baseline: dict[str, Any],
     features: list[str],
-    started: float,
-    budget_s: float,
+    budget: tuple[float, float],
+    unit: str,
 ) -> Explanation:
+    """``budget``: when the explanation started, and the seconds it may take."""
+    started, budget_s = budget
     classes = getattr(runtime, "classes", None)
-    unit = f"probability of {predicted}" if classes else "predicted value"
+    if classes:
+        unit = f"points of probability of {predicted}"
     contributions: list[Contribution] = []
     partial = False
     base: float | None = None
@@ -179,15 +178,16 @@ def _occlusion(
 
 
 def _scores(runtime: ModelRuntime, rows: list[dict[str, Any]], predicted: Any) -> list[float]:
-    """The predicted class's probability per row, or the predicted value for regression."""
+    """The predicted class's probability per row in points (0 to 100), or the predicted
+    value for regression."""
     classes = getattr(runtime, "classes", None)
     result = runtime.predict_frame(_frame(runtime, rows), probabilities=bool(classes))
     if result.probabilities is not None and result.classes is not None:
         labels = [str(c) for c in result.classes]
         if str(predicted) in labels:
             k = labels.index(str(predicted))
-            return [float(p[k]) for p in result.probabilities]
+            return [100.0 * float(p[k]) for p in result.probabilities]
     values = result.to_list()
     if classes:
-        return [1.0 if str(v) == str(predicted) else 0.0 for v in values]
+        return [100.0 if str(v) == str(predicted) else 0.0 for v in values]
     return [float(v) if v is not None else float("nan") for v in values]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
@@ -34,6 +34,7 @@ from lanza.pages.card import CardEdit
 from lanza.pages.explain import explain
 from lanza.pages.form import Form, baselines
 from lanza.pages.validation import Checked, check, read_table
+from lanza.runtime.rules import plain_number
 from lanza.security.keys import KeyInfo
 from lanza.serving.dataplane import InferenceRequest, InferenceResponse
 from lanza.serving.payload import Payload
@@ -65,6 +66,11 @@ def _pages(request: Request) -> PagesComponent:
     return component
 
 
+def _imputes(pages: PagesComponent, deployment: str) -> bool:
+    """Whether the deployment answers rows that leave out a column (flagged)."""
+    return pages.serving.manager.get(deployment).spec.impute_missing_columns
+
+
 def _who(key: KeyInfo | None) -> str:
     return key.name if key is not None else "anonymous"
 
@@ -78,10 +84,11 @@ def plain(form: Form, response: InferenceResponse) -> str:
         p = probabilities[0].get(str(value))
         if p is not None:
             return f"The model says {target} is {value}, with a probability of {p:.0%}."
-    if isinstance(value, float):
-        sentence = f"The model predicts {target} = {value:.4g}."
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        sentence = f"The model predicts {target} = {plain_number(value)}."
         if form.metric in ("rmse", "mae") and form.cv_mean is not None:
-            sentence += f" At training it was off by {abs(form.cv_mean):.3g} ({form.metric})."
+            off = plain_number(abs(form.cv_mean))
+            sentence += f" At training it was off by {off} on average ({form.metric})."
         return sentence
     return f"The model says {target} is {value}."
 
@@ -118,6 +125,7 @@ def router() -> APIRouter:
             response.predictions[0],
             baselines(built),
             body.budget_ms / 1000,
+            built.target,
         )
         probabilities = response.probabilities()
         return {
@@ -126,6 +134,7 @@ def router() -> APIRouter:
             "model": response.model,
             "request_id": response.request_id,
             "plain": plain(built, response),
+            "warnings": response.warnings[0] if response.warnings else [],
             "explanation": explanation.to_dict(),
         }
 
@@ -136,7 +145,9 @@ def router() -> APIRouter:
         data = await request.body()
         built, variant = await asyncio.to_thread(pages.form, name)
         frame = await asyncio.to_thread(read_table, filename, data)
-        checked = await asyncio.to_thread(check, frame, variant.loaded.runtime.schema, built)
+        checked = await asyncio.to_thread(
+            check, frame, variant.loaded.runtime.schema, built, _imputes(pages, name)
+        )
         return pages, variant, frame, checked
 
     @api.post("/deployments/{name}/uploads/validate", dependencies=[Depends(require("predict"))])
@@ -168,7 +179,10 @@ def router() -> APIRouter:
         "/deployments/{name}/uploads/{upload_id}/file", dependencies=[Depends(require("predict"))]
     )
     async def upload_file(
-        name: str, upload_id: str, request: Request, format: str = "csv"
+        name: str,
+        upload_id: str,
+        request: Request,
+        format: Annotated[str, Query(json_schema_extra={"enum": ["csv", "xlsx"]})] = "csv",
     ) -> Response:
         if format not in ("csv", "xlsx"):
             raise ValidationError(f"Unknown format '{format}'; use csv or xlsx.")

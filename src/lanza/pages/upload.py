@@ -5,7 +5,8 @@ shared data plane in requests of at most ``max_rows_per_request`` rows, so they 
 logged and monitored like any other traffic; a file with more good rows than
 ``batch_rows`` is handed to a batch job instead, whose progress the page polls. Either
 way the answer is one file with every uploaded row: its values, the prediction, the
-probability of the predicted class, and for a bad row the reason it was not predicted.
+probability of the predicted class, the row's warnings in words (values the model never
+saw in training, empty cells), and for a bad row the reason it was not predicted.
 Uploads live under ``<home>/pages/uploads/<id>`` and are deleted after the monitoring
 retention (``LANZA_MONITORING__RETENTION_DAYS``), like the prediction log.
 """
@@ -33,6 +34,21 @@ from lanza.serving.dataplane import DataPlane, InferenceRequest
 from lanza.serving.payload import Payload
 
 LINE = "_line"
+# OWASP's CSV-injection rule: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(value: Any) -> Any:
+    """A cell no spreadsheet runs: text that would start a formula gets a leading ``'``.
+
+    Plain numbers (``-1.5``, ``+3``) stay as they are; they are data, not formulas.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 RESULT = "result.csv"
 
 
@@ -102,6 +118,7 @@ class Uploads:
     async def _predict(self, upload: Upload, folder: Path, checked: Checked) -> None:
         predictions: list[Any] = []
         probabilities: list[float | None] = []
+        warnings: list[str] = []
         for start in range(0, len(checked.good), self.max_rows):
             columns = {n: v[start : start + self.max_rows] for n, v in checked.inputs.items()}
             count = min(self.max_rows, len(checked.good) - start)
@@ -112,12 +129,14 @@ class Uploads:
             )
             predictions += response.predictions
             probabilities += _top(response.probabilities(), response.predictions)
+            warnings += [" ".join(row) for row in response.warnings] or [""] * count
             upload.model = response.model
         answers = pd.DataFrame(
             {
                 LINE: [i + 2 for i in checked.good],
                 "prediction": pd.Series(predictions, dtype=object),
                 "probability": pd.Series(probabilities, dtype=object),
+                "warnings": warnings,
             }
         )
         await asyncio.to_thread(self._assemble, folder, answers, upload.model)
@@ -153,7 +172,8 @@ class Uploads:
         merged = original.merge(answers, on=LINE, how="left")
         merged["model"] = [model if pd.notna(p) else "" for p in merged["prediction"]]
         merged["error"] = [_reason(errors.get(str(line - 2), [])) for line in merged[LINE]]
-        merged.drop(columns=[LINE]).to_csv(folder / RESULT, index=False)
+        merged = merged.drop(columns=[LINE])
+        _neutralised(merged).to_csv(folder / RESULT, index=False)
 
     def status(self, deployment: str, upload_id: str) -> Upload:
         """An upload, its batch job's progress folded in; assembles the file when it is done."""
@@ -190,7 +210,9 @@ class Uploads:
         if fmt == "xlsx":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
             buffer = io.BytesIO()
-            frame.to_excel(buffer, index=False, engine="openpyxl")
+            # Every cell goes in as text (already neutralised): openpyxl would otherwise
+            # store a string that starts with '=' as a live formula.
+            _neutralised(frame).to_excel(buffer, index=False, engine="openpyxl")
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             return buffer.getvalue(), media, stem + ".xlsx"
         return path.read_bytes(), "text/csv", stem + ".csv"
@@ -224,6 +246,18 @@ class Uploads:
         return upload
 
 
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell and header neutralised; dtypes of the rest kept."""
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = pd.Series(
+                [neutralise(v) for v in out[column]], index=out.index, dtype=object
+            )
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
 def _keep(folder: Path, frame: pd.DataFrame, checked: Checked) -> None:
     folder.mkdir(parents=True)
     frame.to_csv(folder / "original.csv", index=False)
@@ -249,7 +283,10 @@ def _batch_answers(out: Path) -> pd.DataFrame:
         frame["probability"] = frame[proba].to_numpy().max(axis=1)
     else:
         frame["probability"] = None
-    return frame[[LINE, "prediction", "probability"]]
+    if "warnings" not in frame.columns:
+        frame["warnings"] = ""
+    frame["warnings"] = frame["warnings"].fillna("")
+    return frame[[LINE, "prediction", "probability", "warnings"]]
 
 
 def _reason(problems: list[dict[str, Any]]) -> str:

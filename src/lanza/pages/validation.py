@@ -2,13 +2,17 @@
 
 Every cell is read as the person typed it and converted to the type the model's
 signature asks for; a cell that cannot be converted makes its row bad, with the reason
-and the line number a spreadsheet shows (the header is line 1). Columns the model does
-not take are kept beside the predictions; a missing required column is a problem of the
-whole file. Values outside what the model saw at training are warnings, not errors.
+and the line number a spreadsheet shows (the header is line 1); so does a line with
+more or fewer fields than the header, as in ``lanza batch``. Columns the model does not
+take are kept beside the predictions; a column the model takes that the file lacks is a
+problem of the whole file (unless the deployment imputes it). Empty cells, categories
+and numbers the model never saw in training are warnings, not errors: the rules of
+``lanza.runtime.rules``, as every other way in applies them.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from dataclasses import asdict, dataclass, field
@@ -17,13 +21,15 @@ from typing import Any
 import pandas as pd
 
 from lanza.errors import DataError, UnsupportedMediaTypeError
-from lanza.pages.form import Form, FormField
-from lanza.runtime.schema import InputSchema
+from lanza.pages.form import Form
+from lanza.runtime.rules import missing_columns, value_warning
+from lanza.runtime.schema import DATED, Column, InputSchema
 
 EXCEL = (".xlsx", ".xlsm")
 TRUE = {"true", "yes", "1", "y", "t"}
 FALSE = {"false", "no", "0", "n", "f"}
 MAX_REPORTED = 200
+FIELDS = "fields"  # ``frame.attrs`` key: line index -> fields it has where the header has more
 
 
 @dataclass(frozen=True)
@@ -79,10 +85,7 @@ def read_table(filename: str, data: bytes) -> pd.DataFrame:
                 io.BytesIO(data), engine="openpyxl", dtype=object, keep_default_na=False
             )
         elif lower.endswith((".csv", ".txt", ".tsv")):
-            sep = "\t" if lower.endswith(".tsv") else ","
-            frame = pd.read_csv(
-                io.StringIO(_text(data)), sep=sep, dtype=str, keep_default_na=False, na_filter=False
-            )
+            frame = _read_csv(_text(data), "\t" if lower.endswith(".tsv") else ",")
         else:
             raise UnsupportedMediaTypeError(
                 f"'{filename}' is not a CSV or Excel file; upload .csv, .tsv or .xlsx."
@@ -97,6 +100,24 @@ def read_table(filename: str, data: bytes) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _read_csv(text: str, sep: str) -> pd.DataFrame:
+    """Text cells; a line with another number of fields than the header is noted in
+    ``attrs[FIELDS]`` (its cells padded or cut) so that its row, not the file, fails."""
+    lines = [row for row in csv.reader(io.StringIO(text), delimiter=sep) if row]
+    if not lines:
+        raise DataError("the file has no header")
+    header, rows = lines[0], lines[1:]
+    width = len(header)
+    twice = [name for name in header if header.count(name) > 1]
+    if twice:
+        raise DataError(f"the header names column '{twice[0]}' twice")
+    uneven = {i: len(row) for i, row in enumerate(rows) if len(row) != width}
+    cells = [(row + [""] * width)[:width] for row in rows]
+    frame = pd.DataFrame(cells, columns=header, dtype=object)
+    frame.attrs[FIELDS] = uneven
+    return frame
+
+
 def _text(data: bytes) -> str:
     """UTF-8 (with or without a byte-order mark), else Windows-1252 as spreadsheets save it."""
     try:
@@ -105,15 +126,17 @@ def _text(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def check(frame: pd.DataFrame, schema: InputSchema, form: Form) -> Checked:
-    """Validate every cell the model reads; rows with any bad cell are set aside."""
+def check(frame: pd.DataFrame, schema: InputSchema, form: Form, impute: bool = False) -> Checked:
+    """Validate every cell the model reads; rows with any bad cell are set aside.
+
+    ``impute``: the deployment answers rows without a column it takes (flagged).
+    """
     checked = Checked(len(frame), list(frame.columns))
     present = set(frame.columns)
-    for column in schema.columns:
-        if column.required and column.name not in present:
-            checked.column_problems.append(
-                Problem("the model needs this column and the file has none", column.name)
-            )
+    for name in missing_columns(schema, present, impute):
+        checked.column_problems.append(
+            Problem("the model needs this column and the file has none", name)
+        )
     for name in frame.columns:
         if schema.columns and name not in schema.names:
             checked.column_problems.append(
@@ -122,13 +145,17 @@ def check(frame: pd.DataFrame, schema: InputSchema, form: Form) -> Checked:
     if any(p.reason.startswith("the model needs") for p in checked.column_problems):
         checked.errors = {i: [] for i in range(len(frame))}
         return checked
-    fields = {f.name: f for f in form.fields}
+    for index, count in frame.attrs.get(FIELDS, {}).items():
+        uneven = f"the line has {count} fields where the header has {len(frame.columns)}"
+        checked.errors.setdefault(index, []).append(Problem(uneven, None, index + 2))
+    facts = schema if schema.has_facts else with_form_facts(schema, form)
     converted: dict[str, list[Any]] = {}
-    for column in schema.columns:
-        if column.name not in present:
+    for column in facts.columns:
+        if column.name not in present:  # imputed, as the deployment asks
             converted[column.name] = [None] * len(frame)
+            for index in range(len(frame)):
+                _warn(checked, column, None, index)
             continue
-        spec = fields.get(column.name)
         values = []
         for index, raw in enumerate(frame[column.name].tolist()):
             value, reason = convert(raw, column.type, column.numeric)
@@ -136,8 +163,8 @@ def check(frame: pd.DataFrame, schema: InputSchema, form: Form) -> Checked:
                 checked.errors.setdefault(index, []).append(
                     Problem(reason, column.name, index + 2, _shown(raw))
                 )
-            elif spec is not None and value is not None:
-                _warn(checked, spec, value, index)
+            else:
+                _warn(checked, column, value, index)
             values.append(value)
         converted[column.name] = values
     checked.good = [i for i in range(len(frame)) if i not in checked.errors]
@@ -169,28 +196,30 @@ def convert(raw: Any, kind: str, numeric: bool) -> tuple[Any, str | None]:
         if word in TRUE or word in FALSE:
             return word in TRUE, None
         return None, "must be yes or no (true/false)"
+    if kind in DATED:
+        when = pd.to_datetime(str(text), errors="coerce", utc=True, format="ISO8601")
+        if pd.isna(when):
+            return None, "must be a date or time such as 2024-05-01 or 2024-05-01T13:45:00"
     return str(text), None
 
 
-def _warn(checked: Checked, spec: FormField, value: Any, index: int) -> None:
-    if spec.kind == "category" and spec.values and str(value) not in spec.values:
-        checked.warnings.append(
-            Problem("a value the model never saw in training", spec.name, index + 2, str(value))
-        )
-    elif (
-        spec.kind == "number"
-        and spec.minimum is not None
-        and spec.maximum is not None
-        and not spec.minimum <= value <= spec.maximum
-    ):
-        checked.warnings.append(
-            Problem(
-                f"outside the training range {spec.minimum:g} to {spec.maximum:g}",
-                spec.name,
-                index + 2,
-                f"{value:g}",
-            )
-        )
+def with_form_facts(schema: InputSchema, form: Form) -> InputSchema:
+    """A model trained before ``lanza.inputs`` was recorded: training's ranges and
+    categories from the reference sample the form is drawn from."""
+    facts: dict[str, dict[str, Any]] = {}
+    for spec in form.fields:
+        if spec.kind == "category" and spec.values:
+            facts[spec.name] = {"categories": spec.values}
+        elif spec.kind == "number" and spec.minimum is not None and spec.maximum is not None:
+            facts[spec.name] = {"min": spec.minimum, "max": spec.maximum}
+    return schema.with_facts(facts)
+
+
+def _warn(checked: Checked, column: Column, value: Any, index: int) -> None:
+    flag = value_warning(column, value)
+    if flag is not None:
+        shown = "" if flag.value is None else _shown(flag.value)
+        checked.warnings.append(Problem(flag.text, column.name, index + 2, shown))
 
 
 def _shown(raw: Any) -> str:

@@ -81,6 +81,10 @@ def xgboost_step(model: Any) -> Any | None:
     """The XGBoost estimator in ``model`` (itself, or a pipeline's last step), if there is one."""
     steps = getattr(model, "steps", None)
     last = steps[-1][1] if steps else model
+    # lanza's XGBoost classifiers sit in a vote of one that encodes their labels.
+    inner = getattr(last, "estimators_", None)
+    if isinstance(inner, list) and len(inner) == 1:
+        last = inner[0]
     return last if type(last).__module__.startswith("xgboost") else None
 
 

@@ -75,6 +75,12 @@ class KeyStore:
         with self._db.session() as session:
             return [_info(r) for r in session.scalars(select(ApiKey).order_by(ApiKey.created_at))]
 
+    def active(self) -> dict[str, KeyInfo]:
+        """Every live key by its stored hash: the whole set a server holds in memory."""
+        with self._db.session() as session:
+            rows = session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)))
+            return {r.hash: _info(r) for r in rows}
+
     def any_active(self) -> bool:
         """Whether at least one key is live (keys then become mandatory)."""
         with self._db.session() as session:

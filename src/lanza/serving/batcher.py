@@ -34,12 +34,20 @@ class _Item:
     queued_at: float = field(default_factory=time.perf_counter)
 
 
-def to_frame(columns: dict[str, list[Any]], numeric: set[str]) -> pd.DataFrame:
-    """Columns to a DataFrame, numbers as float64 (None becomes NaN)."""
-    data = {
+def to_frame(
+    columns: dict[str, list[Any]], numeric: set[str], dated: set[str] | None = None
+) -> pd.DataFrame:
+    """Columns to a DataFrame, numbers as float64 (None becomes NaN), dates as
+    datetime64[ns] (None becomes NaT)."""
+    data: dict[str, Any] = {
         name: np.array(values, dtype="float64") if name in numeric else values
         for name, values in columns.items()
     }
+    for name in dated or ():
+        if name in data:
+            data[name] = pd.to_datetime(pd.Series(data[name], dtype=object)).astype(
+                "datetime64[ns]"
+            )
     return pd.DataFrame(data)
 
 
@@ -58,6 +66,7 @@ class MicroBatcher:
         self.max_delay = max_delay_ms / 1000
         self.observe = observe
         self.numeric = {c.name for c in runtime.schema.columns if c.numeric}
+        self.dated = runtime.schema.dated
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -77,18 +86,31 @@ class MicroBatcher:
             self._task = None
 
     async def submit(
-        self, columns: dict[str, list[Any]], count: int, probabilities: bool = False
+        self,
+        columns: dict[str, list[Any]],
+        count: int,
+        probabilities: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> Prediction:
-        """Predict ``count`` validated rows, batched with whatever else is queued."""
-        if self._task is None:
-            return await asyncio.to_thread(self._run_one, columns, probabilities)
+        """Predict ``count`` validated rows, batched with whatever else is queued; a request
+        with inference ``params`` runs alone (params hold for the whole model call)."""
+        if self._task is None or params:
+            return await asyncio.to_thread(self._run_one, columns, probabilities, params)
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(columns, count, probabilities, future))
         return await future
 
-    def _run_one(self, columns: dict[str, list[Any]], probabilities: bool) -> Prediction:
-        frame = to_frame(columns, self.numeric)
-        prediction = self.runtime.predict_frame(frame, probabilities)
+    def _run_one(
+        self,
+        columns: dict[str, list[Any]],
+        probabilities: bool,
+        params: dict[str, Any] | None = None,
+    ) -> Prediction:
+        frame = to_frame(columns, self.numeric, self.dated)
+        if params:
+            prediction = self.runtime.predict_with_params(frame, probabilities, params)
+        else:
+            prediction = self.runtime.predict_frame(frame, probabilities)
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:
             self.observe(len(frame), 0.0)
@@ -125,7 +147,7 @@ class MicroBatcher:
         merged = {
             name: [v for item in batch for v in item.columns[name]] for name in batch[0].columns
         }
-        frame = to_frame(merged, self.numeric)
+        frame = to_frame(merged, self.numeric, self.dated)
         prediction = self.runtime.predict_frame(frame, any(i.probabilities for i in batch))
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:

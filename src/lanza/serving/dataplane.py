@@ -11,15 +11,19 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lanza.errors import DeadlineExceededError, LanzaError
 from lanza.runtime.base import Prediction
+from lanza.runtime.params import check_params
+from lanza.runtime.rules import InputWarning
+from lanza.runtime.schema import InputSchema
 from lanza.serving.live import LiveDeployment, Variant
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
-from lanza.serving.payload import Payload, validate
+from lanza.serving.payload import Payload, check, validate
 
 log = logging.getLogger("lanza.dataplane")
 
@@ -34,16 +38,24 @@ class InferenceRequest:
     probabilities: bool = False
     request_id: str = ""
     sticky: str | None = None
+    params: dict[str, Any] | None = None
 
 
 @dataclass
 class InferenceResponse:
-    """Predictions, the version that made them, and the request's id."""
+    """Predictions, the version that made them, the request's id, and each row's flags
+    (values the model answered on thin ground; see ``lanza.runtime.rules``)."""
 
     prediction: Prediction
     model: str
     request_id: str
     columns: dict[str, list[Any]]
+    flags: list[list[InputWarning]] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[list[str]]:
+        """Per row, its flags in plain words (an empty list for a row with none)."""
+        return [[flag.text for flag in row] for row in self.flags]
 
     @property
     def predictions(self) -> list[Any]:
@@ -116,11 +128,20 @@ class DataPlane:
                 live, held = await self.manager.hold(name)
             variant = live.pick(request.sticky)
             version = variant.version
-            columns = validate(request.payload, variant.loaded.runtime.schema)
-            prediction = await self._predict(variant, columns, request)
+            schema = variant.loaded.runtime.schema
+            payload = request.payload
+            if live.spec.extra_columns == "ignore":
+                payload = without_extra(payload, schema)
+            checked = check(payload, schema, live.spec.impute_missing_columns)
+            columns = checked.columns
+            params = check_params(request.params, schema) if request.params else None
+            prediction = await self._predict(variant, columns, request, params)
             self._mirror(live, columns, request)
             status = "ok"
-            response = InferenceResponse(prediction, version, request.request_id, columns)
+            response = InferenceResponse(
+                prediction, version, request.request_id, columns, checked.warnings
+            )
+            self._count(name, checked.warnings)
             if self.observers:
                 self.notify(_record(request, response.prediction, version, columns, started))
             return response
@@ -137,13 +158,23 @@ class DataPlane:
             self.metrics.requests.labels(name, version, request.face, status).inc()
             self.metrics.duration.labels(name, request.face).observe(time.perf_counter() - started)
 
+    def _count(self, deployment: str, flags: list[list[InputWarning]]) -> None:
+        """Rows answered on flagged values, per feature and reason, on ``/metrics``."""
+        counted = Counter((flag.feature, flag.reason) for row in flags for flag in row)
+        for (feature, reason), rows in counted.items():
+            self.metrics.input_warnings.labels(deployment, feature, reason).inc(rows)
+
     async def _predict(
-        self, variant: Variant, columns: dict[str, list[Any]], request: InferenceRequest
+        self,
+        variant: Variant,
+        columns: dict[str, list[Any]],
+        request: InferenceRequest,
+        params: dict[str, Any] | None = None,
     ) -> Prediction:
         count = request.payload.count
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await variant.batcher.submit(columns, count, request.probabilities)
+                return await variant.batcher.submit(columns, count, request.probabilities, params)
         except TimeoutError as exc:
             raise DeadlineExceededError(
                 f"Deployment '{request.deployment}' did not answer within {self.timeout_s:g}s."
@@ -187,6 +218,17 @@ class DataPlane:
                 request.deployment, shadow.version, "shadow", "error"
             ).inc()
             log.info("shadow %s failed on %s: %s", shadow.version, request.request_id, exc)
+
+
+def without_extra(payload: Payload, schema: InputSchema) -> Payload:
+    """The payload without the named columns the model does not take."""
+    if payload.columns is None or not schema.columns:
+        return payload
+    known = set(schema.names)
+    if all(name in known for name in payload.columns):
+        return payload
+    kept = {name: values for name, values in payload.columns.items() if name in known}
+    return Payload(columns=kept, count=payload.count)
 
 
 def new_request_id() -> str:

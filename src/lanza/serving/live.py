@@ -49,6 +49,7 @@ class LiveDeployment:
     loaded_at: datetime | None = None
     last_swap_error: str | None = None
     swapping: bool = False
+    refused: int = 0  # a generation refused for its signature, not retried
 
     def pick(self, sticky: str | None = None) -> Variant:
         """A route by weight; the same sticky value always gets the same route."""

@@ -27,6 +27,7 @@ from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
+from lanza.serving.compat import incompatibility
 from lanza.serving.live import LiveDeployment, Variant, failed
 from lanza.serving.metrics import ServingMetrics
 from lanza.serving.residency import ResidencyBook, ResidencyMetrics, deployment_bytes
@@ -36,6 +37,7 @@ from lanza.store.tables import utcnow
 
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
+START_WAIT_S = 120.0  # longest a server's start waits for its stored deployments to load
 
 
 class DeploymentManager:
@@ -61,13 +63,27 @@ class DeploymentManager:
         self.residency = residency or ResidencyBook(ResidencyMetrics(CollectorRegistry()))
         self._demand: dict[str, asyncio.Task[None]] = {}
         self._rebalancing: asyncio.Task[None] | None = None
+        self._absent: dict[str, int] = {}  # consecutive reads that lacked a live deployment
 
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Restore every stored deployment (in the background) and start watching."""
-        for stored in await asyncio.to_thread(self.store.list):
+        """Restore every stored deployment (in the background) and start watching.
+
+        A store that cannot be read now is read again by the watcher, every poll interval.
+        """
+        try:
+            listed = await asyncio.to_thread(self.store.list)
+        except Exception:
+            log.exception("deployments cannot be read at start; retrying every poll interval")
+            listed = []
+        for stored in listed:
             self._schedule(stored.spec, stored.generation)
+        # A worker takes connections once its start-up ends: waiting for the loads here
+        # means a worker started beside others (or restarted after a crash) never answers
+        # 503 "still loading" for a deployment the others serve.
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=START_WAIT_S)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
@@ -303,6 +319,13 @@ class DeploymentManager:
         if current is None or current.generation > generation:
             await _retire(fresh)  # deleted meanwhile, or a newer configuration won the race
             return
+        # ``force`` belongs to the change that set it, not to later alias moves.
+        problem = None if spec.force and versions is None else _refusal(current, fresh)
+        if problem is not None and current is not None:
+            await _retire(fresh)
+            current.refused = generation
+            self._failed(spec, generation, SwapRefusedError(problem))
+            return
         self._install(fresh, current)
         every = [v.loaded.version for v in _all(fresh)]
         size = await asyncio.to_thread(deployment_bytes, self.loader, every)
@@ -393,16 +416,25 @@ class DeploymentManager:
         """Catch up with the store and with alias moves in the registry."""
         # A deployment created while the store is read is missing from what was read:
         # only those live before the read, and still the same object, are retired.
+        # A deployment is retired only when two reads in a row lack it, so one odd answer
+        # during a database blip never takes a serving deployment away.
         before = dict(self._live)
         stored = {s.spec.name: s for s in await asyncio.to_thread(self.store.list)}
         for name, was in before.items():
-            if name not in stored and self._live.get(name) is was:
+            if name in stored or self._live.get(name) is not was:
+                self._absent.pop(name, None)
+                continue
+            self._absent[name] = self._absent.get(name, 0) + 1
+            if self._absent[name] >= 2:
+                del self._absent[name]
                 self.residency.forget(name)
                 await _retire(self._live.pop(name))
         for name, item in stored.items():
             live = self._live.get(name)
             if self._busy(name):
                 continue
+            if live is not None and live.refused == item.generation:
+                continue  # refused for its signature: not retried until changed again
             if live is None or live.generation < item.generation:
                 self._schedule(item.spec, item.generation)
             elif live.status == "ready":
@@ -425,6 +457,28 @@ class DeploymentManager:
 
 def _all(live: LiveDeployment) -> list[Variant]:
     return [*live.variants, *([live.shadow] if live.shadow else [])]
+
+
+class SwapRefusedError(LanzaError):
+    """A new configuration whose input signature cannot take the serving one's requests."""
+
+    status_code = 409
+    code = "incompatible_signature"
+
+
+def _refusal(current: LiveDeployment | None, fresh: LiveDeployment) -> str | None:
+    """Why swapping ``current`` for ``fresh`` would break callers, or ``None``."""
+    if current is None or current.status != "ready" or not current.variants:
+        return None
+    old = current.variants[0]
+    for variant in fresh.variants:
+        problem = incompatibility(old.loaded.runtime.schema, variant.loaded.runtime.schema)
+        if problem is not None:
+            return (
+                f"swap to {variant.version} refused: {problem}; {old.version} keeps serving "
+                "(update again with force to swap anyway)"
+            )
+    return None
 
 
 async def _retire(live: LiveDeployment) -> None:

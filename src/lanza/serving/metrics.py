@@ -57,6 +57,13 @@ class ServingMetrics:
             ["deployment", "model_version", "device"],
             registry=registry,
         )
+        self.input_warnings = Counter(
+            "lanza_input_warnings",
+            "Rows answered on a flagged input value, per feature and reason "
+            "(missing, unseen, out_of_range).",
+            ["deployment", "feature", "reason"],
+            registry=registry,
+        )
         self.ready = Gauge(
             "lanza_deployment_ready",
             "1 when the deployment serves.",

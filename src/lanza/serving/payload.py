@@ -1,21 +1,22 @@
 """Decoded request bodies, and their validation against a model's input schema.
 
 Every face decodes into a ``Payload``: named columns, or unnamed rows that take the
-schema's column order. ``validate`` checks it in plain Python (no DataFrame per
-request, which would cost more than the model) and names the first bad column.
+schema's column order. ``check`` applies the input rules (``lanza.runtime.rules``) in
+plain Python (no DataFrame per request, which would cost more than the model), names
+the first bad column, and flags each row's values the model answers on thin ground.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from lanza.errors import ValidationError
-from lanza.runtime.schema import Column, InputSchema
+from lanza.runtime.rules import CheckedRows, check_rows
+from lanza.runtime.schema import InputSchema
+from lanza.runtime.tensors import validate_tensors
 
 MISSING: Any = object()
-NUMBER = (int, float)
 
 
 @dataclass
@@ -69,29 +70,30 @@ class Payload:
 
 def validate(payload: Payload, schema: InputSchema) -> dict[str, list[Any]]:
     """Named, typed columns in schema order, or a ValidationError naming the column."""
+    return check(payload, schema).columns
+
+
+def check(payload: Payload, schema: InputSchema, impute: bool = False) -> CheckedRows:
+    """The payload's columns checked by the input rules, with each row's flags.
+
+    ``impute``: a column left out entirely is given as nulls (and flagged) rather than
+    refused, as a deployment may opt in to.
+    """
     if payload.count == 0:
         raise ValidationError("The request has no rows to predict.")
+    if schema.tensors:
+        tensors = validate_tensors(payload.columns, payload.rows, payload.count, schema)
+        return CheckedRows(tensors, [[] for _ in range(payload.count)])
     if not schema.columns:
         if payload.columns is None:
             raise ValidationError("This model has no signature; send named columns.")
-        return payload.columns
+        return CheckedRows(payload.columns, [[] for _ in range(payload.count)])
     columns = payload.columns if payload.columns is not None else _name_rows(payload, schema)
-    extra = [name for name in columns if name not in _names(schema)]
-    if extra:
-        raise ValidationError(f"Column '{extra[0]}' is not an input of this model.")
-    out: dict[str, list[Any]] = {}
-    for column in schema.columns:
-        values = columns.get(column.name)
-        if values is None:
-            if column.required:
-                raise ValidationError(f"Column '{column.name}' is missing.")
-            values = [None] * payload.count
-        out[column.name] = _check(column, values)
-    return out
-
-
-def _names(schema: InputSchema) -> set[str]:
-    return {c.name for c in schema.columns}
+    for name, values in columns.items():
+        if MISSING in values:
+            index = next(i for i, v in enumerate(values) if v is MISSING)
+            raise ValidationError(f"Column '{name}' is missing in row {index}.")
+    return check_rows(columns, payload.count, schema, impute)
 
 
 def _name_rows(payload: Payload, schema: InputSchema) -> dict[str, list[Any]]:
@@ -104,27 +106,3 @@ def _name_rows(payload: Payload, schema: InputSchema) -> dict[str, list[Any]]:
                 f"Row {index} has {len(row)} values; the model takes {width} columns ({shown})."
             )
     return {c.name: [r[i] for r in payload.rows] for i, c in enumerate(schema.columns)}
-
-
-def _check(column: Column, values: list[Any]) -> list[Any]:
-    for index, value in enumerate(values):
-        if value is MISSING:
-            raise ValidationError(f"Column '{column.name}' is missing in row {index}.")
-        if value is None:
-            continue
-        if column.numeric:
-            if isinstance(value, bool) or not isinstance(value, NUMBER):
-                raise ValidationError(
-                    f"Column '{column.name}' must be a number; row {index} has {value!r}."
-                )
-            if isinstance(value, float) and math.isinf(value):
-                raise ValidationError(f"Column '{column.name}' is infinite in row {index}.")
-        elif column.type == "string" and not isinstance(value, str):
-            raise ValidationError(
-                f"Column '{column.name}' must be text; row {index} has {value!r}."
-            )
-        elif column.type == "boolean" and not isinstance(value, bool):
-            raise ValidationError(
-                f"Column '{column.name}' must be true or false; row {index} has {value!r}."
-            )
-    return values

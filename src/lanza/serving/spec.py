@@ -6,12 +6,22 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
+from lanza.errors import ValidationError
 from lanza.registry.references import parse_reference
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# What ``parse_reference`` takes, for the OpenAPI document: NAME, NAME@ALIAS, NAME/VERSION
+# (optionally after models:/) or an MLflow URI.
+_REF_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+REFERENCE = (
+    rf"^(models:/)?{_REF_NAME}(@[A-Za-z0-9_\-]+|/[0-9]+)?$"
+    r"|^(models:/|runs:/|[a-z][a-z0-9+.\-]*://)[!-~]+$"
+)
 Device = Literal["cpu", "cuda", "auto"]
 Residency = Literal["always", "on_demand"]
+ExtraColumns = Literal["refuse", "ignore"]
 
 
 class Route(BaseModel):
@@ -19,7 +29,10 @@ class Route(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="NAME@ALIAS, NAME/VERSION or an MLflow URI.")
+    model: str = Field(
+        description="NAME@ALIAS, NAME/VERSION or an MLflow URI.",
+        json_schema_extra={"pattern": REFERENCE},
+    )
     weight: float = Field(1.0, gt=0, description="Relative share of requests.")
 
     @field_validator("model")
@@ -32,15 +45,43 @@ class Route(BaseModel):
 class DeploymentSpec(BaseModel):
     """A deployment as users write it (API body, CLI flags, lanza.yaml)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document says what ``_routes`` checks: ``model`` or a non-empty ``traffic``.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["model"],
+                    "properties": {"model": {"type": "string", "minLength": 1}},
+                    "not": {"required": ["traffic"]},
+                },
+                {
+                    "required": ["traffic"],
+                    "properties": {"traffic": {"type": "array", "minItems": 1}},
+                    "not": {"required": ["model"]},
+                },
+            ]
+        },
+    )
 
-    name: str = Field(description="Lower-case letters, digits, '-' and '_'.")
-    model: str | None = Field(None, description="The model reference when there is one route.")
+    name: str = Field(
+        description="Lower-case letters, digits, '-' and '_'.",
+        json_schema_extra={"pattern": NAME.pattern},  # checked by _name, with its message
+    )
+    model: str | None = Field(
+        None,
+        description="The model reference when there is one route.",
+        json_schema_extra={"pattern": REFERENCE},
+    )
     traffic: list[Route] = Field(default_factory=list, description="Weighted routes (canary).")
     sticky_header: str | None = Field(
         None, description="Requests with the same value of this header go to the same route."
     )
-    shadow: str | None = Field(None, description="Model that sees every request; never answers.")
+    shadow: str | None = Field(
+        None,
+        description="Model that sees every request; never answers.",
+        json_schema_extra={"pattern": REFERENCE},
+    )
     max_batch_size: int = Field(32, ge=1, le=4096, description="1 turns batching off.")
     max_delay_ms: float = Field(2.0, ge=0, le=1000, description="Wait for a batch to fill.")
     device: Device = "cpu"
@@ -49,7 +90,24 @@ class DeploymentSpec(BaseModel):
         description="'always': loaded at start and kept; 'on_demand': loaded on first request, "
         "evicted when idle or past the server's model memory budget.",
     )
+    extra_columns: ExtraColumns = Field(
+        "refuse",
+        description=(
+            "A request column the model does not take: 'refuse' (422 naming it, the default) "
+            "or 'ignore' (dropped, as mlflow models serve does)."
+        ),
+    )
     description: str = ""
+    force: bool = Field(
+        False,
+        description="Swap to this configuration even when its input signature cannot take "
+        "the requests the serving version takes (only for the change that sets it).",
+    )
+    impute_missing_columns: bool = Field(
+        False,
+        description="Answer requests that leave out a column entirely (each row is flagged) "
+        "instead of refusing them with 422.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -87,15 +145,20 @@ class DeploymentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None
+    model: str | None = Field(None, json_schema_extra={"pattern": REFERENCE})
     traffic: list[Route] | None = None
     sticky_header: str | None = None
-    shadow: str | None = None
+    shadow: str | None = Field(None, json_schema_extra={"pattern": REFERENCE})
     max_batch_size: int | None = Field(None, ge=1, le=4096)
     max_delay_ms: float | None = Field(None, ge=0, le=1000)
     device: Device | None = None
     residency: Residency | None = None
+    extra_columns: ExtraColumns | None = None
     description: str | None = None
+    force: bool = Field(
+        False, description="Swap even when the new input signature is incompatible."
+    )
+    impute_missing_columns: bool | None = None
 
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:
         """The spec with these changes; a new model replaces a traffic split and vice versa."""
@@ -104,4 +167,9 @@ class DeploymentUpdate(BaseModel):
             changes["traffic"] = []
         elif changes.get("traffic"):
             changes["model"] = None
-        return DeploymentSpec.model_validate({**spec.model_dump(), **changes})
+        try:
+            return DeploymentSpec.model_validate({**spec.model_dump(), "force": False, **changes})
+        except PydanticValidationError as exc:
+            from lanza.api.errors import describe
+
+            raise ValidationError(describe(exc.errors())) from None

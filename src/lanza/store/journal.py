@@ -100,9 +100,15 @@ class Journal:
         self._current: Segment | None = None
         self._spare: Segment | None = None
         self._open: list[Segment] = []
+        self._wanted = False
 
     def open(self) -> None:
-        """Create the folder and this process's first segment."""
+        """Create the folder and this process's first segment; ``OSError`` on a full disk.
+
+        After a failed ``open`` the journal stays wanted: ``prepare`` tries again, so
+        journalling starts once the disk has room.
+        """
+        self._wanted = True
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self._current is None:
@@ -127,7 +133,15 @@ class Journal:
             return Position(segment, end)
 
     def prepare(self) -> None:
-        """Reserve the next segment once the current one is half full (off the request path)."""
+        """Reserve the next segment once the current one is half full (off the request path).
+
+        A journal whose first segment could not be made (a full disk at start) is opened here.
+        """
+        with self._lock:
+            missing = self._wanted and self._current is None
+        if missing:
+            self.open()
+            return
         with self._lock:
             current = self._current
             if current is None or self._spare is not None or current.size < current.capacity // 2:
@@ -168,6 +182,7 @@ class Journal:
             if self._spare is not None:
                 self._forget(self._spare)
             self._current = self._spare = None
+            self._wanted = False
 
     def orphans(self) -> Iterator[Orphan]:
         """Segments left by processes that are gone, each locked for this process."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sklearn.compose import ColumnTransformer
@@ -34,17 +34,19 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    VotingClassifier,
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from lanza.training.data import Task, TrainingData
+from lanza.training.features import ONE_HOT_MAX, DateParts, TextVectors
 
 RBF_MAX_ROWS = 20_000
 KNN_MAX_ROWS = 200_000
@@ -60,6 +62,10 @@ class Candidate:
     build: Callable[[int], Any]
     max_rows: int | None = None
     requires: str | None = None
+    value: float = 1.0
+    """Prior worth, relative: how often this kind of model wins on tables like users'."""
+    scaling: float = 1.0
+    """How its cross-validation time grows with rows: time ∝ rows ** scaling."""
 
     def available(self) -> bool:
         """Whether the package it needs is installed."""
@@ -67,11 +73,18 @@ class Candidate:
 
 
 def _xgb_classifier(seed: int) -> Any:
+    """XGBoost behind a soft vote of one, which encodes the labels inside the model.
+
+    XGBoost takes only the classes 0..n-1; scikit-learn's ``VotingClassifier`` fits its
+    estimators on encoded labels and answers (and keys its probabilities) with the
+    original ones, in pure scikit-learn types that load anywhere.
+    """
     from xgboost import XGBClassifier
 
-    return XGBClassifier(
+    booster = XGBClassifier(
         n_estimators=200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=1, verbosity=0
     )
+    return VotingClassifier([("xgboost", booster)], voting="soft", flatten_transform=False)
 
 
 def _xgb_regressor(seed: int) -> Any:
@@ -196,12 +209,40 @@ REGRESSORS: list[Candidate] = [
 ]
 
 
+# (value, scaling) per name: the trainer orders by value per second under a time budget.
+COSTS: dict[str, tuple[float, float]] = {
+    "majority_baseline": (0.1, 0.5),
+    "mean_baseline": (0.1, 0.5),
+    "logistic_regression": (3.0, 1.0),
+    "ridge_regression": (3.0, 1.0),
+    "knn": (1.0, 1.6),
+    "linear_svm": (1.0, 1.2),
+    "linear_svr": (1.0, 1.2),
+    "rbf_svm": (2.0, 2.0),
+    "rbf_svr": (2.0, 2.0),
+    "decision_tree": (1.0, 1.1),
+    "random_forest": (3.0, 1.1),
+    "hist_gradient_boosting": (5.0, 0.75),
+    "xgboost": (4.0, 1.0),
+    "mlp": (1.5, 1.0),
+}
+LARGE_TABLE = 10_000
+"""Rows from which boosting is worth twice as much: it wins most large tabular problems."""
+
+
 def candidates_for(task: Task, only: list[str] | None = None) -> list[Candidate]:
     """The candidates for a task in complexity order, optionally restricted by name."""
     pool = CLASSIFIERS if task == "classification" else REGRESSORS
+    pool = [replace(c, value=COSTS[c.name][0], scaling=COSTS[c.name][1]) for c in pool]
     if only:
         return [c for c in pool if c.name in only]
-    return list(pool)
+    return pool
+
+
+def worth(candidate: Candidate, rows: int) -> float:
+    """The candidate's prior value on a table of ``rows`` rows."""
+    boosting = candidate.name in ("hist_gradient_boosting", "xgboost")
+    return candidate.value * (2.0 if boosting and rows >= LARGE_TABLE else 1.0)
 
 
 def candidate_names(task: Task) -> list[str]:
@@ -210,33 +251,57 @@ def candidate_names(task: Task) -> list[str]:
 
 
 def preprocessor(data: TrainingData) -> ColumnTransformer:
-    """Impute, scale numbers and one-hot encode categories, from raw columns."""
-    numeric = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-        ]
-    )
-    categorical = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="most_frequent")),
+    """Raw columns to numbers, following the data's column plan.
+
+    Numbers are imputed and scaled; categories imputed and one-hot encoded (rare ones
+    pooled); categories with many values target-encoded (cross-fitted), so width stays
+    small; dates split into parts; free text weighted by its most telling words.
+    """
+    plan = data.plan
+    parts: list[tuple[str, Any, Any]] = [
+        ("numeric", _numbers(), plan.numeric),
+        ("categorical", _categories(), plan.categorical),
+    ]
+    if plan.high_cardinality:
+        encode = TargetEncoder(random_state=0)
+        parts.append(
             (
-                "encode",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist", max_categories=30, sparse_output=False
-                ),
-            ),
-        ]
+                "high_cardinality",
+                Pipeline([("impute", _mode()), ("encode", encode)]),
+                plan.high_cardinality,
+            )
+        )
+    if plan.dates:
+        parts.append(("dates", Pipeline([("parts", DateParts()), *_numbers().steps]), plan.dates))
+    parts += [(f"text_{i}", TextVectors(), [c]) for i, c in enumerate(plan.text)]
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0)
+
+
+def _numbers() -> Pipeline:
+    return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+
+
+def _mode() -> SimpleImputer:
+    return SimpleImputer(strategy="most_frequent")
+
+
+def _categories() -> Pipeline:
+    encode = OneHotEncoder(
+        handle_unknown="infrequent_if_exist", max_categories=ONE_HOT_MAX, sparse_output=False
     )
-    return ColumnTransformer(
-        [
-            ("numeric", numeric, data.numeric_columns),
-            ("categorical", categorical, data.categorical_columns),
-        ],
-        remainder="drop",
-    )
+    return Pipeline([("impute", _mode()), ("encode", encode)])
 
 
 def build_pipeline(candidate: Candidate, data: TrainingData, seed: int) -> Pipeline:
     """The candidate's estimator behind lanza's preprocessing."""
     return Pipeline([("prepare", preprocessor(data)), ("model", candidate.build(seed))])
+
+
+def final_estimator(model: Any) -> Any:
+    """The estimator that does the learning: a pipeline's last step, unwrapped from a vote."""
+    steps = getattr(model, "steps", None)
+    last = steps[-1][1] if steps else model
+    if isinstance(last, VotingClassifier) and len(last.estimators) == 1:
+        fitted = getattr(last, "estimators_", None)
+        return fitted[0] if fitted else last.estimators[0][1]
+    return last

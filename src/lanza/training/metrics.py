@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    get_scorer,
+    make_scorer,
+    precision_score,
+    recall_score,
+)
 
 from lanza.errors import InvalidInputError
 from lanza.training.data import Task
@@ -16,6 +26,15 @@ class Metric:
     scorer: str
     greater_is_better: bool
     tasks: tuple[Task, ...]
+    positive: Any = None
+    """The class a binary metric counts as positive (None: scikit-learn's default)."""
+
+    def scoring(self) -> Any:
+        """The scorer for ``cross_validate``: by name, or built for the positive class."""
+        if self.positive is None or self.name not in POSITIVE_SCORERS:
+            return get_scorer(self.scorer)
+        score, response = POSITIVE_SCORERS[self.name]
+        return make_scorer(score, response_method=response, pos_label=self.positive)
 
     def natural(self, score: float) -> float:
         """sklearn's scorers negate losses; undo that for display."""
@@ -40,6 +59,7 @@ METRICS: dict[str, Metric] = {
         Metric("f1_weighted", "f1_weighted", True, _C),
         Metric("precision", "precision", True, _C),
         Metric("recall", "recall", True, _C),
+        Metric("average_precision", "average_precision", True, _C),
         Metric("log_loss", "neg_log_loss", False, _C),
         Metric("rmse", "neg_root_mean_squared_error", False, _R),
         Metric("mae", "neg_mean_absolute_error", False, _R),
@@ -47,19 +67,37 @@ METRICS: dict[str, Metric] = {
         Metric("r2", "r2", True, _R),
     ]
 }
-BINARY_ONLY = {"roc_auc", "f1", "precision", "recall"}
+BINARY_ONLY = {"roc_auc", "f1", "precision", "recall", "average_precision"}
+POSITIVE_SCORERS: dict[str, tuple[Any, Any]] = {
+    "f1": (f1_score, "predict"),
+    "precision": (precision_score, "predict"),
+    "recall": (recall_score, "predict"),
+    "average_precision": (average_precision_score, ("decision_function", "predict_proba")),
+}
 
 
-def default_metric(task: Task, n_classes: int) -> str:
-    """ROC AUC for binary, macro F1 for multiclass, RMSE for regression."""
+def default_metric(task: Task, n_classes: int, imbalanced: bool = False) -> str:
+    """ROC AUC for binary (average precision when imbalanced), macro F1 for multiclass, RMSE.
+
+    On imbalanced binary data ROC AUC flatters a model by its easy negatives; average
+    precision scores how well it finds the rare class.
+    """
     if task == "regression":
         return "rmse"
-    return "roc_auc" if n_classes == 2 else "f1_macro"
+    if n_classes == 2:
+        return "average_precision" if imbalanced else "roc_auc"
+    return "f1_macro"
 
 
-def resolve_metric(name: str | None, task: Task, n_classes: int) -> Metric:
-    """The metric to optimise, checked against the task."""
-    name = name or default_metric(task, n_classes)
+def resolve_metric(
+    name: str | None,
+    task: Task,
+    n_classes: int,
+    imbalanced: bool = False,
+    positive: Any = None,
+) -> Metric:
+    """The metric to optimise, checked against the task, with the positive class when binary."""
+    name = name or default_metric(task, n_classes, imbalanced)
     metric = METRICS.get(name.lower())
     if metric is None:
         known = ", ".join(sorted(m for m in METRICS if task in METRICS[m].tasks))
@@ -73,4 +111,6 @@ def resolve_metric(name: str | None, task: Task, n_classes: int) -> Metric:
             if metric.name in ("f1",)
             else f"The metric '{name}' needs two classes but the target has {n_classes}."
         )
+    if n_classes == 2 and positive is not None:
+        return replace(metric, positive=positive)
     return metric

@@ -1,8 +1,8 @@
 """scikit-learn models in the skops format, with the types lanza trusts declared here.
 
 A skops file lists the types it needs; loading refuses any type that is not trusted.
-lanza trusts the types of the models it trains (scikit-learn, NumPy, XGBoost) and
-nothing else, whatever a model file itself claims.
+lanza trusts the types of the models it trains (scikit-learn, NumPy, XGBoost and its
+own date and text transformers) and nothing else, whatever a model file itself claims.
 
 On import, ``skops.io`` builds its default list of trusted types from scikit-learn's
 ``all_estimators()``, which imports every scikit-learn module, and PyTorch too when it is
@@ -44,6 +44,8 @@ TRUSTED_PREFIXES = (
     "builtins.",
     "collections.OrderedDict",
     "scipy.sparse.",
+    "lanza.training.features.DateParts",
+    "lanza.training.features.TextVectors",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,13 @@ class TrainRequest:
     folds: int | None = None
     candidates: list[str] | None = None
     promote: bool = False
+    started: float | None = None
+    """When the time budget began (``time.perf_counter``): the command's start; default now."""
+
+
+RESERVE_S = 3.0
+RESERVE_SHARE = 0.1
+"""Kept from a time budget for tracking and registering the pick: seconds plus a share."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class TrainOutcome:
     data: TrainingData
     leaderboard: Leaderboard
     model: TrainedModel
+    seconds: float = 0.0
+    """Wall time from the start of the request (or command) to the registered model."""
 
 
 def train(
@@ -49,6 +59,7 @@ def train(
     Every check that can fail on user input runs before anything is written to MLflow,
     so a bad input leaves nothing half-registered.
     """
+    started = time.perf_counter() if request.started is None else request.started
     parse_reference(f"{request.name}/1")
     if isinstance(request.data, pd.DataFrame):
         frame, source = request.data, "in-memory"
@@ -56,18 +67,21 @@ def train(
         frame, source = load_table(request.data), str(Path(request.data).resolve())
     folds = request.folds or workspace.settings.training.cv_folds
     data = prepare(frame, request.target, request.task, folds, source)
-    metric = resolve_metric(request.metric, data.task, len(data.classes))
+    metric = resolve_metric(
+        request.metric, data.task, len(data.classes), data.imbalanced, data.positive
+    )
     _check_candidates(request.candidates, data)
     workspace.registry.check()
     trainer = Trainer(
         metric,
-        folds,
+        data.folds,
         workspace.settings.training.random_state,
         request.time_budget,
         request.candidates,
+        reserve=RESERVE_S + RESERVE_SHARE * (request.time_budget or 0.0),
     )
-    board = trainer.run(data, progress)
-    params = {"data": source, "folds": folds, "time_budget": request.time_budget}
+    board = trainer.run(data, progress, started)
+    params = {"data": source, "folds": data.folds, "time_budget": request.time_budget}
     model = workspace.tracker.record(
         request.name,
         data,
@@ -76,7 +90,7 @@ def train(
         request.promote,
         workspace.settings.training.reference_rows,
     )
-    return TrainOutcome(data, board, model)
+    return TrainOutcome(data, board, model, time.perf_counter() - started)
 
 
 def _check_candidates(names: list[str] | None, data: TrainingData) -> None:

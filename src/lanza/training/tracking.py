@@ -25,6 +25,8 @@ from mlflow.tracking import MlflowClient
 
 from lanza.experiments import experiment_id
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
+from lanza.runtime.rules import describe_inputs
+from lanza.training.candidates import final_estimator
 from lanza.training.data import TrainingData
 from lanza.training.serialization import VerifiedCache, dump_model, trusted_types
 from lanza.training.trainer import CandidateResult, Leaderboard
@@ -130,11 +132,21 @@ class TrainingTracker:
             metrics=[
                 Metric(f"cv_{board.metric.name}", pick.mean, now, 0),
                 Metric(f"cv_{board.metric.name}_std", pick.std, now, 0),
+                Metric("search_seconds", board.seconds, now, 0),
             ],
             params=[Param(k, str(v)[:6000]) for k, v in all_params.items()],
             tags=[
                 RunTag("lanza.dataset_digest", data.digest),
                 RunTag("lanza.selection", board.selection.reason),
+                RunTag("lanza.notes", "\n".join(data.notes)[:5000]),
+                RunTag(
+                    "lanza.skipped",
+                    "\n".join(f"{s.name}: {s.reason}" for s in board.skipped)[:5000],
+                ),
+                RunTag(
+                    "lanza.failed",
+                    "\n".join(f"{f.name}: {f.reason}" for f in board.failed)[:5000],
+                ),
             ],
         )
         frame = data.features.assign(**{data.target_name: data.target})
@@ -199,6 +211,10 @@ class TrainingTracker:
                         "error of the best",
                         **board.selection.__dict__,
                         "skipped": [s.__dict__ for s in board.skipped],
+                        "failed": [{"name": f.name, "reason": f.reason} for f in board.failed],
+                        "notes": list(data.notes),
+                        "folds": data.folds,
+                        "search_seconds": round(board.seconds, 3),
                     },
                     indent=2,
                 )
@@ -237,6 +253,8 @@ class TrainingTracker:
             signature=signature,
             input_example=example,
             pip_requirements=_requirements(model),
+            # What training saw of each input, so serving can flag what it never saw.
+            metadata={"lanza.inputs": describe_inputs(data.features)},
         )
 
     def _register(
@@ -277,7 +295,7 @@ class TrainingTracker:
 
 def _requirements(model: Any) -> list[str]:
     packages = ["scikit-learn", "skops", "numpy", "pandas"]
-    if "xgboost" in type(model.named_steps["model"]).__module__:
+    if "xgboost" in type(final_estimator(model)).__module__:
         packages.append("xgboost")
     pins = []
     for package in packages:

@@ -42,7 +42,7 @@ def test_csv_to_parquet_with_ids_probabilities_and_mlflow_run(
     assert (summary.rows, summary.written, summary.errors, summary.parts) == (1000, 1000, 0, 4)
     assert summary.model == "clf/1"
     table = ds.dataset(tmp_path / "out").to_table().to_pandas()
-    assert table.columns.tolist() == ["id", "prediction", "proba_0", "proba_1"]
+    assert table.columns.tolist() == ["id", "prediction", "warnings", "proba_0", "proba_1"]
     assert table["id"].tolist() == [f"id{i}" for i in range(1000)]
     assert [p.rows_done for p in seen] == [300, 600, 900, 1000]
     manifest = Manifest.load(tmp_path / "out")
@@ -76,11 +76,11 @@ def test_parquet_input_to_other_formats(
     parts = sorted((tmp_path / "out").glob("part-*"))
     assert len(parts) == 2
     if fmt == "csv":
-        assert pd.read_csv(parts[0]).columns.tolist() == ["id", "prediction"]
+        assert pd.read_csv(parts[0]).columns.tolist() == ["id", "prediction", "warnings"]
     else:
         first = json.loads(parts[0].read_text().splitlines()[0])
         if fmt == "jsonl":
-            assert set(first) == {"id", "prediction"}
+            assert set(first) == {"id", "prediction", "warnings"}
         else:
             assert set(first) == {"instance", "prediction"}
             assert set(first["instance"]) == {"f0", "f1", "f2", "f3", "id"}

@@ -42,7 +42,8 @@ def test_explain_predicts_like_the_api_and_is_logged(
         assert answer["prediction"] == api["predictions"][0]
         assert answer["probabilities"] == pytest.approx(api["probabilities"][0])
         explanation = answer["explanation"]
-        assert explanation["method"] == "coefficients"
+        assert explanation["method"] == "occlusion"  # a classifier: points of probability
+        assert explanation["unit"].startswith("points of probability of")
         assert {c["feature"] for c in explanation["contributions"]} == set(row)
         assert "probability" in answer["plain"]
         # Logged like any other prediction: feedback on its request id is accepted.
@@ -234,3 +235,36 @@ def test_card_knows_training_and_serving(serve: Serve) -> None:
     assert "cancer/1" in page.text
     assert "<script" not in page.text
     assert missing.status_code == 404
+
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "=cmd|' /C calc'!A0", "+SUM(1,2)", "@SUM(1+1)",
+           "-2+3", "\tx", "fine", "-1.5"]  # fmt: skip
+
+
+def test_upload_results_neutralise_formula_cells_in_csv_and_excel(
+    serve: Serve, clinic_frame: pd.DataFrame
+) -> None:
+    rows = pd.DataFrame([record(clinic_frame.iloc[i % 5]) for i in range(len(HOSTILE))])
+    rows["=note"] = HOSTILE
+    with serve() as http:
+        made = http.post(
+            "/api/v1/deployments/c/uploads",
+            params={"filename": "a.csv"},
+            content=rows.to_csv(index=False).encode(),
+        )
+        assert made.status_code == 201, made.text
+        upload = made.json()["upload"]
+        csv = http.get(f"/api/v1/deployments/c/uploads/{upload['id']}/file?format=csv")
+        xlsx = http.get(f"/api/v1/deployments/c/uploads/{upload['id']}/file?format=xlsx")
+    expected = [f"'{v}" for v in HOSTILE[:6]] + ["fine", "-1.5"]
+    from_csv = pd.read_csv(io.StringIO(csv.text), dtype=str, keep_default_na=False)
+    assert "'=note" in from_csv.columns
+    assert from_csv["'=note"].tolist() == expected
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert not [c.value for c in cells if c.data_type == "f"], "no formula cell"
+    header = [c.value for c in next(sheet.iter_rows())]
+    column = header.index("'=note")
+    assert [r[column].value for r in sheet.iter_rows(min_row=2)] == expected

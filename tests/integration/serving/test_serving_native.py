@@ -66,7 +66,11 @@ def test_crud_predict_and_errors(serving_workspace: Workspace, cancer: pd.DataFr
 
 
 BAD = [
-    ({"instances": [{"mean_radius": 1.0}]}, 422, "Column 'mean_texture' is missing."),
+    (
+        {"instances": [{"mean_radius": 1.0}]},
+        422,
+        "Column 'mean_texture' is missing (and 2 more).",
+    ),
     (
         {
             "instances": [

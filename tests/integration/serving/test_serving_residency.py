@@ -131,7 +131,7 @@ def test_concurrent_first_requests_share_one_load(
         assert cold + warm == 17
         assert "1 deployments loaded, 0 loadable on demand" in http.get("/readyz").text
         index = http.post("/v2/repository/index").json()
-        assert index == [{"name": "d", "version": "2", "state": "READY", "reason": ""}]
+        assert index == [{"name": "d", "version": "2", "state": "READY"}]
     ws.close()
 
 
@@ -269,6 +269,10 @@ def test_an_evicted_model_swaps_to_the_promoted_version(
             assert v2.status_code == 200, v2.text
             assert v2.json()["model_version"] == "1"
             assert _residency(http, "s")["loads"] == 4
+            wait_for(lambda: _residency(http, "s")["state"] == "unloaded")
+            mlflow = http.post("/deployments/s/invocations", json=body)
+            assert mlflow.status_code == 200, mlflow.text
+            assert _residency(http, "s")["loads"] == 5
         finally:
             ws.registry.promote("cancer", "1")
     ws.close()

@@ -156,3 +156,25 @@ def test_the_local_sink_writes_sdk_spans_and_mlflow_shows_them(workspace: Worksp
     assert spans["llm"].parent_id == spans["answer"].span_id
     assert spans["answer"].outputs == {"output": "cba"}
     assert exported.info.token_usage["total_tokens"] == 12
+
+
+def test_a_span_mlflow_cannot_store_is_skipped_and_later_traces_still_export(
+    workspace: Workspace,
+) -> None:
+    """A time past 2262 (signed 64-bit nanoseconds) is refused at entry; one already stored
+    (written before the bound) is skipped by the exporter, which goes on with the rest."""
+    with pytest.raises(ValueError, match="less than or equal to 9223372036"):
+        SpanRecord(id="x", trace_id="x", start_time=253402300000)
+    store = TraceStore(workspace.database)
+    now = time.time()
+    poison = _record("p", "poison", start_time=now, end_time=now + 1).model_copy(
+        update={"start_time": 253402300000.0, "end_time": 253402300001.0}
+    )
+    store.write([poison, _record("g", "good", start_time=now, end_time=now + 1)])
+    exporter = MlflowExporter(workspace.database, workspace.mlflow, "traces-test", settle_s=0)
+    assert exporter.export_once() == 2
+    assert exporter.skipped == 1
+    assert len(workspace.mlflow.get_trace(mlflow_trace_id("good")).data.spans) == 1
+    store.write([_record("later", "later", start_time=now, end_time=now + 1)])
+    assert exporter.export_once() == 1
+    assert workspace.mlflow.get_trace(mlflow_trace_id("later")) is not None

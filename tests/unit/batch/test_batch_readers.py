@@ -91,7 +91,7 @@ def test_malformed_line_is_an_error_row_with_its_number(tmp_path: Path) -> None:
     assert [e.row for e in errors] == [4]
     assert "2 fields where the header has 3" in errors[0].reason
     assert chunks[1].row_numbers().tolist() == [3, 5]
-    assert chunks[1].kept.column("id").to_pylist() == ["3", "5"]
+    assert chunks[1].kept.column("id").to_pylist() == [3, 5]  # kept in its type
 
 
 def test_lines_are_cut_exactly_across_reads_and_line_endings() -> None:

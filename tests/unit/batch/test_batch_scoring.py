@@ -42,7 +42,8 @@ def test_bad_text_and_failing_rows_go_to_errors_and_the_rest_is_scored() -> None
     scored = scorer.score(_chunk([1.0, "abc", -2.0, None, 3.0]))
     assert scored.table.column("id").to_pylist() == ["r100", "r102", "r104"]
     assert scored.table.column("prediction").to_pylist() == [1, 0, 1]
-    assert scored.table.column_names == ["id", "prediction", "proba_0", "proba_1"]
+    assert scored.table.column_names == ["id", "prediction", "warnings", "proba_0", "proba_1"]
+    assert scored.table.column("warnings").to_pylist() == [None, None, None]
     total = [
         p0 + p1
         for p0, p1 in zip(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lanza.pages.card_text import to_html, to_markdown
@@ -29,7 +30,12 @@ def _card() -> dict[str, Any]:
             "cv_mean": 0.8712,
             "cv_std": 0.012,
             "folds": 5,
-            "selection": {"reason": "simplest within one standard error"},
+            "selection": {
+                "reason": "simplest within one standard error",
+                "skipped": [{"name": "mlp", "reason": "estimated 90s, more than the 12s left"}],
+                "failed": [{"name": "knn", "reason": "ValueError: no rows"}],
+                "notes": ["column 'id' left out: it looks like an identifier"],
+            },
             "leaderboard": [{"candidate": "logistic_regression", "complexity": 1, "roc_auc": 0.87}],
             "latency_ms_per_row": 0.05,
             "cost": {
@@ -65,6 +71,9 @@ def test_markdown_has_every_section() -> None:
         "Limits: not written yet",
         "Training metric: roc_auc 0.8712 ± 0.012 (5-fold cross-validation).",
         "CPU cost per million predictions: $0.0009 in batch",
+        "Skipped mlp: estimated 90s, more than the 12s left.",
+        "Failed knn: ValueError: no rows.",
+        "Note: column 'id' left out: it looks like an identifier.",
         "| tenure | number | 0.0 % | 0 to 72 |",
         "| churn | churn@champion | 100 % | cpu | 40 | 3.2 | 25 % of features | accuracy 0.9 |",
     ]:
@@ -77,3 +86,18 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "<b>retention" not in page
     assert "http" not in page
     assert "<script" not in page
+
+
+def test_markdown_escapes_html_and_links_from_card_fields() -> None:
+    card = _card()
+    card["owner"] = {
+        "owners": ["<script>alert(1)</script>"],
+        "intended_use": "[click](javascript:alert(1)) <img src=x onerror=alert(1)>",
+        "limitations": "line one\n## injected heading\n| a | b |",
+    }
+    text = to_markdown(card)
+    assert not re.search(r"(?<!\\)[<\[]", text), "every '<' and '[' is escaped"
+    assert "\\[click\\](javascript:alert(1))" in text
+    assert "\\<script\\>alert(1)\\</script\\>" in text
+    assert "\n## injected" not in text
+    assert "line one ## injected heading \\| a \\| b \\|" in text

@@ -47,16 +47,17 @@ def _fitted(estimator: Any, target: str) -> Pipeline:
     return model.fit(data.features, data.target)
 
 
-def test_linear_classifier_effects_add_up_to_the_log_odds_change() -> None:
+def test_a_linear_classifier_is_explained_in_points_of_probability() -> None:
     model = _fitted(LogisticRegression(), "class")
     runtime = Runtime(model)
     predicted = runtime.predict_frame(pd.DataFrame([ROW])).to_list()[0]
     explained = explain(runtime, ROW, predicted, BASELINE)
-    assert explained.method == "coefficients"
-    assert explained.unit == f"log-odds of {predicted}"
-    scores = model.decision_function(pd.DataFrame([ROW, BASELINE]))
-    change = (scores[0] - scores[1]) * (1 if predicted == 1 else -1)
-    assert sum(c.effect for c in explained.contributions) == pytest.approx(change)
+    assert explained.method == "occlusion"
+    assert explained.unit == f"points of probability of {predicted}"
+    k = list(model.classes_).index(predicted)
+    proba = model.predict_proba(pd.DataFrame([ROW, {**ROW, "a": BASELINE["a"]}]))
+    a = next(c for c in explained.contributions if c.feature == "a")
+    assert a.effect == pytest.approx(100 * (proba[0, k] - proba[1, k]))
     effects = [abs(c.effect) for c in explained.contributions]
     assert effects == sorted(effects, reverse=True)
     assert explained.contributions[0].feature == "a"
@@ -66,8 +67,9 @@ def test_linear_regressor_effects_add_up_to_the_prediction_change() -> None:
     model = _fitted(Ridge(), "value")
     runtime = Runtime(model)
     values = model.predict(pd.DataFrame([ROW, BASELINE]))
-    explained = explain(runtime, ROW, float(values[0]), BASELINE)
-    assert explained.unit == "predicted value"
+    explained = explain(runtime, ROW, float(values[0]), BASELINE, target="price")
+    assert explained.method == "coefficients"
+    assert explained.unit == "price"  # effects in the target's own units
     assert sum(c.effect for c in explained.contributions) == pytest.approx(values[0] - values[1])
     color = next(c for c in explained.contributions if c.feature == "color")
     assert (color.value, color.baseline) == ("blue", "red")
@@ -78,14 +80,15 @@ def test_other_models_are_explained_by_occlusion_within_the_budget() -> None:
     predicted = runtime.predict_frame(pd.DataFrame([ROW])).to_list()[0]
     explained = explain(runtime, ROW, predicted, BASELINE)
     assert explained.method == "occlusion"
-    assert explained.unit == f"probability of {predicted}"
+    assert explained.unit == f"points of probability of {predicted}"
     assert {c.feature for c in explained.contributions} == {"a", "b", "color"}
     assert explained.partial is False
     occluded = {**ROW, "a": 0.0}
     proba = runtime.predict_frame(pd.DataFrame([ROW, occluded]), probabilities=True)
     k = runtime.classes.index(predicted)  # type: ignore[union-attr]
     a = next(c for c in explained.contributions if c.feature == "a")
-    assert a.effect == pytest.approx(proba.probabilities[0, k] - proba.probabilities[1, k])  # type: ignore[index]
+    points = 100 * (proba.probabilities[0, k] - proba.probabilities[1, k])  # type: ignore[index]
+    assert a.effect == pytest.approx(points)
     spent = explain(runtime, ROW, predicted, BASELINE, budget_s=0.0)
     assert spent.partial is True
     assert spent.contributions == []

@@ -41,6 +41,10 @@ def test_cells_convert_to_the_signature_type_or_say_why_not() -> None:
     assert convert("0", "boolean", False) == (False, None)
     assert convert("maybe", "boolean", False)[1] == "must be yes or no (true/false)"
     assert convert(12, "string", False) == ("12", None)
+    assert convert("2024-05-01", "datetime", False) == ("2024-05-01", None)
+    assert convert("soon", "datetime", False)[1] == (
+        "must be a date or time such as 2024-05-01 or 2024-05-01T13:45:00"
+    )
 
 
 def test_bad_rows_are_set_aside_with_line_numbers_and_extra_columns_kept() -> None:
@@ -56,7 +60,28 @@ def test_bad_rows_are_set_aside_with_line_numbers_and_extra_columns_kept() -> No
         (4, "flag", "maybe"),
     ]
     assert report["column_problems"][0]["column"] == "id"
-    assert {(w["row"], w["column"]) for w in report["warnings"]} == {(4, "city"), (5, "x")}
+    assert {(w["row"], w["column"]) for w in report["warnings"]} == {
+        (4, "city"),
+        (5, "x"),
+        (5, "flag"),
+    }
+    words = {w["column"]: w["reason"] for w in report["warnings"]}
+    assert words == {
+        "city": "lima (city) was never seen in training; this answer is a guess.",
+        "x": "x 11 is outside the training range 0 to 10; this answer is a guess.",
+        "flag": "flag was not given; a typical value was used.",
+    }
+
+
+def test_a_line_with_too_few_or_too_many_fields_is_a_bad_row_as_in_batch() -> None:
+    frame = read_table("f.csv", b"x,city,flag\n1,rome,yes\n2,oslo\n3,rome,no,extra\n\n4,oslo,no\n")
+    checked = check(frame, SCHEMA, FORM)
+    assert checked.good == [0, 3]
+    reasons = [(p["row"], p["reason"]) for p in checked.report()["row_problems"]]
+    assert reasons == [
+        (3, "the line has 2 fields where the header has 3"),
+        (4, "the line has 4 fields where the header has 3"),
+    ]
 
 
 def test_spreadsheet_encodings_are_read() -> None:
@@ -65,11 +90,14 @@ def test_spreadsheet_encodings_are_read() -> None:
     assert read_table("a.csv", b"\xef\xbb\xbf" + text.encode())["x"].tolist() == ["1"]
 
 
-def test_a_missing_required_column_makes_every_row_bad() -> None:
-    frame = read_table("f.csv", b"x,flag\n1,yes\n")
+def test_a_missing_column_makes_every_row_bad_unless_the_deployment_imputes() -> None:
+    frame = read_table("f.csv", b"x,city\n1,rome\n")
     checked = check(frame, SCHEMA, FORM)
     assert checked.good == []
-    assert checked.column_problems[0].column == "city"
+    assert checked.column_problems[0].column == "flag"  # optional in the signature: still
+    imputed = check(frame, SCHEMA, FORM, impute=True)
+    assert imputed.good == [0]
+    assert imputed.warnings[0].reason == "flag was not given; a typical value was used."
 
 
 def test_excel_keeps_numbers_and_text_and_unknown_files_are_refused() -> None:

@@ -14,21 +14,41 @@ SCHEMA = InputSchema(
 
 
 def test_valid_frame_is_coerced_and_ordered() -> None:
-    frame = pd.DataFrame({"city": ["Oslo"], "age": [41]})
+    frame = pd.DataFrame({"city": ["Oslo"], "score": [None], "age": [41]})
     out = SCHEMA.validate(frame)
     assert list(out.columns) == ["age", "city", "score"]
     assert out["age"].dtype == "float64"
     assert out["score"].isna().all()
 
 
+def test_a_column_left_out_is_refused_even_when_optional_unless_imputed() -> None:
+    frame = pd.DataFrame({"city": ["Oslo"], "age": [41]})
+    with pytest.raises(ValidationError, match=r"Column 'score' is missing\."):
+        SCHEMA.validate(frame)
+    assert SCHEMA.validate(frame, impute=True)["score"].isna().all()
+
+
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
         (pd.DataFrame({"city": ["Oslo"]}), "Column 'age' is missing."),
-        (pd.DataFrame({"age": [1], "city": ["a"], "zip": [1]}), "Column 'zip' is not an input"),
-        (pd.DataFrame({"age": ["old"], "city": ["a"]}), "Column 'age' must be a number; row 0"),
-        (pd.DataFrame({"age": [True], "city": ["a"]}), "Column 'age' must be a number, not"),
-        (pd.DataFrame({"age": [1], "city": [3]}), "Column 'city' must be text"),
+        (
+            pd.DataFrame({"age": [1], "city": ["a"], "score": [1], "zip": [1]}),
+            "Column 'zip' is not an input",
+        ),
+        (
+            pd.DataFrame({"age": ["old"], "city": ["a"], "score": [1]}),
+            "Column 'age' must be a number; row 0",
+        ),
+        (
+            pd.DataFrame({"age": [True], "city": ["a"], "score": [1]}),
+            "Column 'age' must be a number, not",
+        ),
+        (pd.DataFrame({"age": [1], "city": [3], "score": [1]}), "Column 'city' must be text"),
+        (
+            pd.DataFrame({"age": [float("inf")], "city": ["a"], "score": [1]}),
+            "Column 'age' is infinite in row 0",
+        ),
         (pd.DataFrame({"age": [], "city": []}), "no rows"),
     ],
 )

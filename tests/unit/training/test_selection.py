@@ -17,6 +17,8 @@ class Result:
     mean: float
     std: float
     folds: int = 4
+    size_bytes: int = 1000
+    latency_ms: float = 1.0
 
 
 def test_picks_simplest_within_one_standard_error() -> None:
@@ -53,3 +55,22 @@ def test_lower_is_better_for_losses() -> None:
 def test_no_results_is_an_error() -> None:
     with pytest.raises(ValueError, match="no candidate"):
         select_simplest([], METRICS["rmse"])
+
+
+def test_a_clearly_smaller_and_faster_candidate_within_one_se_wins() -> None:
+    results = [
+        Result("knn", 2, 0.950, 0.02, size_bytes=900_000, latency_ms=2.0),
+        Result("tree", 5, 0.955, 0.02, size_bytes=20_000, latency_ms=0.5),
+        Result("boosting", 8, 0.960, 0.02, size_bytes=300_000, latency_ms=1.0),
+    ]
+    selection = select_simplest(results, METRICS["roc_auc"])
+    assert selection.picked == "tree"
+    assert "smaller (20 KB vs 879 KB) and faster" in selection.reason
+
+
+def test_only_a_clear_margin_overrules_simplicity() -> None:
+    results = [
+        Result("linear", 1, 0.950, 0.02, size_bytes=10_000, latency_ms=1.0),
+        Result("tree", 5, 0.955, 0.02, size_bytes=9_500, latency_ms=0.5),
+    ]
+    assert select_simplest(results, METRICS["roc_auc"]).picked == "linear"

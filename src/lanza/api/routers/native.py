@@ -155,6 +155,7 @@ def deployments_router() -> APIRouter:
             "predictions": result.predictions,
             "model": result.model,
             "request_id": result.request_id,
+            "warnings": result.warnings,
         }
         if probabilities:
             answer["probabilities"] = result.probabilities()

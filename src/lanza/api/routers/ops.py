@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from lanza import __version__
+from lanza.api.auth import require
 from lanza.api.component import Component
 
 
@@ -38,7 +39,12 @@ class OpsComponent(Component):
             }
             return JSONResponse(body, status_code=200 if ready else 503)
 
-        @router.get("/metrics", summary="Prometheus metrics")
+        # Metrics name every deployment and version: a 'read' key once keys exist, unless
+        # LANZA_SERVER__EXPOSE_METRICS opens them to an unauthenticated scraper.
+        exposed = app.state.settings.server.expose_metrics
+        guard = [] if exposed else [Depends(require("read"))]
+
+        @router.get("/metrics", summary="Prometheus metrics", dependencies=guard)
         async def metrics() -> Response:
             return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
 

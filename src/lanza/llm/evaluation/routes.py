@@ -18,13 +18,13 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
 from lanza.llm.evaluation.comparison import compare, list_runs
-from lanza.llm.evaluation.datasets import DatasetLibrary, rows_from_traces
+from lanza.llm.evaluation.datasets import NAME, DatasetLibrary, rows_from_traces
 from lanza.llm.evaluation.tracking import EvaluationLog
 from lanza.llm.tracing.queries import TraceQuery, TraceReader
 from lanza.llm.tracing.records import MAX_TOKENS
@@ -33,7 +33,7 @@ from lanza.llm.tracing.records import MAX_TOKENS
 class DatasetFromTraces(BaseModel):
     """``POST /api/v1/datasets``: which traces become rows of a new dataset."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": NAME.pattern})
     name_filter: str | None = Field(None, description="Part of the traces' name.")
     tag: str | None = None
     status: str | None = Field("success", pattern="^(success|error|running)$")
@@ -81,7 +81,10 @@ def datasets_router(library: DatasetLibrary, reader: TraceReader) -> APIRouter:
         return await run_in_threadpool(build)
 
     @router.get("/{name}", dependencies=[Depends(require("read"))], summary="One dataset")
-    async def show(name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    async def show(
+        name: Annotated[str, Path(json_schema_extra={"pattern": NAME.pattern})],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
         def read() -> dict[str, Any]:
             return {**library.info(name).view(), "examples": library.rows(name, limit)}
 

@@ -6,15 +6,18 @@ Starlette's form parser cannot read a compressed body, so parts are split here.
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
 from lanza.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 MAX_INFLATED = 256 * 1024 * 1024  # a compressed body may not expand past this
+CHUNK = 1024 * 1024  # inflated at most this much at a time
 
 
 @dataclass(frozen=True)
@@ -35,32 +38,66 @@ def zstd_available() -> bool:
     return True
 
 
-def inflate(body: bytes, encoding: str | None) -> bytes:
-    """The body without its ``Content-Encoding`` (none, gzip, deflate or zstd)."""
+async def read_body(request: Request, limit: int = MAX_INFLATED) -> bytes:
+    """A request's body without its ``Content-Encoding``, decompressed off the event loop.
+
+    Inflating a hostile body takes seconds of CPU: in a worker thread, other requests
+    (``/healthz``, predictions) are answered meanwhile.
+    """
+    body = await request.body()
+    encoding = request.headers.get("content-encoding")
+    if (encoding or "identity").strip().lower() in ("", "identity"):
+        return body
+    return await run_in_threadpool(inflate, body, encoding, limit)
+
+
+def inflate(body: bytes, encoding: str | None, limit: int = MAX_INFLATED) -> bytes:
+    """The body without its ``Content-Encoding`` (none, gzip, deflate or zstd).
+
+    Decompressed in chunks and stopped as soon as the output passes ``limit`` (413): a
+    body that would inflate to gigabytes never takes more than ``limit`` of memory.
+    """
     encoding = (encoding or "identity").strip().lower()
     try:
         if encoding in ("", "identity"):
             return body
-        if encoding == "gzip":
-            inflated = gzip.decompress(body)
-        elif encoding == "deflate":
-            inflated = zlib.decompress(body)
+        if encoding in ("gzip", "deflate"):
+            inflated = _zlib_bounded(body, 16 + zlib.MAX_WBITS if encoding == "gzip" else 0, limit)
         elif encoding == "zstd" and zstd_available():
             import zstandard
 
             reader = zstandard.ZstdDecompressor().stream_reader(body)
-            inflated = reader.read(MAX_INFLATED + 1)
+            inflated = reader.read(limit + 1)
         else:
             raise UnsupportedMediaTypeError(f"Content-Encoding '{encoding}' is not supported.")
     except (OSError, zlib.error, EOFError) as exc:
         raise InvalidInputError(f"The {encoding} body cannot be decompressed: {exc}.") from exc
-    except UnsupportedMediaTypeError:
+    except (UnsupportedMediaTypeError, PayloadTooLargeError):
         raise
     except Exception as exc:  # zstandard raises its own ZstdError
         raise InvalidInputError(f"The {encoding} body cannot be decompressed: {exc}.") from exc
-    if len(inflated) > MAX_INFLATED:
-        raise PayloadTooLargeError(f"The decompressed body is over {MAX_INFLATED:,} bytes.")
+    if len(inflated) > limit:
+        raise PayloadTooLargeError(f"The decompressed body is over {limit:,} bytes.")
     return inflated
+
+
+def _zlib_bounded(body: bytes, wbits: int, limit: int) -> bytes:
+    """gzip (every member) or deflate (zlib-wrapped, or raw), at most ``limit + 1`` bytes."""
+    if wbits == 0:  # deflate: zlib-wrapped as the RFC says, raw as some clients send
+        wbits = zlib.MAX_WBITS if body[:1] and (body[0] & 0x0F) == 8 else -zlib.MAX_WBITS
+    out = bytearray()
+    data = body
+    while data:
+        engine = zlib.decompressobj(wbits)
+        while data:
+            out += engine.decompress(data, CHUNK)
+            if len(out) > limit:
+                raise PayloadTooLargeError(f"The decompressed body is over {limit:,} bytes.")
+            data = engine.unconsumed_tail
+        if not engine.eof:
+            raise EOFError("the compressed data ends early")
+        data = engine.unused_data if wbits > 16 else b""  # the next gzip member, if any
+    return bytes(out)
 
 
 def load_json(data: bytes, what: str) -> Any:

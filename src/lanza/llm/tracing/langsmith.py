@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from lanza import __version__
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError
-from lanza.llm.tracing.bodies import inflate, load_json, multipart, zstd_available
+from lanza.llm.tracing.bodies import load_json, multipart, read_body, zstd_available
 from lanza.llm.tracing.langsmith_read import LangSmithReader
 from lanza.llm.tracing.queries import TraceReader
 from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
@@ -72,7 +72,7 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
 
     @router.post("/runs/multipart", dependencies=[ingest], status_code=202)
     async def runs_multipart(request: Request) -> dict[str, Any]:
-        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        body = await read_body(request)
         runs, feedback = _from_parts(body, request.headers.get("content-type", ""))
         answer = await write(runs)
         for item in feedback:
@@ -81,7 +81,7 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
 
     @router.post("/runs/batch", dependencies=[ingest], status_code=202)
     async def runs_batch(request: Request) -> dict[str, Any]:
-        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        body = await read_body(request)
         payload = load_json(body, "batch of runs")
         if not isinstance(payload, dict):
             raise InvalidInputError("A batch of runs is an object with 'post' and 'patch' lists.")
@@ -91,12 +91,12 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
 
     @router.post("/runs", dependencies=[ingest], status_code=202)
     async def create_run(request: Request) -> dict[str, Any]:
-        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        body = await read_body(request)
         return await write([("post", load_json(body, "run"))])
 
     @router.patch("/runs/{run_id}", dependencies=[ingest], status_code=202)
     async def update_run(run_id: str, request: Request) -> dict[str, Any]:
-        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        body = await read_body(request)
         run = load_json(body, "run update")
         if not isinstance(run, dict):
             raise InvalidInputError("A run update is a JSON object.")

@@ -50,25 +50,68 @@ class MlflowExporter:
         self.settle_s = settle_s
         self.batch_size = batch_size
         self._experiment_id: str | None = None
+        self.skipped = 0  # traces MLflow could not take, kept in lanza's store only
 
     def export_once(self) -> int:
-        """Export one batch of settled traces; returns how many were exported."""
-        from mlflow.entities import Span
-        from mlflow.tracing.client import TracingClient
+        """Export one batch of settled traces; returns how many were handled.
 
+        A trace MLflow cannot take (a time past what it stores, a value it refuses) is
+        skipped and recorded (logged, counted in ``skipped``, marked done) so that it
+        never blocks the traces after it; a failure of MLflow itself (unreachable, its
+        database down) is raised, and the whole batch is tried again next round.
+        """
         pending = self._pending()
         if not pending:
             return 0
         with self.database.session() as session:
             rows = session.scalars(select(TraceSpan).where(TraceSpan.trace_id.in_(pending)))
-            spans = [Span.from_dict(mlflow_span(row)) for row in rows if row.start_time]
-        if spans:
-            TracingClient(self.client.tracking_uri).log_spans(self.experiment_id(), spans)
+            by_trace: dict[str, list[TraceSpan]] = {t: [] for t in pending}
+            for row in rows:
+                by_trace[row.trace_id].append(row)
+        spans, bad = self._converted(by_trace)
+        try:
+            self._log([s for trace in spans.values() for s in trace])
+        except Exception as exc:
+            if _outage(exc):
+                raise
+            for trace_id, trace_spans in spans.items():  # find the trace MLflow refuses
+                try:
+                    self._log(trace_spans)
+                except Exception as one:
+                    if _outage(one):
+                        raise
+                    bad[trace_id] = f"{type(one).__name__}: {one}"
+        for trace_id, reason in bad.items():
+            self.skipped += 1
+            log.warning("trace %s not exported to MLflow (kept in lanza): %s", trace_id, reason)
         with self.database.session() as session:
             session.execute(
                 update(TraceSummary).where(TraceSummary.trace_id.in_(pending)).values(exported=True)
             )
         return len(pending)
+
+    def _converted(
+        self, by_trace: dict[str, list[TraceSpan]]
+    ) -> tuple[dict[str, list[Any]], dict[str, str]]:
+        """MLflow spans per trace, and the traces that cannot be converted, with why."""
+        from mlflow.entities import Span
+
+        spans: dict[str, list[Any]] = {}
+        bad: dict[str, str] = {}
+        for trace_id, rows in by_trace.items():
+            try:
+                for row in rows:
+                    _check_times(row)
+                spans[trace_id] = [Span.from_dict(mlflow_span(r)) for r in rows if r.start_time]
+            except Exception as exc:
+                bad[trace_id] = f"{type(exc).__name__}: {exc}"
+        return spans, bad
+
+    def _log(self, spans: list[Any]) -> None:
+        from mlflow.tracing.client import TracingClient
+
+        if spans:
+            TracingClient(self.client.tracking_uri).log_spans(self.experiment_id(), spans)
 
     def experiment_id(self) -> str:
         """The experiment traces go to, created on first use."""
@@ -94,6 +137,24 @@ class MlflowExporter:
                     .limit(self.batch_size)
                 )
             )
+
+
+MAX_NANOS = 2**63 - 1  # MLflow stores times as signed 64-bit nanoseconds
+
+
+def _check_times(row: TraceSpan) -> None:
+    for value in (row.start_time, row.end_time):
+        if value is not None and not 0 <= value * 1e9 <= MAX_NANOS:
+            raise ValueError(f"span {row.id} has a time ({value}) MLflow cannot store")
+
+
+def _outage(exc: Exception) -> bool:
+    """Whether an export failure is MLflow (or its database) being away, not the data."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or type(exc).__name__ == "OperationalError"
+    return isinstance(exc, ConnectionError | TimeoutError | OSError)
 
 
 def mlflow_trace_id(trace_id: str) -> str:

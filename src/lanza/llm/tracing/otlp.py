@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError, UnsupportedMediaTypeError
-from lanza.llm.tracing.bodies import inflate, load_json
+from lanza.llm.tracing.bodies import load_json, read_body
 from lanza.llm.tracing.genai import read_genai
 from lanza.llm.tracing.records import SpanRecord
 from lanza.llm.tracing.store import TraceStore
@@ -30,7 +30,7 @@ def otlp_router(store: TraceStore) -> APIRouter:
 
     @router.post("/v1/traces", dependencies=[Depends(require("predict"))])
     async def export(request: Request) -> Response:
-        body = inflate(await request.body(), request.headers.get("content-encoding"))
+        body = await read_body(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if content_type == PROTOBUF:
             records = records_from_request(_decode_protobuf(body), ids="base64")

@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 MAX_TOKENS = 2**31 - 1  # the INTEGER column: larger counts are refused, not a 500
-MAX_TIME = 253_402_300_799.0  # the end of year 9999: later times cannot be shown
+# Signed 64-bit nanoseconds (what MLflow and OTLP store) end in April 2262: a later time
+# could be stored here but never exported, so it is refused where it enters.
+MAX_TIME = 9_223_372_036.0
 RUN_TYPES = ("llm", "chain", "tool", "retriever", "embedding", "prompt", "parser")
 
 

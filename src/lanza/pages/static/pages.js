@@ -21,6 +21,23 @@ function percent(p) {
   return p === null || p === undefined ? "–" : Math.round(p * 100) + " %";
 }
 
+/* A number as a person writes it (as lanza.runtime.rules.plain_number does): integers as
+   integers, few decimals, thousands separators from 10,000 (years stay 2007), no e-notation. */
+function human(value) {
+  if (value === null || value === undefined || (typeof value === "number" && Number.isNaN(value))) return "–";
+  if (typeof value !== "number") return String(value);
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  const grouping = abs >= 10000;
+  const digits = Number.isInteger(value) ? 0 : abs >= 100 ? 1 : null;
+  if (digits !== null) return value.toLocaleString("en-US", { useGrouping: grouping, maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  return value.toLocaleString("en-US", { useGrouping: false, maximumSignificantDigits: abs >= 1e-4 ? 4 : 2 });
+}
+
+function signed(value) {
+  return (value >= 0 ? "+" : "−") + human(Math.abs(value));
+}
+
 function showError(target, err) {
   target.replaceChildren(el("p", { class: "error", role: "alert" }, err.message || String(err)));
 }
@@ -52,7 +69,7 @@ function input(field) {
   const attrs = { name: field.name, id: "field-" + field.name, "data-kind": field.kind };
   if (field.kind === "number") {
     return el("input", Object.assign(attrs, { type: "number", step: field.integer ? "1" : "any",
-      value: field.example, placeholder: field.minimum === null ? "" : `${fmt(field.minimum, 3)} to ${fmt(field.maximum, 3)}` }));
+      value: field.example, placeholder: field.minimum === null ? "" : `${human(field.minimum)} to ${human(field.maximum)}` }));
   }
   if (field.kind === "category" || field.kind === "boolean") {
     const values = field.kind === "boolean" ? ["true", "false"] : field.values;
@@ -64,7 +81,7 @@ function input(field) {
 }
 
 function hint(field) {
-  if (field.kind === "number" && field.minimum !== null) return `a number; at training from ${fmt(field.minimum, 3)} to ${fmt(field.maximum, 3)}`;
+  if (field.kind === "number" && field.minimum !== null) return `a number; at training from ${human(field.minimum)} to ${human(field.maximum)}`;
   if (field.kind === "category") return `one of ${field.values.length} known values`;
   if (field.kind === "boolean") return "yes or no";
   if (field.kind === "date") return "a date";
@@ -87,12 +104,15 @@ function contributions(explanation) {
   const items = explanation.contributions.slice(0, 8);
   if (!items.length) return el("p", { class: "muted" }, "No explanation: " + explanation.unit + ".");
   const top = Math.max(...items.map((c) => Math.abs(c.effect)), 1e-12);
+  const points = explanation.unit.startsWith("points of probability");
   const rows = items.map((c) => el("tr", { "data-feature": c.feature, "data-effect": c.effect },
-    el("td", {}, c.feature), el("td", {}, fmt(c.value, 3)), el("td", { class: "muted" }, fmt(c.baseline, 3)),
+    el("td", {}, c.feature), el("td", {}, human(c.value)), el("td", { class: "muted" }, human(c.baseline)),
     el("td", {}, el("span", { class: "bar " + (c.effect >= 0 ? "up" : "down"), style: `width:${Math.round(90 * Math.abs(c.effect) / top)}px` }),
-      " " + (c.effect >= 0 ? "+" : "") + fmt(c.effect, 3))));
-  const note = `Effect on the ${explanation.unit}, against a typical row (${explanation.method}` +
-    (explanation.partial ? ", cut short by its time budget" : "") + ").";
+      " " + signed(c.effect) + (points ? " points" : ""))));
+  const what = points ? `Points of ${explanation.unit.replace("points of ", "")} each input added or took away`
+    : `How much each input added to or took from the predicted ${explanation.unit}`;
+  const note = `${what}, compared with a typical row (${explanation.method === "occlusion" ? "each input set to its typical value in turn" : "from the model's coefficients"}` +
+    (explanation.partial ? "; cut short by its time budget" : "") + ").";
   return el("div", {}, el("table", { id: "contributions" },
     el("tr", {}, ...["input", "value", "typical", "pushed by"].map((h) => el("th", {}, h))), ...rows),
     el("p", { class: "legend" }, note));
@@ -107,6 +127,7 @@ async function renderPredict(main, name) {
     el("p", { class: "muted" }, "Fill in the inputs and press Predict."));
   const formEl = el("form", { class: "fields", id: "predict-form" },
     ...fields.map((f) => el("label", { for: "field-" + f.name }, f.name, el("span", {}, hint(f)), input(f))),
+    el("p", { class: "legend" }, "A field left blank is filled with a typical value, and the answer says so."),
     el("button", { type: "submit", id: "predict" }, "Predict"));
   formEl.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -114,16 +135,19 @@ async function renderPredict(main, name) {
       const answer = await api("POST", `/api/v1/deployments/${encodeURIComponent(name)}/explain`, { record: readRecord(formEl, fields) });
       const probabilities = answer.probabilities ? el("table", { id: "probabilities" },
         ...Object.entries(answer.probabilities).map(([label, p]) => el("tr", {}, el("td", {}, label), el("td", {}, percent(p))))) : null;
-      result.replaceChildren(el("h2", {}, "Prediction"),
-        el("div", { class: "answer", id: "prediction", "data-value": JSON.stringify(answer.prediction) }, Number.isInteger(answer.prediction) ? String(answer.prediction) : fmt(answer.prediction, 4)),
-        el("p", { id: "plain" }, answer.plain), probabilities,
+      // Through el(), which leaves out what is null (the DOM would write "null").
+      result.replaceChildren(...el("div", {}, el("h2", {}, "Prediction"),
+        el("div", { class: "answer", id: "prediction", "data-value": JSON.stringify(answer.prediction) }, human(answer.prediction)),
+        el("p", { id: "plain" }, answer.plain),
+        answer.warnings && answer.warnings.length ? el("ul", { id: "warnings", class: "warnings" }, ...answer.warnings.map((w) => el("li", {}, w))) : null,
+        probabilities,
         el("h2", {}, "What pushed it"), contributions(answer.explanation),
-        el("p", { class: "legend" }, `model ${answer.model} · request ${answer.request_id}`, el("span", { id: "request-id", hidden: true }, answer.request_id)));
+        el("p", { class: "legend" }, `model ${answer.model} · request ${answer.request_id}`, el("span", { id: "request-id", hidden: true }, answer.request_id))).childNodes);
     } catch (err) {
       showError(result, err);
     }
   });
-  const about = form.task ? `${form.task} of ${form.target}` + (form.metric ? ` · training ${form.metric} ${fmt(form.cv_mean, 3)}` : "") : "";
+  const about = form.task ? `${form.task} of ${form.target}` + (form.metric ? ` · training ${form.metric} ${human(form.cv_mean)}` : "") : "";
   const [modelName, version] = form.model.split("/");
   main.replaceChildren(el("p", { class: "muted" }, `Served by ${form.model}. ${about} `,
       el("a", { href: `/models/${encodeURIComponent(modelName)}/versions/${encodeURIComponent(version)}/card` }, "model card")),
@@ -146,8 +170,10 @@ function problemsTable(report) {
     if (report.more_problems) parts.push(el("p", { class: "muted" }, `and ${report.more_problems} more`));
   }
   if (report.warnings.length) {
-    parts.push(el("h2", {}, "Worth a look"), el("table", { id: "warnings" },
+    parts.push(el("h2", {}, "Predicted, but worth a look"), el("table", { id: "warnings" },
+      el("tr", {}, ...["line", "column", "value", "why"].map((h) => el("th", {}, h))),
       ...report.warnings.slice(0, 20).map((p) => el("tr", {}, el("td", {}, p.row), el("td", {}, p.column), el("td", {}, p.value), el("td", {}, p.reason)))));
+    if (report.warnings.length > 20) parts.push(el("p", { class: "muted" }, `and ${report.warnings.length - 20} more; the downloaded file has every row's warnings`));
   }
   return parts;
 }
@@ -241,7 +267,7 @@ async function renderLabel(main, name) {
       stage.replaceChildren(el("p", { class: "muted", id: "empty" }, "Nothing waits for a label. New predictions will show up here."));
       return;
     }
-    const features = el("table", { id: "features" }, ...Object.entries(current.features).map(([k, v]) => el("tr", {}, el("td", { class: "muted" }, k), el("td", {}, fmt(v, 4)))));
+    const features = el("table", { id: "features" }, ...Object.entries(current.features).map(([k, v]) => el("tr", {}, el("td", { class: "muted" }, k), el("td", {}, human(v)))));
     const said = `The model said ${current.prediction}` + (current.confidence === null ? "." : `, ${percent(current.confidence)} sure.`);
     const choices = el("div", { class: "keys" });
     if (current.classes) {
@@ -335,7 +361,7 @@ async function renderCard(main, name, version) {
   html.addEventListener("click", () => download(files + ".html", "card.html"));
   const leaderboard = t.leaderboard.length ? el("table", { id: "leaderboard" },
     el("tr", {}, ...Object.keys(t.leaderboard[0]).map((k) => el("th", {}, k))),
-    ...t.leaderboard.map((row) => el("tr", { class: row.picked ? "ok" : null }, ...Object.values(row).map((v) => el("td", {}, fmt(v, 4)))))) : null;
+    ...t.leaderboard.map((row) => el("tr", { class: row.picked ? "ok" : null }, ...Object.values(row).map((v) => el("td", {}, human(v)))))) : null;
   const serving = card.serving.length ? el("table", { id: "serving" },
     el("tr", {}, ...["deployment", "version", "reference", "share", "device", "requests", "p50 / p99 ms", "drift", "live quality", ""].map((h) => el("th", {}, h))),
     ...card.serving.map((s) => {
@@ -355,14 +381,17 @@ async function renderCard(main, name, version) {
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "version"), el("b", { id: "card-version" }, card.ref + (card.aliases.length ? " (" + card.aliases.join(", ") + ")" : ""))),
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "model"), el("b", {}, card.candidate || "–")),
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "training " + (t.metric || "score")),
-        el("b", { id: "card-metric", "data-metric": t.metric, "data-value": t.cv_mean }, `${t.metric} ${fmt(t.cv_mean, 4)} ± ${fmt(t.cv_std, 4)}`)),
+        el("b", { id: "card-metric", "data-metric": t.metric, "data-value": t.cv_mean }, `${t.metric} ${human(t.cv_mean)} ± ${human(t.cv_std)}`)),
       el("div", { class: "kpi" }, el("span", { class: "muted" }, "download"), el("div", { class: "keys" }, md, html))),
     el("div", { class: "card-grid" },
       section("Owners, intended use and limits", ownerForm(card, path)),
       section("Data", el("p", {}, `${d.task || "–"} of ${d.target || "–"}` + (d.classes ? ` (classes ${d.classes.join(", ")})` : "")),
-        el("p", {}, `${fmt(d.rows, 0)} training rows · source ${d.source || "–"} · digest ${d.digest || "–"}`), features),
-      section("Training and selection", el("p", {}, `${t.folds || "–"}-fold cross-validation; ${fmt(t.latency_ms_per_row, 4)} ms per row to predict.`),
+        el("p", {}, `${human(d.rows)} training rows · source ${d.source || "–"} · digest ${d.digest || "–"}`), features),
+      section("Training and selection", el("p", {}, `${t.folds || "–"}-fold cross-validation; ${human(t.latency_ms_per_row)} ms per row to predict.`),
         el("p", { id: "selection" }, (t.selection && t.selection.reason) || "–"),
+        el("ul", { id: "search" }, ...((t.selection && t.selection.skipped) || []).map((s) => el("li", {}, `Skipped ${s.name}: ${s.reason}.`)),
+          ...((t.selection && t.selection.failed) || []).map((f) => el("li", {}, `Failed ${f.name}: ${f.reason}.`)),
+          ...((t.selection && t.selection.notes) || []).map((n) => el("li", {}, `Note: ${n}.`))),
         t.cost ? el("p", { id: "cost" }, `CPU cost per million predictions: $${fmt(t.cost.batch_per_million, 3)} in batch, ` +
           `$${fmt(t.cost.realtime_per_million, 3)} one at a time (${t.cost.prices}).`) : null, leaderboard)),
     el("br"), section("Serving, drift and live quality", serving));
