@@ -140,6 +140,9 @@ class DeploymentSpec(BaseModel):
         return self.traffic or [Route(model=self.model or "")]
 
 
+NULLABLE = {"model", "sticky_header", "shadow"}
+
+
 class DeploymentUpdate(BaseModel):
     """A partial change to a deployment (PUT)."""
 
@@ -163,6 +166,8 @@ class DeploymentUpdate(BaseModel):
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:
         """The spec with these changes; a new model replaces a traffic split and vice versa."""
         changes = self.model_dump(exclude_unset=True)
+        # null means "no change" for a setting that cannot be empty (device, residency, ...)
+        changes = {k: v for k, v in changes.items() if v is not None or k in NULLABLE}
         if "model" in changes and changes["model"] is not None:
             changes["traffic"] = []
         elif changes.get("traffic"):
