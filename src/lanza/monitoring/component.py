@@ -125,6 +125,10 @@ class MonitoringComponent(Component):
                     "drift_share": report["drift"]["share"] if report else None,
                     "dataset_drift": report["drift"]["dataset_drift"] if report else None,
                     "quality": report["quality"]["metrics"] if report else {},
+                    "estimated": (report.get("estimated") or {}).get("metrics", {})
+                    if report
+                    else {},
+                    "health": report.get("health") if report else None,
                     "errors": report.get("errors") if report else None,
                 }
             )

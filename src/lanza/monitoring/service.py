@@ -14,7 +14,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from lanza.monitoring import snapshot
+from lanza.monitoring import health, snapshot
 from lanza.monitoring.alerts import AlertStore
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.reference import Reference, ReferenceCache
@@ -61,6 +61,7 @@ class Monitor:
         built = snapshot.build(current, self._reference(model), self.settings)
         built["errors"] = self._errors(deployment)
         built["alerts"] = self.alerts.history(deployment)
+        built["health"] = health.judge(built, self.settings)
         return built
 
     def tick(self) -> None:
@@ -88,6 +89,7 @@ class Monitor:
     def _round(self, deployment: str, leader: bool = True) -> None:
         report = self.report(deployment)
         self._error_rate(deployment, report)
+        report["health"] = health.judge(report, self.settings)  # with this round's error rate
         self.latest[deployment] = report
         if deployment not in self.history:
             self.history[deployment] = deque(self._logged(deployment), maxlen=HISTORY)
@@ -160,14 +162,18 @@ class Monitor:
         drift = report["drift"]
         for item in [*drift["features"], drift["prediction"]]:
             if item:
-                self.metrics.drift.labels(name, item["column"], item["method"]).set(
-                    item["statistic"]
-                )
-                self.metrics.drifted.labels(name, item["column"]).set(float(item["drifted"]))
+                column = item["column"]
+                self.metrics.drift.labels(name, column, item["effect"]).set(item["effect_size"])
+                if item["p_value"] is not None:
+                    self.metrics.p_value.labels(name, column, item["test"]).set(item["p_value"])
+                self.metrics.drifted.labels(name, column).set(float(item["drifted"]))
         if drift["share"] is not None:
             self.metrics.dataset_drift.labels(name).set(drift["share"])
         for metric, value in report["quality"]["metrics"].items():
             self.metrics.quality.labels(name, metric).set(value)
+        for metric, value in (report.get("estimated") or {}).get("metrics", {}).items():
+            self.metrics.estimated.labels(name, metric).set(value)
+        self.metrics.health.labels(name).set(report["health"]["level"])
 
 
 def _point(report: dict[str, Any]) -> dict[str, Any]:
@@ -183,4 +189,6 @@ def _point(report: dict[str, Any]) -> dict[str, Any]:
         "error_rate": errors.get("rate"),
         "drift_share": report["drift"]["share"],
         "quality": report["quality"]["metrics"],
+        "estimated": (report.get("estimated") or {}).get("metrics", {}),
+        "health": report["health"]["level"],
     }

@@ -25,7 +25,13 @@ TIMELINE_BUCKETS = 30
 
 def thresholds(settings: MonitoringSettings) -> Thresholds:
     """Drift thresholds from settings."""
-    return Thresholds(settings.p_value, settings.distance, settings.dataset_share)
+    return Thresholds(
+        p_value=settings.p_value,
+        distance=settings.distance,
+        category_share=settings.category_share,
+        dataset_share=settings.dataset_share,
+        significance=settings.significance,
+    )
 
 
 def build(
@@ -100,7 +106,13 @@ def _latency(values: list[float]) -> dict[str, float | None]:
 def _drift(
     window: Window, model: str | None, reference: Reference | None, settings: MonitoringSettings
 ) -> dict[str, Any]:
-    empty: dict[str, Any] = {"model": model, "features": [], "prediction": None, "share": None}
+    empty: dict[str, Any] = {
+        "model": model,
+        "features": [],
+        "prediction": None,
+        "share": None,
+        "drifting": [],
+    }
     if model is None or reference is None or reference.frame is None:
         return {**empty, "dataset_drift": None, "reason": "no reference sample for this version"}
     frame = window.frame(model)
@@ -108,7 +120,7 @@ def _drift(
         reason = f"{len(frame)} rows in the window; drift needs {settings.min_rows}"
         return {**empty, "dataset_drift": None, "reason": reason}
     t = thresholds(settings)
-    features, share, drifted = dataset_drift(reference.frame, frame, reference.features, t)
+    found = dataset_drift(reference.frame, frame, reference.features, t)
     prediction = None
     if reference.target is not None and reference.target in reference.frame.columns:
         target = reference.frame[reference.target]
@@ -119,10 +131,11 @@ def _drift(
     return {
         "model": model,
         "rows": len(frame),
-        "features": [f.to_dict() for f in features],
+        "features": [f.to_dict() for f in found.features],
         "prediction": prediction,
-        "share": share,
-        "dataset_drift": drifted,
+        "share": found.share,
+        "dataset_drift": found.drifted,
+        "drifting": [f.why() for f in found.features if f.drifted],
         "reason": None,
     }
 
@@ -141,4 +154,24 @@ def _quality(window: Window, model: str | None, reference: Reference | None) -> 
             metrics = quality.classification(truth, predicted, probabilities or None, classes)
     except (TypeError, ValueError) as exc:
         log.info("live quality of %s cannot be scored: %s", window.deployment, exc)
-    return {"labelled": len(truth), "metrics": metrics, "training": training}
+    return {
+        "labelled": len(truth),
+        "labels_total": window.labels_total,
+        "labels_text": labels_text(window),
+        "metrics": metrics,
+        "training": training,
+    }
+
+
+def labels_text(window: Window) -> str:
+    """Where the labels are, e.g. ``300 labelled requests, none in this window's 1,000``."""
+    requests = len(window.logs)
+    inside = sum(1 for row in window.logs if row.request_id in window.feedback)
+    if window.labels_total == 0:
+        return "no labels received yet"
+    if inside == 0:
+        return (
+            f"{window.labels_total:,} labelled requests, none among the {requests:,} "
+            "requests of this window"
+        )
+    return f"{inside:,} of the {requests:,} requests of this window labelled"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lanza.monitoring.tables import BATCH_FACE, FeedbackRow, PredictionLogRow
 from lanza.store import Database
@@ -62,6 +62,7 @@ class Window:
     deployment: str
     logs: list[Logged]
     feedback: dict[str, list[Any]] = field(default_factory=dict)
+    labels_total: int = 0
 
     @property
     def models(self) -> dict[str, int]:
@@ -131,7 +132,9 @@ def read_window(
             chunk = ids[start : start + 500]
             found = session.scalars(select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk)))
             feedback.update({f.request_id: f.value for f in found})
-    return Window(deployment, logs, feedback)
+        count = select(func.count()).where(FeedbackRow.deployment == deployment)
+        total = int(session.scalar(count) or 0)
+    return Window(deployment, logs, feedback, total)
 
 
 def logged_deployments(database: Database) -> list[str]:
