@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from lanza.monitoring import health, snapshot
 from lanza.monitoring.alerts import AlertStore
@@ -20,6 +24,7 @@ from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.reference import Reference, ReferenceCache
 from lanza.monitoring.tracking import MonitoringRuns
 from lanza.monitoring.window import logged_deployments, read_window
+from lanza.runtime.base import ModelRuntime
 from lanza.serving.metrics import ServingMetrics
 from lanza.store.lease import Lease
 from lanza.workspace import Workspace
@@ -36,6 +41,7 @@ class Monitor:
         workspace: Workspace,
         metrics: MonitoringMetrics | None = None,
         serving: ServingMetrics | None = None,
+        runtimes: Callable[[str], ModelRuntime | None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.settings = workspace.settings.monitoring
@@ -51,6 +57,8 @@ class Monitor:
         self.latest: dict[str, dict[str, Any]] = {}
         self.history: dict[str, deque[dict[str, Any]]] = {}
         self._counts: dict[str, tuple[int, int]] = {}
+        self._runtimes = runtimes
+        self._loaded: dict[str, ModelRuntime] = {}
 
     def report(self, deployment: str, window: int | None = None) -> dict[str, Any]:
         """A fresh report of one deployment's window, with its alert history."""
@@ -58,11 +66,28 @@ class Monitor:
         seconds = self.settings.window_s if window is None else None
         current = read_window(self.workspace.database, deployment, size, seconds)
         model = current.main_model()
-        built = snapshot.build(current, self._reference(model), self.settings)
+        built = snapshot.build(current, self._reference(model), self.settings, self.score)
         built["errors"] = self._errors(deployment)
         built["alerts"] = self.alerts.history(deployment)
         built["health"] = health.judge(built, self.settings)
         return built
+
+    def score(self, model: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[Any]]:
+        """Class probabilities of ``frame`` by ``model``: the serving copy, else one loaded.
+
+        A server passes ``runtimes`` (its loaded versions); ``lanza monitor`` loads the
+        version once per process.
+        """
+        runtime = self._runtimes(model) if self._runtimes is not None else None
+        if runtime is None:
+            if model not in self._loaded:
+                self._loaded.clear()  # one spare model in memory at most
+                self._loaded[model] = self.workspace.loader.load(model).runtime
+            runtime = self._loaded[model]
+        prediction = runtime.predict_frame(frame, probabilities=True)
+        if prediction.probabilities is None or prediction.classes is None:
+            raise ValueError(f"{model} gives no class probabilities")
+        return prediction.probabilities, list(prediction.classes)
 
     def tick(self) -> None:
         """One round: report, gauges, MLflow and alerts for every watched deployment."""

@@ -7,10 +7,12 @@ monitor`` computes it from the database; both give the same JSON shape.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from lanza.monitoring import quality
 from lanza.monitoring.drift import Thresholds, column_drift, dataset_drift
@@ -19,6 +21,8 @@ from lanza.monitoring.window import Window
 from lanza.settings import MonitoringSettings
 
 log = logging.getLogger("lanza.monitoring")
+# (model, feature frame) -> class probabilities and their classes, from the model itself
+Scorer = Callable[[str, pd.DataFrame], tuple[np.ndarray, list[Any]]]
 PREDICTION = "__prediction__"
 TIMELINE_BUCKETS = 30
 
@@ -35,9 +39,16 @@ def thresholds(settings: MonitoringSettings) -> Thresholds:
 
 
 def build(
-    window: Window, reference: Reference | None, settings: MonitoringSettings
+    window: Window,
+    reference: Reference | None,
+    settings: MonitoringSettings,
+    scorer: Scorer | None = None,
 ) -> dict[str, Any]:
-    """The report of one window against the reference of its main serving version."""
+    """The report of one window against the reference of its main serving version.
+
+    ``scorer`` computes class probabilities the log lacks (callers asked for labels
+    only), so the quality of a classifier can be estimated on every window.
+    """
     model = window.main_model()
     return {
         "deployment": window.deployment,
@@ -48,6 +59,7 @@ def build(
         "serving": window.models,
         "drift": _drift(window, model, reference, settings),
         "quality": _quality(window, model, reference),
+        "estimated": _estimated(window, model, reference, scorer),
     }
 
 
@@ -175,3 +187,32 @@ def labels_text(window: Window) -> str:
             "requests of this window"
         )
     return f"{inside:,} of the {requests:,} requests of this window labelled"
+
+
+def _estimated(
+    window: Window, model: str | None, reference: Reference | None, scorer: Scorer | None
+) -> dict[str, Any]:
+    """Quality expected on the window from the model's outputs, before any label."""
+    out: dict[str, Any] = {"rows": 0, "metrics": {}, "baseline": {}, "reason": None}
+    estimator = reference.estimator if reference is not None else None
+    if model is None or estimator is None:
+        return {**out, "reason": "no performance estimator registered with this version"}
+    out["baseline"] = estimator.baseline
+    frame = window.frame(model)
+    features = frame[[c for c in reference.features if c in frame.columns]]  # type: ignore[union-attr]
+    predictions = frame[PREDICTION].tolist()
+    probabilities = classes = None
+    try:
+        if estimator.task == "classification":
+            logged = window.probabilities(model)
+            if logged is not None:
+                probabilities, classes = np.asarray(logged[0], dtype=float), logged[1]
+            elif scorer is not None and len(features):
+                probabilities, classes = scorer(model, features)
+        metrics = estimator.estimate(features, predictions, probabilities, classes)
+    except Exception as exc:
+        log.info("quality of %s cannot be estimated: %s", window.deployment, exc)
+        return {**out, "reason": f"cannot be estimated: {exc}"}
+    if not metrics:
+        return {**out, "reason": "no class probabilities for this window"}
+    return {**out, "rows": len(frame), "metrics": metrics}

@@ -91,6 +91,19 @@ class Window:
             columns["__truth__"].extend(truth if truth and len(truth) == count else [None] * count)
         return pd.DataFrame(columns)
 
+    def probabilities(self, model: str) -> tuple[list[list[float]], list[Any]] | None:
+        """Logged class probabilities of every row of ``model``, or None if any lacks them."""
+        rows: list[list[float]] = []
+        classes = None
+        for row in self.logs:
+            if row.model != model:
+                continue
+            if row.probabilities is None or len(row.probabilities) != len(row.prediction):
+                return None
+            rows.extend(row.probabilities)
+            classes = row.classes
+        return (rows, classes) if classes is not None else None
+
     def labelled(self, model: str | None = None) -> tuple[list[Any], list[Any], list[Any], Any]:
         """Truth, predictions, probabilities (or empty) and classes of rows with feedback."""
         truth: list[Any] = []
