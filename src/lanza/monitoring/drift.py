@@ -21,9 +21,14 @@ p-value keeps small windows from flagging noise (an effect size is noisy on 100 
 The false-alarm and detection rates this gives at 100 to 1,000,000 rows are measured by
 ``bench/drift_calibration.py`` and published in ``docs/monitoring.md``.
 
-Everything is computed exactly, without sampling: a numeric column costs one sort of the
-current window, then O(reference x log(window)) work on the reference's distinct values
-(``_numeric_stats``). The population stability index is reported alongside.
+Both numeric statistics are computed exactly on the values compared: one sort of the
+window's column, then O(reference x log(window)) work on the reference's distinct values
+(``_numeric_stats``). A numeric column of more than ``SAMPLE_ROWS`` values is compared
+through a random sample of that many (``sample_rows`` in the result says so): the
+reference has 5,000 rows, so the test's effective size n*m/(n+m) is 4,878 with a
+200,000-row sample and 4,975 with a million rows, and the effect size's sampling error is
+about 0.002 SD; the verdicts do not change, and the sort costs a fifth. Categorical
+columns are always counted in full. The population stability index is reported alongside.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from scipy import stats
 PSI_BINS = 10
 EPSILON = 1e-4
 PARALLEL_ROWS = 50_000
+SAMPLE_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class ColumnDrift:
     drifted: bool
     psi: float | None
     rows: int
+    sample_rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -133,10 +140,15 @@ def _floats(series: pd.Series) -> np.ndarray:
 def numeric_drift(
     name: str, ref: NumericReference, current: np.ndarray, t: Thresholds
 ) -> ColumnDrift:
-    """KS test and the Wasserstein distance in reference SDs, computed exactly."""
-    cur = np.sort(current[~np.isnan(current)])
+    """KS test and the Wasserstein distance in reference SDs (on a sample past SAMPLE_ROWS)."""
+    values = current[~np.isnan(current)]
+    rows, sample_rows = len(values), None
+    if rows > SAMPLE_ROWS:
+        picks = np.random.default_rng(rows).integers(0, rows, SAMPLE_ROWS)
+        values, sample_rows = values[picks], SAMPLE_ROWS
+    cur = np.sort(values)
     if ref.size == 0 or len(cur) == 0:
-        return _empty(name, "numeric", t.distance, len(cur))
+        return _empty(name, "numeric", t.distance, rows)
     d, wasserstein = _numeric_stats(ref, cur)
     en = ref.size * len(cur) / (ref.size + len(cur))
     p = float(stats.kstwo.sf(d, max(1, round(en))))
@@ -156,7 +168,8 @@ def numeric_drift(
         threshold=t.distance,
         drifted=_verdict(effect, t.distance, p, t),
         psi=psi,
-        rows=len(cur),
+        rows=rows,
+        sample_rows=sample_rows,
     )
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from lanza.monitoring import quality
 from lanza.monitoring.drift import Thresholds, column_drift, dataset_drift
 from lanza.monitoring.reference import Reference
-from lanza.monitoring.window import Window
+from lanza.monitoring.window import LABELS_COUNTED, Window
 from lanza.settings import MonitoringSettings
 
 log = logging.getLogger("lanza.monitoring")
@@ -181,11 +181,11 @@ def labels_text(window: Window) -> str:
     inside = sum(1 for row in window.logs if row.request_id in window.feedback)
     if window.labels_total == 0:
         return "no labels received yet"
+    total = f"{window.labels_total:,}"
+    if window.labels_total >= LABELS_COUNTED:
+        total = f"over {LABELS_COUNTED:,}"
     if inside == 0:
-        return (
-            f"{window.labels_total:,} labelled requests, none among the {requests:,} "
-            "requests of this window"
-        )
+        return f"{total} labelled requests, none among the {requests:,} requests of this window"
     return f"{inside:,} of the {requests:,} requests of this window labelled"
 
 

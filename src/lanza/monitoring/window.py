@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from lanza.monitoring.tables import BATCH_FACE, FeedbackRow, PredictionLogRow
 from lanza.store import Database
 
+LABELS_COUNTED = 100_000
+
 
 @dataclass(frozen=True)
 class Logged:
@@ -145,7 +147,9 @@ def read_window(
             chunk = ids[start : start + 500]
             found = session.scalars(select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk)))
             feedback.update({f.request_id: f.value for f in found})
-        count = select(func.count()).where(FeedbackRow.deployment == deployment)
+        # counted up to a cap: a count over millions of labels would cost more than the round
+        labels = select(FeedbackRow.request_id).where(FeedbackRow.deployment == deployment)
+        count = select(func.count()).select_from(labels.limit(LABELS_COUNTED).subquery())
         total = int(session.scalar(count) or 0)
     return Window(deployment, logs, feedback, total)
 

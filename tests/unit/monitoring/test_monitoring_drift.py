@@ -106,3 +106,12 @@ def test_big_windows_run_columns_in_parallel_with_the_same_results() -> None:
     alone = [column_drift(f, ref[f], cur[f], T) for f in "abc"]
     assert found.features == alone
     assert [r.drifted for r in found.features] == [False, True, True]
+
+
+def test_numeric_windows_past_the_sample_size_say_they_were_sampled() -> None:
+    big = column_drift("x", _normal(5000, 0), _normal(250_000, 1, shift=0.2), T)
+    assert (big.rows, big.sample_rows) == (250_000, 200_000)
+    assert big.drifted
+    assert big.effect_size == pytest.approx(0.2, abs=0.03)
+    small = column_drift("x", _normal(5000, 0), _normal(1000, 1), T)
+    assert (small.rows, small.sample_rows) == (1000, None)
