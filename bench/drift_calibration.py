@@ -66,7 +66,7 @@ def trials_for(size: int, base: int) -> int:
     return max(40, min(base, base * 10_000 // size))
 
 
-def table(base: int) -> str:
+def table(base: int, sizes: tuple[int, ...] = SIZES) -> str:
     """The markdown table of rates per scenario and window size."""
     scenarios: list[tuple[str, Callable[[int, int], float]]] = [
         ("no shift, numeric (false alarms)", lambda n, k: numeric_rate(n, 0.0, k, 1)),
@@ -76,13 +76,13 @@ def table(base: int) -> str:
         ("0.5 SD shift", lambda n, k: numeric_rate(n, 0.5, k, 5)),
         ("10 pp category share moved", lambda n, k: categorical_rate(n, MOVED, k, 6)),
     ]
-    head = "| scenario | " + " | ".join(f"{n:,} rows" for n in SIZES) + " |"
-    lines = [head, "|---" * (len(SIZES) + 1) + "|"]
+    head = "| scenario | " + " | ".join(f"{n:,} rows" for n in sizes) + " |"
+    lines = [head, "|---" * (len(sizes) + 1) + "|"]
     for name, rate in scenarios:
-        cells = [f"{rate(n, trials_for(n, base)):.1%}" for n in SIZES]
+        cells = [f"{rate(n, trials_for(n, base)):.1%}" for n in sizes]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
-    counts = ", ".join(f"{trials_for(n, base):,} at {n:,}" for n in SIZES)
+    counts = ", ".join(f"{trials_for(n, base):,} at {n:,}" for n in sizes)
     t = Thresholds()
     lines.append("")
     lines.append(
@@ -98,9 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000, help="Trials per cell up to 10k rows.")
     parser.add_argument("--write", action="store_true", help="Update docs/monitoring.md.")
+    parser.add_argument("--sizes", help="Window sizes, comma-separated (default: all five).")
     args = parser.parse_args()
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else SIZES
     began = time.perf_counter()
-    result = table(args.trials)
+    result = table(args.trials, sizes)
     print(f"\n{result}\n\nmeasured in {time.perf_counter() - began:.0f} s")
     if args.write:
         text = DOC.read_text()
