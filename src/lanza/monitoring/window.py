@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from lanza.monitoring.tables import BATCH_FACE, FeedbackRow, PredictionLogRow
 from lanza.store import Database
 
-LABELS_COUNTED = 100_000
+LABELS_COUNTED = 10_000
 
 
 @dataclass(frozen=True)
