@@ -153,7 +153,8 @@ def expected_classification(
         auc = _expected_auc(raw[:, 1], calibrated[:, 1])
     else:
         aucs = [_expected_auc(raw[:, k], calibrated[:, k]) for k in range(len(classes))]
-        auc = float(np.mean(aucs)) if all(a is not None for a in aucs) else None  # type: ignore[arg-type]
+        known = [a for a in aucs if a is not None]
+        auc = float(np.mean(known)) if len(known) == len(aucs) else None
     if auc is not None:
         scores["roc_auc"] = auc
     return scores

@@ -194,12 +194,12 @@ def _estimated(
 ) -> dict[str, Any]:
     """Quality expected on the window from the model's outputs, before any label."""
     out: dict[str, Any] = {"rows": 0, "metrics": {}, "baseline": {}, "reason": None}
-    estimator = reference.estimator if reference is not None else None
-    if model is None or estimator is None:
+    if model is None or reference is None or reference.estimator is None:
         return {**out, "reason": "no performance estimator registered with this version"}
+    estimator = reference.estimator
     out["baseline"] = estimator.baseline
     frame = window.frame(model)
-    features = frame[[c for c in reference.features if c in frame.columns]]  # type: ignore[union-attr]
+    features = frame[[c for c in reference.features if c in frame.columns]]
     predictions = frame[PREDICTION].tolist()
     probabilities = classes = None
     try:
