@@ -128,7 +128,7 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     monitoring = MonitoringComponent(workspace, metrics, serving)
     components.append(monitoring)
     components.append(PagesComponent(workspace, serving, monitoring))
-    components.append(LLMComponent(workspace))
+    components.append(LLMComponent(workspace, metrics))
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))
     components.append(LLMDashboardComponent(workspace))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
 from lanza.llm.gateway.face import OpenAIFace
+from lanza.llm.gateway.metrics import GatewayMetrics
 from lanza.llm.gateway.observe import Traces
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.service import Gateway
@@ -40,12 +42,14 @@ class LLMComponent(Component):
 
     name = "llm"
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, registry: CollectorRegistry | None = None) -> None:
         self.workspace = workspace
         self.gateway = build_gateway(workspace)
         self.store = self.gateway.store
         self.traces = Traces()
-        self.face = OpenAIFace(self.gateway, PromptStore(workspace.mlflow), self.traces)
+        self.metrics = GatewayMetrics(registry or CollectorRegistry())
+        prompts = PromptStore(workspace.mlflow)
+        self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics)
 
     def install(self, app: FastAPI) -> None:
         from lanza.llm.gateway.routes import deployments_router, openai_router
