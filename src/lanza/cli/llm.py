@@ -142,3 +142,14 @@ def delete(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         print_json({"deleted": name})
         return
     console.print(f"LLM deployment [bold]{name}[/] deleted.")
+
+
+def _policies() -> None:
+    # Budgets and guardrails live in their own module; they hang under ``lanza llm``.
+    from lanza.cli.llm_policy import budgets_app, guardrails_app
+
+    app.add_typer(budgets_app, name="budgets")
+    app.add_typer(guardrails_app, name="guardrails")
+
+
+_policies()

@@ -1,4 +1,4 @@
-"""The LLMOps views: ``/traces``, ``/traces/{id}`` and ``/evaluations`` pages, plus the
+"""The LLMOps views: ``/traces``, ``/traces/{id}``, ``/evaluations`` and ``/spend`` pages, plus the
 dataset and evaluation routes they read.
 
 Plain HTML, CSS and JavaScript shipped in ``lanza/llm/dashboard/static`` (no CDN, no
@@ -49,6 +49,7 @@ class LLMDashboardComponent(Component):
         shell = (STATIC / "page.html").read_text()
         traces_page = shell.replace("{page}", "traces")
         evaluations_page = shell.replace("{page}", "evaluations")
+        spend_page = shell.replace("{page}", "spend")
 
         @app.get("/traces", include_in_schema=False)
         async def traces() -> HTMLResponse:
@@ -61,3 +62,7 @@ class LLMDashboardComponent(Component):
         @app.get("/evaluations", include_in_schema=False)
         async def evaluations() -> HTMLResponse:
             return HTMLResponse(evaluations_page)
+
+        @app.get("/spend", include_in_schema=False)
+        async def spend() -> HTMLResponse:
+            return HTMLResponse(spend_page)

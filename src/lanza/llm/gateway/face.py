@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from lanza.errors import InvalidInputError, LanzaError
 from lanza.llm.gateway.observe import Traces
+from lanza.llm.gateway.policy import CallPolicy
 from lanza.llm.gateway.schemas import (
     ChatRequest,
     CompletionRequest,
@@ -39,10 +40,17 @@ from lanza.llm.tracing import Span
 class OpenAIFace:
     """Chat, completions, embeddings and models, the OpenAI way."""
 
-    def __init__(self, gateway: Gateway, prompts: PromptStore | None, traces: Traces) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        prompts: PromptStore | None,
+        traces: Traces,
+        policy: CallPolicy | None = None,
+    ) -> None:
         self.gateway = gateway
         self.prompts = prompts
         self.traces = traces
+        self.policy = policy or CallPolicy(gateway.specs)
 
     def models(self) -> dict[str, Any]:
         """``GET /v1/models``."""
@@ -56,7 +64,9 @@ class OpenAIFace:
 
     async def chat(self, body: ChatRequest, caller: str) -> JSONResponse | StreamingResponse:
         """``POST /v1/chat/completions``."""
+        await self.policy.admit(body.model, caller)  # hook: budgets
         messages = await self.messages(body)
+        messages = self.policy.screen_messages(body.model, messages, self.traces)  # hook
         params = body.params()
         inputs = {"messages": [m.model_dump(exclude_none=True) for m in messages]}
 
@@ -73,7 +83,8 @@ class OpenAIFace:
         self, body: CompletionRequest, caller: str
     ) -> JSONResponse | StreamingResponse:
         """``POST /v1/completions``."""
-        prompt = body.text()
+        await self.policy.admit(body.model, caller)  # hook: budgets
+        prompt = self.policy.screen_text(body.model, body.text(), self.traces, "completion")
         params = body.params()
 
         def opener(provider: Provider) -> AsyncIterator[Delta]:
@@ -88,12 +99,14 @@ class OpenAIFace:
     async def embeddings(self, body: EmbeddingRequest, caller: str) -> JSONResponse:
         """``POST /v1/embeddings``."""
         texts = body.texts()
+        await self.policy.admit(body.model, caller)  # hook: budgets
         with self.traces.call("embed", body.model, {"input": texts}, run_type="embedding") as span:
             reply = await self.gateway.call(
                 body.model, lambda p: p.embed(texts), caller, {"input": texts}
             )
             span.set_outputs({"count": len(reply.result.vectors)})
             _record_usage(span, reply)
+        self._charge(body.model, reply, caller)  # hook: ledger
         vectors = reply.result.vectors
         payload = embeddings_body(body.model, vectors, reply.usage, body.encoding_format)
         return JSONResponse(payload, headers=_headers(reply))
@@ -106,6 +119,7 @@ class OpenAIFace:
                 raise InvalidInputError("Prompt references need MLflow's prompt registry.")
             # The registry is a blocking MLflow call: keep it off the event loop.
             prompt = await asyncio.to_thread(self.prompts.get, body.prompt)
+            self.policy.remember_prompt(body.prompt)  # hook: the ledger's prompt
             messages = prompt.messages(body.variables) + messages
         if not messages:
             raise InvalidInputError("Field 'messages': give at least one message or a 'prompt'.")
@@ -123,11 +137,15 @@ class OpenAIFace:
     ) -> JSONResponse | StreamingResponse:
         operation = "chat" if chat else "completion"
         rid = new_id("chatcmpl" if chat else "cmpl")
-        if body.stream and not self.gateway.specs.get(body.model).cache:
+        if body.stream and not self._whole(body.model):
             return await self._stream(body, caller, inputs, opener, chat, rid)
         with self.traces.call(operation, body.model, inputs) as span:
-            reply = await self.gateway.call(body.model, call, caller, key)
-            completion: Completion = reply.result
+            try:
+                reply = await self.gateway.call(body.model, call, caller, key)
+                self._charge(body.model, reply, caller)  # hook: ledger
+                completion: Completion = self.policy.screen_answer(body.model, reply.result)
+            finally:
+                self.policy.annotate(span)  # hook: guardrails on the trace
             span.set_outputs({"text": completion.text, "finish_reason": completion.finish_reason})
             _record_usage(span, reply)
         if body.stream:
@@ -156,6 +174,7 @@ class OpenAIFace:
                 raise
         spec = self.gateway.specs.get(served_by)
         stream = _Stream(rid, body, chat)
+        stream.caller = caller
         events = self._traced(stream, pieces, operation, inputs, spec)
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
@@ -178,6 +197,20 @@ class OpenAIFace:
             cost = self.gateway.cost(spec, stream.usage)
             usage = stream.usage
             span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
+            # hooks: the ledger, and what the guardrails found (a stream is only flagged)
+            self.policy.charge(stream.body.model, spec.name, spec.model, stream.caller, usage, cost)
+            self.policy.screen_answer(spec.name, Completion("".join(stream.text), "", usage))
+            self.policy.annotate(span)
+
+    def _whole(self, deployment: str) -> bool:
+        """Whether a stream is generated whole first: to cache it, or to screen it."""
+        return self.gateway.specs.get(deployment).cache or self.policy.holds_output(deployment)
+
+    def _charge(self, deployment: str, reply: Reply, caller: str) -> None:
+        if not reply.cached:
+            self.policy.charge(
+                deployment, reply.served_by, reply.model, caller, reply.usage, reply.cost_usd
+            )
 
 
 class _Stream:
@@ -189,6 +222,7 @@ class _Stream:
         self.usage = Usage()
         self.reason: str | None = None
         self.error: LanzaError | None = None
+        self.caller = "anonymous"
 
     async def events(self, pieces: AsyncIterator[Delta]) -> AsyncIterator[str]:
         """Content chunks, a finish chunk, the usage chunk when asked, then ``[DONE]``."""
