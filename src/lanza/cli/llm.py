@@ -62,6 +62,10 @@ def deploy(
     retries: Annotated[int, typer.Option(help="Extra tries on 429, 5xx, timeouts.")] = 2,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute per API key.")] = None,
     cache: Annotated[bool, typer.Option("--cache", help="Cache identical requests.")] = False,
+    prompt: Annotated[
+        str | None,
+        typer.Option(help="Default prompt; 'support@production=90,support@candidate=10' splits."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create or replace an LLM deployment.
@@ -85,11 +89,13 @@ def deploy(
             "retries": retries,
             "rate_limit_rpm": rate_limit,
             "cache": cache,
+            "prompt": prompt,
         }
     )
     store = _store(ctx)
     try:
-        store.get(name)
+        # Guardrails are set apart (lanza llm guardrails); a redeploy keeps them.
+        spec = spec.model_copy(update={"guardrails": store.get(name).guardrails})
         store.replace(spec)
         action = "updated"
     except NotFoundError:

@@ -1,5 +1,5 @@
-"""The LLMOps views: ``/traces``, ``/traces/{id}``, ``/evaluations`` and ``/spend`` pages, plus the
-dataset and evaluation routes they read.
+"""The LLMOps views: ``/traces``, ``/traces/{id}``, ``/evaluations``, ``/evaluators`` and
+``/spend`` pages, plus the dataset and evaluation routes they read.
 
 Plain HTML, CSS and JavaScript shipped in ``lanza/llm/dashboard/static`` (no CDN, no
 build step); the pages share the monitoring dashboard's stylesheet and read the JSON
@@ -50,6 +50,7 @@ class LLMDashboardComponent(Component):
         traces_page = shell.replace("{page}", "traces")
         evaluations_page = shell.replace("{page}", "evaluations")
         spend_page = shell.replace("{page}", "spend")
+        evaluators_page = shell.replace("{page}", "evaluators")
 
         @app.get("/traces", include_in_schema=False)
         async def traces() -> HTMLResponse:
@@ -62,6 +63,10 @@ class LLMDashboardComponent(Component):
         @app.get("/evaluations", include_in_schema=False)
         async def evaluations() -> HTMLResponse:
             return HTMLResponse(evaluations_page)
+
+        @app.get("/evaluators", include_in_schema=False)
+        async def evaluators() -> HTMLResponse:
+            return HTMLResponse(evaluators_page)
 
         @app.get("/spend", include_in_schema=False)
         async def spend() -> HTMLResponse:

@@ -114,12 +114,13 @@ class OpenAIFace:
     async def messages(self, body: ChatRequest) -> list[ChatMessage]:
         """The request's messages, after the rendered prompt when one is referenced."""
         messages = list(body.messages)
-        if body.prompt:
+        reference = self.policy.prompt_of(body)  # hook: the deployment's default, experiments
+        if reference:
             if self.prompts is None:
                 raise InvalidInputError("Prompt references need MLflow's prompt registry.")
             # The registry is a blocking MLflow call: keep it off the event loop.
-            prompt = await asyncio.to_thread(self.prompts.get, body.prompt)
-            self.policy.remember_prompt(body.prompt)  # hook: the ledger's prompt
+            prompt = await asyncio.to_thread(self.prompts.get, reference)
+            self.policy.remember_prompt(reference, prompt.reference)  # hook: ledger and trace
             messages = prompt.messages(body.variables) + messages
         if not messages:
             raise InvalidInputError("Field 'messages': give at least one message or a 'prompt'.")

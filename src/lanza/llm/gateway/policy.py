@@ -1,6 +1,7 @@
 """What the gateway does around each call besides calling: budgets, guardrails, the ledger.
 
-The OpenAI face calls these hooks at four points: before a call (``admit`` a caller
+The OpenAI face calls these hooks at five points: which prompt (``prompt_of``: a
+deployment's default prompt, one arm of a prompt experiment), before a call (``admit`` a caller
 against the budgets, ``screen`` the input through the deployment's guardrails), after it
 (``screen`` the answer, ``charge`` the ledger) and on the call's span (``annotate`` it
 with what the guardrails did). Findings of one request travel in a context variable, so
@@ -21,12 +22,14 @@ from lanza.errors import GuardrailBlockedError, NotFoundError
 from lanza.llm.budgets.ledger import Charge
 from lanza.llm.guardrails import Finding, Guardrails, screen
 from lanza.llm.guardrails.spec import Side
+from lanza.llm.prompts.experiment import pick
 from lanza.llm.providers.base import ChatMessage, Completion, Usage
 
 if TYPE_CHECKING:
     from lanza.llm.budgets.budgets import Budgets
     from lanza.llm.budgets.ledger import Ledger
     from lanza.llm.gateway.observe import Traces
+    from lanza.llm.gateway.schemas import ChatRequest
     from lanza.llm.gateway.spec_cache import SpecCache
     from lanza.llm.tracing import Span
     from lanza.security.keys import KeyStore
@@ -34,8 +37,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("lanza.llm")
 _FINDINGS: ContextVar[list[Finding] | None] = ContextVar("lanza_guardrail_findings", default=None)
 _PROMPT: ContextVar[str | None] = ContextVar("lanza_call_prompt", default=None)
+_VERSION: ContextVar[str | None] = ContextVar("lanza_call_prompt_version", default=None)
+_USER: ContextVar[str | None] = ContextVar("lanza_call_user", default=None)
+
+
+def set_user(user: str | None) -> None:
+    """The caller's user id (``X-Lanza-User``), which keeps a prompt experiment's arm."""
+    _USER.set(user)
+
+
 KEY_NAMES_TTL_S = 5.0
 NO_RAILS = Guardrails()
+INTERNAL_CALLERS = ("evaluator",)
 
 
 class CallPolicy:
@@ -68,14 +81,31 @@ class CallPolicy:
     async def admit(self, deployment: str, caller: str) -> None:
         """429 when a blocking budget covering this caller and deployment is spent."""
         _FINDINGS.set([])
+        _PROMPT.set(None)
+        _VERSION.set(None)
         if self.budgets is None or not self.budgets.rows():
             return
         key = await asyncio.to_thread(self.key_name, caller)
         await asyncio.to_thread(self.budgets.admit, key, deployment)
 
-    def remember_prompt(self, reference: str | None) -> None:
-        """The prompt version a request used, for the ledger."""
+    def prompt_of(self, body: ChatRequest) -> str | None:
+        """The prompt reference a chat request uses: its own, else its deployment's default;
+        an experiment split is resolved to one arm (sticky per user)."""
+        text = body.prompt
+        if not text:
+            try:
+                text = self.specs.get(body.model).prompt
+            except NotFoundError:
+                return None
+        if not text:
+            return None
+        user = _USER.get() or (body.model_extra or {}).get("user")
+        return pick(text, str(user) if user else None)
+
+    def remember_prompt(self, reference: str, version: str | None = None) -> None:
+        """The prompt a request used (``NAME@ALIAS`` and ``NAME/VERSION``), for ledger and trace."""
         _PROMPT.set(reference)
+        _VERSION.set(version)
 
     def screen_messages(
         self, deployment: str, messages: list[ChatMessage], traces: Traces
@@ -121,7 +151,7 @@ class CallPolicy:
             span.add_tags(sorted({f"guardrail:{f.action}" for f in findings}))
         prompt = _PROMPT.get()
         if prompt:
-            span.add_metadata({"prompt": prompt})
+            span.add_metadata({"prompt": prompt, "prompt_version": _VERSION.get()})
 
     def charge(
         self,
@@ -156,7 +186,10 @@ class CallPolicy:
             log.exception("recording the cost of a call to '%s' failed", deployment)
 
     def key_name(self, caller: str) -> str:
-        """The API key's name for a caller id (``key:<id>``), else ``anonymous``."""
+        """The API key's name for a caller id (``key:<id>``); lanza's own callers (the
+        online ``evaluator``) by their name; anyone else is ``anonymous``."""
+        if caller in INTERNAL_CALLERS:
+            return caller
         if not caller.startswith("key:") or self.keys is None:
             return "anonymous"
         stamp, names = self._names

@@ -35,6 +35,10 @@ class LLMDeploymentSpec(BaseModel):
         None, ge=1, description="Requests per minute allowed per API key (token bucket)."
     )
     cache: bool = Field(False, description="Answer identical requests from a cache.")
+    prompt: str | None = Field(
+        None,
+        description="Prompt used when a chat request names none; 'P@A=90,P@B=10' splits it.",
+    )
     guardrails: Guardrails = Field(
         default_factory=Guardrails, description="Checks on what goes in and what comes out."
     )
