@@ -21,7 +21,8 @@ automation             /api/v1/pipelines[/{name}[/runs]], /api/v1/pipeline-runs/
                        /api/v1/schedules[/{name}/runs]
 llm-dashboard          GET /traces[/{id}] /evaluations /evaluators /spend,
                        /api/v1/datasets[/{name}], /api/v1/evaluations[/compare|/{run_id}]
-online-evaluation      /api/v1/evaluators[/{name}[/scores|/arms]]
+online-evaluation      /api/v1/evaluators[/{name}[/scores|/arms]], /annotate/{queue},
+                       /api/v1/annotation-queues[/{name}/next|/reviews/{trace}|/agreement]
 =====================  ==============================================================
 """
 

@@ -265,3 +265,77 @@ def test_evaluators_page_shows_scores_and_arms(served: Served, browser: Any) -> 
     assert page.locator("[data-evaluator=refunds]").count() == 1
     assert problems == []
     page.close()
+
+
+def test_annotation_queue_by_keyboard_feeds_datasets_and_shows_kappa(
+    served: Served, browser: Any
+) -> None:
+    url = served.url
+    bad = httpx.post(f"{url}/api/v1/annotation-queues", json={"name": "q", "below": 0.5})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "'below' and 'disagreement' need an evaluator."
+    created = httpx.post(
+        f"{url}/api/v1/annotation-queues",
+        json={"name": "cold", "evaluator": "quality", "scorer": "regex", "below": 0.5},
+    )
+    assert created.status_code == 201, created.text
+    first = httpx.get(f"{url}/api/v1/annotation-queues/cold/next", params={"reviewer": "eva"})
+    offered = first.json()
+    # The low-score queue offers exactly the traces whose answer the regex scorer failed.
+    cold = httpx.get(f"{url}/api/v1/evaluators/quality/arms", params={"scorer": "regex"}).json()
+    by_arm = {a["arm"]: a["n"] for a in cold["arms"]}
+    assert offered["remaining"] == by_arm["support@production"]
+    assert "warmly" not in offered["trace"]["spans"][0]["outputs"]["text"]
+
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(url + "/annotate/cold")
+    page.fill("#reviewer", "eva")
+    page.press("#reviewer", "Tab")
+    page.wait_for_selector("#trace")
+    reviewed: list[str] = []
+
+    def on_trace() -> str:
+        return str(page.get_attribute("#trace", "data-trace"))
+
+    reviewed.append(on_trace())
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('#trace').dataset.trace !== '{reviewed[-1]}'")
+    reviewed.append(on_trace())
+    page.keyboard.press("5")
+    page.keyboard.press("c")
+    page.keyboard.type("Greet Ada warmly")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(f"document.querySelector('#trace').dataset.trace !== '{reviewed[-1]}'")
+    skipped = on_trace()
+    page.keyboard.press("s")
+    page.wait_for_function(f"document.querySelector('#trace').dataset.trace !== '{skipped}'")
+    remaining = page.inner_text("#remaining")
+    assert remaining == f"{offered['remaining'] - 3} to review"
+    page.wait_for_selector("#agreement tr[data-scorer='quality.regex']")
+    assert page.inner_text("#agreement tr[data-scorer='quality.regex'] .kappa") == "0.00"
+    assert problems == []
+    page.close()
+
+    corrected = _trace(url, reviewed[1])
+    review = next(f for f in corrected["feedback"] if f["key"] == "review")
+    assert review["score"] == 5.0
+    assert review["correction"] == "Greet Ada warmly"
+    assert review["value"] == {"source": "reviewer", "reviewer": "eva", "queue": "cold"}
+    assert all(f["key"] != "review" for f in _trace(url, skipped)["feedback"])
+    agreement = httpx.get(f"{url}/api/v1/annotation-queues/cold/agreement").json()
+    assert agreement["reviews"] == 2
+    regex = next(r for r in agreement["evaluators"] if r["scorer"] == "regex")
+    # eva: fail (2), pass (5); the regex scorer: fail, fail. Agreement 1/2, chance 1/2.
+    assert (regex["pairs"], regex["agreement"], regex["kappa"]) == (2, 0.5, 0.0)
+
+    # The correction feeds datasets, as feedback corrections do.
+    made = httpx.post(
+        f"{url}/api/v1/datasets",
+        json={"name": "support-fixes", "name_filter": "chat support", "corrections_only": True},
+    )
+    assert made.status_code == 201, made.text
+    rows = httpx.get(f"{url}/api/v1/datasets/support-fixes").json()["examples"]
+    assert [r["expected"] for r in rows] == ["Greet Ada warmly"]

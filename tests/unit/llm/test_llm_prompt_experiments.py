@@ -34,3 +34,15 @@ def test_a_user_always_gets_the_same_arm_and_users_follow_the_weights() -> None:
 def test_a_bad_split_names_the_term(text: str, words: str) -> None:
     with pytest.raises(InvalidInputError, match=words):
         parse_split(text)
+
+
+def test_cohen_kappa_matches_the_textbook_example() -> None:
+    from lanza.llm.annotation.queues import cohen_kappa
+
+    # Two raters, 50 items: 20 both yes, 15 both no, 5 yes/no, 10 no/yes: kappa 0.4.
+    pairs = [(True, True)] * 20 + [(False, False)] * 15 + [(True, False)] * 5
+    pairs += [(False, True)] * 10
+    kappa, observed = cohen_kappa(pairs)
+    assert observed == pytest.approx(0.7)
+    assert kappa == pytest.approx(0.4)
+    assert cohen_kappa([]) == (None, None)

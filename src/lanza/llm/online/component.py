@@ -34,7 +34,7 @@ CALLER = "evaluator"
 
 
 class OnlineEvaluationComponent(Component):
-    """Scores live traces in the background; ``/api/v1/evaluators``."""
+    """Scores live traces in the background; ``/api/v1/evaluators``, annotation queues."""
 
     name = "online-evaluation"
 
@@ -48,8 +48,13 @@ class OnlineEvaluationComponent(Component):
         self._runs: dict[str, str] = {}
 
     def install(self, app: FastAPI) -> None:
+        from lanza.llm.annotation.queues import AnnotationQueues
+        from lanza.llm.annotation.routes import annotation_router
+
         app.state.evaluators = self
         app.include_router(evaluators_router(self.store, self.loop))
+        # Reviewers check what evaluators scored: the queues live beside them.
+        app.include_router(annotation_router(AnnotationQueues(self.workspace.database)))
 
     async def start(self) -> None:
         self.loop.start()

@@ -1,4 +1,4 @@
-"""The LLM cost ledger and budgets; online evaluators and their scores.
+"""The LLM cost ledger and budgets; online evaluators and their scores; annotation queues.
 
 Revision ID: 0011_llm_ledger
 Revises: 0002
@@ -60,9 +60,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_llm_evaluator_scores_rule_at", "llm_evaluator_scores", ["rule", "at"])
     op.create_index("ix_llm_evaluator_scores_trace", "llm_evaluator_scores", ["trace_id"])
+    op.create_table(
+        "llm_annotation_queues",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+    op.create_table(
+        "llm_reviews",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("queue", sa.String(64), nullable=False),
+        sa.Column("trace_id", sa.String(64), nullable=False),
+        sa.Column("reviewer", sa.String(128), nullable=False),
+        sa.Column("score", sa.Float, nullable=True),
+        sa.Column("correction", sa.Text, nullable=True),
+        sa.Column("skipped", sa.Integer, nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+    )
+    op.create_index("ix_llm_reviews_queue", "llm_reviews", ["queue"])
 
 
 def downgrade() -> None:
+    op.drop_table("llm_reviews")
+    op.drop_table("llm_annotation_queues")
     op.drop_table("llm_evaluator_scores")
     op.drop_table("llm_evaluators")
     op.drop_table("llm_budgets")
