@@ -20,7 +20,7 @@ from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.security.keys import KeyStore
 from lanza.settings import LLMSettings, Settings
 from lanza.workspace import Workspace
-from tests.integration.llm.conftest import Upstream
+from tests.integration.llm.conftest import Hooks, Upstream
 from tests.servers import running, wait_for
 
 pytestmark = pytest.mark.slow
@@ -232,3 +232,32 @@ def test_spend_page_draws_keys_and_deployments(served: Served, browser: Any) -> 
     assert float(page.inner_text("#total").removeprefix("$")) > 0
     assert problems == []
     page.close()
+
+
+def test_an_alert_budget_lets_calls_through_and_posts_its_webhook_once(
+    served: Served, hooks: tuple[Hooks, str]
+) -> None:
+    receiver, hook = hooks
+    put = httpx.put(
+        f"{served.url}/api/v1/llm/budgets",
+        json={"deployment": "other", "usd": 0.01, "per": "day", "action": "alert", "webhook": hook},
+        headers=_admin(served),
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["name"] == "deployment other"
+    client = _client(served, "team-b")
+    for text in ("a", "b", "c"):  # $0.006 already spent on 'other' today, then three more
+        assert _ask(client, "other", text) == f"echo: {text}"
+    wait_for(lambda: len(receiver.received) >= 1, timeout=10)
+    assert len(receiver.received) == 1
+    event = receiver.received[0]
+    assert event["event"] == "llm_budget_spent"
+    assert event["budget"]["name"] == "deployment other"
+    assert event["budget"]["over"] is True
+    bad = httpx.put(
+        f"{served.url}/api/v1/llm/budgets",
+        json={"usd": 5, "per": "year"},
+        headers=_admin(served),
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("Budget field 'per': Input should be")

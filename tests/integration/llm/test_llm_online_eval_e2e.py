@@ -24,7 +24,7 @@ from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.prompts import PromptStore
 from lanza.settings import LLMSettings, Settings, TracingSettings
 from lanza.workspace import Workspace
-from tests.integration.llm.conftest import Upstream
+from tests.integration.llm.conftest import Hooks, Upstream
 from tests.servers import running, wait_for
 
 pytestmark = pytest.mark.slow
@@ -339,3 +339,53 @@ def test_annotation_queue_by_keyboard_feeds_datasets_and_shows_kappa(
     assert made.status_code == 201, made.text
     rows = httpx.get(f"{url}/api/v1/datasets/support-fixes").json()["examples"]
     assert [r["expected"] for r in rows] == ["Greet Ada warmly"]
+
+
+def test_a_disagreement_queue_and_an_evaluator_alert_webhook(
+    served: Served, hooks: tuple[Hooks, str]
+) -> None:
+    url = served.url
+    # Production answers: judge 4 (0.75 on 0-1), regex 0, similarity ~0.9: they disagree.
+    # Candidate answers: judge 0.75, regex 1, similarity ~0.9: within half of each other.
+    made = httpx.post(
+        f"{url}/api/v1/annotation-queues",
+        json={"name": "split", "evaluator": "quality", "disagreement": True},
+    )
+    assert made.status_code == 201, made.text
+    offered = httpx.get(f"{url}/api/v1/annotation-queues/split/next", params={"reviewer": "li"})
+    arms = httpx.get(f"{url}/api/v1/evaluators/quality/arms", params={"scorer": "regex"}).json()
+    assert (
+        offered.json()["remaining"]
+        == {a["arm"]: a["n"] for a in arms["arms"]}["support@production"]
+    )
+
+    receiver, hook = hooks
+    created = httpx.post(
+        f"{url}/api/v1/evaluators",
+        json={
+            "name": "terse",
+            "filter": "name=gpt",
+            "scorers": ["regex"],
+            "pattern": "zzz",
+            "alert_below": 0.5,
+            "alert_window": 3,
+            "webhook": hook,
+        },
+    )
+    assert created.status_code == 201, created.text
+    client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
+    # The loop picks the new evaluator up on its next round (its counters appear then).
+    wait_for(lambda: _status(url, "terse") != {}, timeout=10)
+    for text in ("one", "two", "three"):
+        client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": text}])
+    wait_for(lambda: _status(url, "terse").get("scored") == 3, timeout=30, interval=0.3)
+    wait_for(lambda: len(receiver.received) == 1, timeout=10)
+    assert receiver.received[0] == {
+        "event": "llm_evaluator_alert",
+        "evaluator": "terse",
+        "scorer": "regex",
+        "mean": 0.0,
+        "window": 3,
+        "threshold": 0.5,
+    }
+    assert _status(url, "terse")["alerting"] is True
