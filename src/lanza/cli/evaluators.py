@@ -138,3 +138,80 @@ def delete(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         print_json({"deleted": name})
         return
     console.print(f"Evaluator [bold]{name}[/] deleted.")
+
+
+queues_app = typer.Typer(help="Annotation queues: traces for people to review.")
+queues_app.info.no_args_is_help = True
+app.add_typer(queues_app, name="queues")
+
+
+@queues_app.command("add")
+def add_queue(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The queue's name (its page: /annotate/NAME).")],
+    filter_: Annotated[str, typer.Option("--filter", help="Trace terms, as for evaluators.")] = "",
+    evaluator: Annotated[str | None, typer.Option(help="Only traces it scored.")] = None,
+    scorer: Annotated[str, typer.Option(help="The scorer --below looks at.")] = "judge",
+    below: Annotated[float | None, typer.Option(help="Only scores under this.")] = None,
+    disagreement: Annotated[
+        bool, typer.Option("--disagreement", help="Only traces whose scorers disagree.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an annotation queue.
+
+    Example: lanza evaluators queues add doubtful --evaluator support --scorer judge --below 3
+    """
+    from lanza.llm.annotation.queues import AnnotationQueues, QueueSpec
+    from lanza.llm.annotation.routes import parse_queue
+
+    spec: QueueSpec = parse_queue(
+        {
+            "name": name,
+            "filter": filter_,
+            "evaluator": evaluator,
+            "scorer": scorer,
+            "below": below,
+            "disagreement": disagreement,
+        }
+    )
+    AnnotationQueues(state(ctx).workspace().database).create(spec)
+    if as_json:
+        print_json(spec.model_dump())
+        return
+    console.print(f"Queue [bold]{name}[/] made; review it at http://127.0.0.1:8000/annotate/{name}")
+
+
+@queues_app.command("list")
+def list_queues(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Every annotation queue.
+
+    Example: lanza evaluators queues list
+    """
+    from lanza.llm.annotation.queues import AnnotationQueues
+
+    specs = AnnotationQueues(state(ctx).workspace().database).all()
+    if as_json:
+        print_json([s.model_dump() for s in specs])
+        return
+    rows = [[s.name, s.filter or "(all)", s.evaluator, s.below, s.disagreement] for s in specs]
+    print_table(None, ["name", "filter", "evaluator", "below", "disagreement"], rows)
+
+
+@queues_app.command("agreement")
+def agreement(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """Cohen's kappa between a queue's reviewers and each evaluator scorer.
+
+    Example: lanza evaluators queues agreement doubtful
+    """
+    from lanza.llm.annotation.queues import AnnotationQueues
+
+    result = AnnotationQueues(state(ctx).workspace().database).agreement(name)
+    if as_json:
+        print_json(result)
+        return
+    rows = [
+        [f"{r['evaluator']}.{r['scorer']}", r["pairs"], r["agreement"], r["kappa"]]
+        for r in result["evaluators"]
+    ]
+    print_table(f"{name}: {result['reviews']} reviews", ["scorer", "pairs", "agree", "kappa"], rows)

@@ -70,3 +70,38 @@ def test_apply_plan_export_round_trip(tmp_path: Path, monkeypatch: pytest.Monkey
     spec.write_text(FILE.replace("sample: 0.1", "sample: 0.5"))
     changed = json.loads(_run(home, monkeypatch, "plan", "-f", str(spec), "--json"))
     assert [(c["kind"], c["action"]) for c in changed["changes"]] == [("evaluator", "update")]
+
+
+def test_queue_and_evaluator_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    _run(
+        home, monkeypatch, "evaluators", "add", "tone", "--scorers", "regex", "--pattern", "thanks"
+    )
+    out = _run(
+        home,
+        monkeypatch,
+        "evaluators",
+        "queues",
+        "add",
+        "rude",
+        "--evaluator",
+        "tone",
+        "--scorer",
+        "regex",
+        "--below",
+        "0.5",
+    )
+    assert "review it at http://127.0.0.1:8000/annotate/rude" in out
+    listed = json.loads(_run(home, monkeypatch, "evaluators", "queues", "list", "--json"))
+    assert listed[0]["name"] == "rude"
+    assert listed[0]["below"] == 0.5
+    agreement = json.loads(
+        _run(home, monkeypatch, "evaluators", "queues", "agreement", "rude", "--json")
+    )
+    assert agreement == {"queue": "rude", "reviews": 0, "evaluators": []}
+    monkeypatch.setenv("LANZA_HOME", str(home))
+    bad = CliRunner().invoke(cli, ["evaluators", "add", "x", "--scorers", "judge,psychic"])
+    assert bad.exit_code != 0
+    assert str(bad.exception) == (
+        "Evaluator field 'scorers.1': Input should be 'judge', 'regex' or 'similarity'."
+    )

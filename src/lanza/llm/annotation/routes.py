@@ -39,6 +39,12 @@ def _parse(model: type[QueueSpec] | type[ReviewIn], payload: dict[str, Any]) -> 
         raise InvalidInputError(f"{f'Field {where!r}: ' if where else ''}{message}.") from exc
 
 
+def parse_queue(payload: dict[str, Any]) -> QueueSpec:
+    """A queue from user input, with a one-sentence error naming the field."""
+    spec: QueueSpec = _parse(QueueSpec, payload)
+    return spec
+
+
 def annotation_router(queues: AnnotationQueues) -> APIRouter:
     """The API under ``/api/v1/annotation-queues`` and the page under ``/annotate``."""
     router = APIRouter(tags=["llm"])
@@ -54,7 +60,7 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
         api, dependencies=[Depends(require("admin"))], status_code=201, summary="Create a queue"
     )
     async def create(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        spec = await run_in_threadpool(queues.create, _parse(QueueSpec, payload))
+        spec = await run_in_threadpool(queues.create, parse_queue(payload))
         return spec.model_dump()
 
     @router.get(api + "/{name}/next", dependencies=read, summary="Next trace to review")

@@ -1,4 +1,4 @@
-"""The LLM cost ledger and budgets; online evaluators and their scores; annotation queues.
+"""The LLM cost ledger and budgets.
 
 Revision ID: 0011_llm_ledger
 Revises: 0002
@@ -42,49 +42,9 @@ def upgrade() -> None:
         sa.Column("alerted_period", sa.Float, nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
     )
-    op.create_table(
-        "llm_evaluators",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("spec", sa.JSON, nullable=False),
-        sa.Column("created_at", sa.Float, nullable=False),
-    )
-    op.create_table(
-        "llm_evaluator_scores",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("rule", sa.String(64), nullable=False),
-        sa.Column("trace_id", sa.String(64), nullable=False),
-        sa.Column("scorer", sa.String(32), nullable=False),
-        sa.Column("score", sa.Float, nullable=False),
-        sa.Column("arm", sa.String(256), nullable=True),
-        sa.Column("at", sa.Float, nullable=False),
-    )
-    op.create_index("ix_llm_evaluator_scores_rule_at", "llm_evaluator_scores", ["rule", "at"])
-    op.create_index("ix_llm_evaluator_scores_trace", "llm_evaluator_scores", ["trace_id"])
-    op.create_table(
-        "llm_annotation_queues",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("spec", sa.JSON, nullable=False),
-        sa.Column("created_at", sa.Float, nullable=False),
-    )
-    op.create_table(
-        "llm_reviews",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("queue", sa.String(64), nullable=False),
-        sa.Column("trace_id", sa.String(64), nullable=False),
-        sa.Column("reviewer", sa.String(128), nullable=False),
-        sa.Column("score", sa.Float, nullable=True),
-        sa.Column("correction", sa.Text, nullable=True),
-        sa.Column("skipped", sa.Integer, nullable=False),
-        sa.Column("at", sa.Float, nullable=False),
-    )
-    op.create_index("ix_llm_reviews_queue", "llm_reviews", ["queue"])
 
 
 def downgrade() -> None:
-    op.drop_table("llm_reviews")
-    op.drop_table("llm_annotation_queues")
-    op.drop_table("llm_evaluator_scores")
-    op.drop_table("llm_evaluators")
     op.drop_table("llm_budgets")
     op.drop_index("ix_llm_ledger_at", "llm_ledger")
     op.drop_table("llm_ledger")
