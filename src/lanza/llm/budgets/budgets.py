@@ -83,6 +83,7 @@ class Budgets:
         self.cache_s = cache_s
         self._cached: tuple[float, list[BudgetRow]] = (-1e9, [])
         self._lock = threading.Lock()
+        self._alerting = threading.Lock()
 
     def set(self, spec: BudgetSpec) -> dict[str, Any]:
         """Create or replace the budget of a scope."""
@@ -168,6 +169,10 @@ class Budgets:
 
     def watch(self, key: str, deployment: str) -> builtins.list[str]:
         """After a call: alert once per period for each spent budget; returns their names."""
+        with self._alerting:  # two calls ending together alert once
+            return self._watch(key, deployment)
+
+    def _watch(self, key: str, deployment: str) -> builtins.list[str]:
         now, fired = time.time(), []
         for row in self.applicable(key, deployment):
             start = period_start(row.period, now)

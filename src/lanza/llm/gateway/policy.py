@@ -18,7 +18,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from lanza.errors import GuardrailBlockedError, NotFoundError
+from lanza.errors import BudgetExceededError, GuardrailBlockedError, NotFoundError
 from lanza.llm.budgets.ledger import Charge
 from lanza.llm.guardrails import Finding, Guardrails, screen
 from lanza.llm.guardrails.spec import Side
@@ -83,10 +83,17 @@ class CallPolicy:
         _FINDINGS.set([])
         _PROMPT.set(None)
         _VERSION.set(None)
-        if self.budgets is None or not self.budgets.rows():
+        if self.budgets is None:
             return
-        key = await asyncio.to_thread(self.key_name, caller)
-        await asyncio.to_thread(self.budgets.admit, key, deployment)
+        try:
+            key = await asyncio.to_thread(self.key_name, caller)
+            await asyncio.to_thread(self.budgets.admit, key, deployment)
+        except BudgetExceededError:
+            raise
+        except Exception:  # a database outage: the call goes on, the ledger catches up later
+            log.exception(
+                "checking the budgets of a call to '%s' failed; letting it through", deployment
+            )
 
     def prompt_of(self, body: ChatRequest) -> str | None:
         """The prompt reference a chat request uses: its own, else its deployment's default;
@@ -180,10 +187,21 @@ class CallPolicy:
                     cost_usd=cost or 0.0,
                 )
             )
-            if self.budgets is not None and self.budgets.rows():
-                self.budgets.watch(key, deployment)
+            if self.budgets is not None:
+                self._watch(key, deployment)
         except Exception:  # the ledger must never fail the call it records
             log.exception("recording the cost of a call to '%s' failed", deployment)
+
+    def _watch(self, key: str, deployment: str) -> None:
+        """Check the alerting budgets off the event loop (they read and write the database)."""
+        assert self.budgets is not None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.budgets.watch(key, deployment)
+            return
+        done = loop.run_in_executor(None, self.budgets.watch, key, deployment)
+        done.add_done_callback(_log_failure)
 
     def key_name(self, caller: str) -> str:
         """The API key's name for a caller id (``key:<id>``); lanza's own callers (the
@@ -231,3 +249,8 @@ class CallPolicy:
             current = []
             _FINDINGS.set(current)
         current.extend(findings)
+
+
+def _log_failure(done: asyncio.Future[list[str]]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("checking the alerting budgets failed", exc_info=done.exception())
