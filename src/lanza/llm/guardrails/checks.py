@@ -7,6 +7,7 @@ before phone numbers, whose pattern would otherwise claim their digits).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -21,6 +22,13 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     # A whole number: not the tail or the head of a longer run of digit groups.
     "phone": re.compile(r"(?<![\w+])(?<!\d[ .-])\+?\d(?:[ ().-]{0,2}\d){7,14}(?!\w|[ .-]\d)"),
+}
+# Cheap tests that rule a kind out before its pattern scans the text position by position.
+NEEDS: dict[str, re.Pattern[str]] = {
+    "card": re.compile(r"\d"),
+    "iban": re.compile(r"[A-Z]{2}\d\d"),
+    "email": re.compile(r"@"),
+    "phone": re.compile(r"\d"),
 }
 VALIDATORS: dict[str, Callable[[str], bool]] = {
     "card": lambda s: _luhn(re.sub(r"\D", "", s)),
@@ -77,19 +85,30 @@ def screen(text: str, rails: Guardrails, side: Side) -> Screened:
 
 
 def _pii(out: Screened, kind: str, rails: Guardrails, side: Side) -> None:
+    if NEEDS[kind].search(out.text) is None:
+        return
     valid = VALIDATORS.get(kind)
-    hits = [m for m in PATTERNS[kind].finditer(out.text) if valid is None or valid(m.group())]
+    hits = 0
+    placeholder = f"[{kind.upper()}]"
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal hits
+        if valid is not None and not valid(match.group()):
+            return match.group()
+        hits += 1
+        return placeholder
+
+    # One pass: the rewritten text is kept only when the action is to redact.
+    rewritten = PATTERNS[kind].sub(replace, out.text)
     if not hits:
         return
-    _record(out, Finding(f"pii:{kind}", side, rails.pii_action, len(hits)))
+    _record(out, Finding(f"pii:{kind}", side, rails.pii_action, hits))
     if rails.pii_action == "redact":
-        for match in reversed(hits):
-            out.text = out.text[: match.start()] + f"[{kind.upper()}]" + out.text[match.end() :]
+        out.text = rewritten
 
 
 def _banned(out: Screened, rails: Guardrails, side: Side) -> None:
-    words = "|".join(re.escape(w) for w in rails.banned_words)
-    pattern = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+    pattern = _banned_pattern(tuple(rails.banned_words))
     hits = pattern.findall(out.text)
     if not hits:
         return
@@ -97,6 +116,12 @@ def _banned(out: Screened, rails: Guardrails, side: Side) -> None:
     _record(out, Finding("banned_words", side, rails.banned_action, len(hits), ", ".join(found)))
     if rails.banned_action == "redact":
         out.text = pattern.sub("[REDACTED]", out.text)
+
+
+@functools.lru_cache(maxsize=256)
+def _banned_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def _length(out: Screened, rails: Guardrails, side: Side) -> None:
