@@ -114,7 +114,7 @@ def test_a_model_without_a_converter_gets_a_reason(home: Path) -> None:
     ws = Workspace(Settings(home=home))
     frame = _table(200)
     train(ws, TrainRequest(frame, "fraud", "base", candidates=["majority_baseline"], folds=2))
-    with pytest.raises(ConversionError, match="do not support DummyClassifier"):
+    with pytest.raises(ConversionError, match="DummyClassifier is a baseline that ignores"):
         optimize(ws, "base/1", seconds=0.1)
     assert [v.version for v in ws.registry.list_versions("base")] == ["1"]
     ws.close()
@@ -216,3 +216,45 @@ def test_server_answers_with_the_onnx_version(trained: tuple[Workspace, pd.DataF
         assert answer.json()["predictions"] == expected
         status = httpx.get(f"{url}/api/v1/deployments/fraud").json()
         assert status["serving"][0]["device"] == "cpu"
+
+
+REFUSED = {
+    "majority_baseline": "baseline that ignores its inputs",
+    "mean_baseline": "baseline that ignores its inputs",
+    "knn": "ignores weights='distance'",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_every_candidate_converts_with_parity_or_says_why(home: Path, task: str) -> None:
+    """Each candidate lanza train can pick, on a table with missing numbers and text."""
+    from lanza.training.candidates import candidate_names
+
+    ws = Workspace(Settings(home=home))
+    frame = _table(300)
+    target = "fraud"
+    if task == "regression":
+        frame = frame.assign(spend=frame.amount.fillna(40) * 3 + frame.age).drop(columns="fraud")
+        target = "spend"
+    outcomes: dict[str, str] = {}
+    for name in candidate_names(task):  # type: ignore[arg-type]
+        model = f"{task[:3]}-{name}"
+        train(ws, TrainRequest(frame, target, model, candidates=[name], folds=2))
+        if name in REFUSED:
+            with pytest.raises(ConversionError, match=REFUSED[name]) as refused:
+                optimize(ws, f"{model}/1", seconds=0.05)
+            assert "\n" not in refused.value.message
+            assert [v.version for v in ws.registry.list_versions(model)] == ["1"]
+            outcomes[name] = "refused"
+            continue
+        result = optimize(ws, f"{model}/1", seconds=0.05)
+        outcomes[name] = "converted"
+        assert result.parity.ok, (name, result.parity)
+        assert result.parity.rows == len(frame)
+        assert result.parity.label_mismatches == 0
+        assert result.speed.single_before_s > 0
+        assert result.speed.single_after_s > 0
+        assert result.speed.batch_after_s > 0
+    assert sum(o == "converted" for o in outcomes.values()) >= len(outcomes) - len(REFUSED)
+    ws.close()

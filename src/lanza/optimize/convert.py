@@ -5,11 +5,21 @@ becomes a graph with one input per column: numbers as float32, text as strings. 
 estimator becomes a graph with one float32 matrix input. XGBoost and LightGBM estimators
 inside scikit-learn pipelines are converted with onnxmltools' converters.
 
-One rewrite makes lanza's pipelines convertible: their categorical imputer treats NaN
-as missing in text columns, which ONNX cannot express (ONNX strings are never null).
-A copy of that imputer treats the marker ``MISSING`` as missing instead, with the same
-fill values, and the ONNX runtime sends ``MISSING`` for every null text value; the
-parity check on the reference sample then shows that nothing changed.
+Two rewrites make lanza's pipelines convertible without changing an answer:
+
+- Their categorical imputer treats NaN as missing in text columns, which ONNX cannot
+  express (ONNX strings are never null). A copy of that imputer treats the marker
+  ``MISSING`` as missing instead, with the same fill values, and the ONNX runtime sends
+  ``MISSING`` for every null text value.
+- Their numeric steps (median imputer, then standard scaler) run in float64 in
+  scikit-learn, and most estimators then cast to float32 (trees, XGBoost). Converted as
+  they are, ONNX would impute and scale in float32, and a value one float32 step away
+  from a split would take the other branch: tree thresholds learnt from the data sit
+  exactly on training values, so the reference sample itself would disagree. The graph
+  takes numbers as float64 and imputes and scales them in float64, as scikit-learn does,
+  and only then casts to float32.
+
+The parity check on the reference sample then shows that nothing changed.
 """
 
 from __future__ import annotations
@@ -52,19 +62,79 @@ def convert(estimator: Any, schema: InputSchema, ref: str) -> Converted:
     from skl2onnx import convert_sklearn
 
     model, rewrites = _convertible(estimator)
+    _refuse_unfaithful(_last(model), ref)
     inputs = _inputs(model, schema)
-    # Probabilities as a plain matrix rather than a list of maps (ZipMap), when there are any.
     last = _last(model)
-    options = {id(last): {"zipmap": False}} if hasattr(last, "predict_proba") else None
     try:
-        graph = convert_sklearn(
-            model, initial_types=inputs, options=options, target_opset=TARGET_OPSET
-        )
+        graph = _convert(convert_sklearn, model, inputs, _options(last))
     except Exception as exc:
         raise ConversionError(f"{ref} cannot be converted to ONNX: {_reason(exc, model)}") from exc
-    classes = getattr(_last(model), "classes_", None)
+    classes = getattr(last, "classes_", None)
+    if classes is not None and not hasattr(last, "predict_proba"):
+        # Decision scores are not probabilities: the graph answers labels only, as
+        # scikit-learn does for this model.
+        del graph.graph.output[1:]
     plain = None if classes is None else [_plain(c) for c in classes]
     return Converted(graph, plain, rewrites)
+
+
+def _refuse_unfaithful(last: Any, ref: str) -> None:
+    """Estimators whose converter exists but answers differently, refused with the reason."""
+    if type(last).__name__.startswith("KNeighbors") and last.weights != "uniform":
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: the ONNX converter for "
+            f"{type(last).__name__} ignores weights='{last.weights}' (it weighs every "
+            "neighbour alike), which changes its answers."
+        )
+    if type(last).__name__.startswith("Dummy"):
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: {type(last).__name__} is a baseline that "
+            "ignores its inputs, so there is nothing for ONNX to speed up."
+        )
+
+
+def _options(last: Any) -> dict[str, Any]:
+    """Converter options for the final estimator.
+
+    Probabilities as a plain matrix rather than a list of maps (ZipMap). Nearest
+    neighbours by direct differences (``cdist``), which are exactly zero for a row
+    equal to a training row, where the expanded form ``|a|² - 2ab + |b|²`` is not.
+    """
+    options: dict[str, Any] = {}
+    if getattr(last, "classes_", None) is not None:
+        options["zipmap"] = False
+    if type(last).__name__.startswith("KNeighbors"):
+        options["optim"] = "cdist"
+    return options
+
+
+def _convert(convert_sklearn: Any, model: Any, inputs: Any, options: dict[str, Any]) -> Any:
+    """``convert_sklearn`` with ``options``, dropping any its converter does not take."""
+    last = _last(model)
+    while True:
+        try:
+            return convert_sklearn(
+                model,
+                initial_types=inputs,
+                options={id(last): options} if options else None,
+                target_opset=TARGET_OPSET,
+            )
+        except Exception as exc:
+            said = _messages(exc)
+            refused = next((o for o in options if f"Option '{o}' not in" in said), None)
+            if refused is None:
+                raise
+            options = {k: v for k, v in options.items() if k != refused}
+
+
+def _messages(exc: BaseException) -> str:
+    """The messages of an exception and of every exception that caused it."""
+    said = []
+    cause: BaseException | None = exc
+    while cause is not None:
+        said.append(str(cause))
+        cause = cause.__cause__
+    return "\n".join(said)
 
 
 def _convertible(estimator: Any) -> tuple[Any, list[str]]:
@@ -72,7 +142,8 @@ def _convertible(estimator: Any) -> tuple[Any, list[str]]:
     from sklearn.impute import SimpleImputer
 
     model = copy.deepcopy(estimator)
-    rewrites = []
+    rewrites: list[str] = []
+    _numeric_in_float64(model, rewrites)
     for path, step in _walk(model):
         if isinstance(step, SimpleImputer) and _text_imputer(step):
             step.missing_values = MISSING
@@ -82,6 +153,46 @@ def _convertible(estimator: Any) -> tuple[Any, list[str]]:
             # onnxmltools reads features by position (f0, f1, ...), which is how ONNX feeds them.
             booster.feature_names = None
     return model, rewrites
+
+
+class NumericSteps:
+    """Median imputation then standard scaling, as one step that ONNX runs in float64.
+
+    Stands in for lanza's numeric ``Pipeline(SimpleImputer, StandardScaler)`` inside a
+    copy of the model that is only converted, never used to predict.
+    """
+
+    def __init__(self, fill: np.ndarray[Any, Any], mean: np.ndarray[Any, Any], scale: Any):
+        self.fill = fill.astype(np.float64)
+        self.mean = mean.astype(np.float64)
+        self.scale = scale.astype(np.float64)
+
+
+def _numeric_in_float64(model: Any, rewrites: list[str]) -> None:
+    """Swap the numeric imputer-and-scaler pipelines of ``model`` for ``NumericSteps``."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    for index, (name, child, columns) in enumerate(getattr(first, "transformers_", [])):
+        steps = [s for _, s in getattr(child, "steps", [])]
+        if not (
+            isinstance(child, Pipeline)
+            and len(steps) == 2
+            and isinstance(steps[0], SimpleImputer)
+            and isinstance(steps[1], StandardScaler)
+        ):
+            continue
+        imputer, scaler = steps
+        fill = np.asarray(imputer.statistics_, dtype=np.float64)
+        width = len(columns)
+        if fill.shape != (width,) or np.isnan(fill).any() or imputer.add_indicator:
+            continue  # a column dropped or flagged by the imputer: leave it to skl2onnx
+        mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(width)
+        scale = scaler.scale_ if scaler.scale_ is not None else np.ones(width)
+        first.transformers_[index] = (name, NumericSteps(fill, mean, scale), columns)
+        rewrites.append(f"{name}: numbers imputed and scaled in float64, as scikit-learn does")
 
 
 def _walk(model: Any, path: str = "") -> list[tuple[str, Any]]:
@@ -103,12 +214,19 @@ def _text_imputer(imputer: Any) -> bool:
 
 
 def _inputs(model: Any, schema: InputSchema) -> list[tuple[str, Any]]:
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     first = model.steps[0][1] if hasattr(model, "steps") else model
     if hasattr(first, "transformers_") and schema.columns:
+        # float64 numbers only where every numeric step of the graph takes them.
+        wide = all(
+            isinstance(step, NumericSteps)
+            for _, step, columns in first.transformers_
+            if any(c.numeric and c.name in _names(columns) for c in schema.columns)
+        )
+        number = DoubleTensorType if wide else FloatTensorType
         return [
-            (c.name, FloatTensorType([None, 1]) if c.numeric else StringTensorType([None, 1]))
+            (c.name, number([None, 1]) if c.numeric else StringTensorType([None, 1]))
             for c in schema.columns
         ]
     if schema.columns and not all(c.numeric for c in schema.columns):
@@ -121,6 +239,11 @@ def _inputs(model: Any, schema: InputSchema) -> list[tuple[str, Any]]:
     if not width:
         raise ConversionError("the model does not say how many input columns it takes")
     return [("input", FloatTensorType([None, width]))]
+
+
+def _names(columns: Any) -> set[str]:
+    """Column names a ``ColumnTransformer`` entry selects (a name or a list of names)."""
+    return {columns} if isinstance(columns, str) else {str(c) for c in columns}
 
 
 def _last(model: Any) -> Any:
@@ -139,6 +262,8 @@ def _register_boosters() -> None:
         )
     except ImportError as exc:
         raise ConversionError(INSTALL) from exc
+    _register_numeric_steps(update_registered_converter)
+    _linear_svc_inside_pipelines()
     classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
     try:
         from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
@@ -179,6 +304,59 @@ def _register_boosters() -> None:
         )
     except ImportError:
         pass
+
+
+def _linear_svc_inside_pipelines() -> None:
+    """Let a pipeline that ends in ``LinearSVC`` convert.
+
+    skl2onnx's pipeline parser asks every classifier for its ``zipmap`` option, which its
+    ``LinearSVC`` converter does not declare, so the conversion stops with "Option
+    'zipmap' not in ...". ``LinearSVC`` has no probabilities to zip, so declaring the
+    option with its one meaningful value, ``False``, changes nothing in the graph.
+    """
+    from skl2onnx.common import _registration
+
+    converter = getattr(_registration, "_converter_pool", {}).get("SklearnLinearSVC")
+    allowed = getattr(converter, "_options", None)
+    if isinstance(allowed, dict) and "zipmap" not in allowed:
+        allowed["zipmap"] = [False]
+
+
+def _register_numeric_steps(register: Any) -> None:
+    """``NumericSteps`` as ONNX: IsNaN/Where fill, Sub, Div in float64, then Cast to float."""
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxDiv, OnnxIsNaN, OnnxSub, OnnxWhere
+    from skl2onnx.common.data_types import FloatTensorType
+
+    def shape(operator: Any) -> None:
+        rows = operator.inputs[0].get_first_dimension()
+        width = len(operator.raw_operator.mean)
+        operator.outputs[0].type = FloatTensorType([rows, width])
+
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        steps: NumericSteps = operator.raw_operator
+        opv = container.target_opset
+        x = operator.inputs[0]
+        filled = OnnxWhere(OnnxIsNaN(x, op_version=opv), steps.fill[None, :], x, op_version=opv)
+        scaled = OnnxDiv(
+            OnnxSub(filled, steps.mean[None, :], op_version=opv),
+            steps.scale[None, :],
+            op_version=opv,
+        )
+        cast = OnnxCast(
+            scaled, to=TensorProto.FLOAT, op_version=opv, output_names=operator.outputs[:1]
+        )
+        cast.add_to(scope, container)
+
+    def parser(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+        # Declared float32 here, so that what follows (the concatenation, the estimator)
+        # is typed float32 although the graph's inputs are float64.
+        operator = scope.declare_local_operator("LanzaNumericSteps", model)
+        operator.inputs = inputs
+        operator.outputs.append(scope.declare_local_variable("numbers", FloatTensorType()))
+        return operator.outputs
+
+    register(NumericSteps, "LanzaNumericSteps", shape, converter, parser=parser)
 
 
 def _reason(exc: Exception, model: Any) -> str:
