@@ -58,6 +58,7 @@ def served(
         {**remote, "name": "guarded", "guardrails": rails_in},
         {**remote, "name": "answers", "guardrails": rails_out},
         {**remote, "name": "strict", "guardrails": {"json_schema": SCHEMA}},
+        {**remote, "name": "watched", "guardrails": {"pii": ["email"], "pii_action": "flag"}},
     ]:
         store.create(LLMDeploymentSpec.model_validate(spec))
     keys = KeyStore(workspace.database)
@@ -261,3 +262,25 @@ def test_an_alert_budget_lets_calls_through_and_posts_its_webhook_once(
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["message"].startswith("Budget field 'per': Input should be")
+
+
+def test_a_flagging_deployment_streams_token_by_token_and_flags_the_trace(
+    served: Served,
+) -> None:
+    client = _client(served, "team-b")
+    chunks = list(
+        client.chat.completions.create(
+            model="watched", messages=[{"role": "user", "content": "ping x@y.io"}], stream=True
+        )
+    )
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert pieces == ["echo: ", "ping ", "x@y.io "]  # the upstream's own chunks, unchanged
+    wait_for(lambda: len(_traces(served, "chat watched")) == 1, timeout=15)
+    span = _traces(served, "chat watched")[0]["spans"][0]
+    assert span["metadata"]["guardrails"] == [
+        {"check": "pii:email", "side": "input", "action": "flag", "count": 1},
+        {"check": "pii:email", "side": "output", "action": "flag", "count": 1},
+    ]
+    assert "guardrail:flag" in span["tags"]

@@ -200,7 +200,8 @@ class OpenAIFace:
             span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
             # hooks: the ledger, and what the guardrails found (a stream is only flagged)
             self.policy.charge(stream.body.model, spec.name, spec.model, stream.caller, usage, cost)
-            self.policy.screen_answer(spec.name, Completion("".join(stream.text), "", usage))
+            sent = Completion("".join(stream.text), "", usage)
+            self.policy.screen_answer(spec.name, sent, enforce=False)
             self.policy.annotate(span)
 
     def _whole(self, deployment: str) -> bool:

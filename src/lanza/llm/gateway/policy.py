@@ -137,14 +137,17 @@ class CallPolicy:
             return text
         return self._screen(deployment, text, rails, "input", operation, traces)
 
-    def screen_answer(self, deployment: str, completion: Completion) -> Completion:
-        """The answer after the output guardrails (raises when one blocks it)."""
+    def screen_answer(
+        self, deployment: str, completion: Completion, enforce: bool = True
+    ) -> Completion:
+        """The answer after the output guardrails (raises when one blocks it); with
+        ``enforce`` off (an answer already streamed) the findings are only recorded."""
         rails = self.rails(deployment)
         if not rails.active or "output" not in rails.sides:
             return completion
         result = screen(completion.text, rails, "output")
         self._keep(result.findings)
-        if result.blocked is not None:
+        if result.blocked is not None and enforce:
             raise GuardrailBlockedError(
                 f"The answer of '{deployment}' was blocked by its guardrail: {result.blocked}."
             )
