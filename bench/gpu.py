@@ -55,7 +55,12 @@ def main() -> int:
             columns=[f"f{i}" for i in range(FEATURES)],
         )
         models = {"torch": register_torch(ws, frame), "xgboost": register_xgboost(ws, frame)}
-        print(f"GPU visible: {'yes' if any_gpu() else 'no'}")
+        from lanza.hardware.devices import detect
+
+        cards = ", ".join(
+            f"{g.name} ({g.memory_mib:,} MiB, driver {g.driver})" for g in detect().gpus
+        )
+        print(f"GPU visible: {'yes' if any_gpu() else 'no'}" + (f": {cards}" if cards else ""))
         rows = []
         for framework, ref in models.items():
             devices = ["cpu"] + (["cuda"] if cuda_for(framework) else [])  # type: ignore[arg-type]

@@ -23,12 +23,16 @@ responses in exactly one place.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LanzaError(Exception):
     """Base of every error lanza raises on purpose; the message is one clear sentence."""
 
     status_code: int = 500
     code: str = "internal_error"
+    upstream: dict[str, Any] | None = None
+    """The error object an upstream service answered, for a face that speaks its protocol."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -44,24 +45,180 @@ def test_info_and_advise(home: Path) -> None:
         "--rps",
         "200",
         "--p99-ms",
-        "50",
+        "1000",
         "--rows-per-day",
         "5e6",
         "--seconds",
         "0.1",
+        "--max-spread",
+        "100",
         "--json",
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["mode"] == "both"
     assert report["device"] == "cpu"
-    assert [m["batch_size"] for m in report["measurements"]] == [1, 8, 32, 128, 1024]
+    assert report["sample_source"] == "reference sample"
+    assert [m["batch_size"] for m in report["cpu"]["batches"]] == [1, 8, 32, 128, 1024]
+    assert all(m["spread"] >= 0 for m in report["cpu"]["batches"])
+    assert len(report["cpu"]["cores"]) == 1
+    assert report["cpu"]["server"]["requests_per_s"] > 0
+    assert report["cpu"]["server"]["concurrency"] == 16
+    if not info["gpus"]:
+        assert report["gpu"] is None
+        assert not any(o["machine"] == "g2-standard-4" for o in report["options"])
+        assert len(report["unmeasured"]) == 2
     assert {r["mode"] for r in report["recommended"]} == {"real-time", "batch"}
     assert report["prices"]["date"]
     table = _lanza(
-        home, "advise", "m@champion", "--rps", "200", "--p99-ms", "1000", "--seconds", "0.1"
+        home,
+        "advise",
+        "m@champion",
+        "--rps",
+        "200",
+        "--p99-ms",
+        "1000",
+        "--seconds",
+        "0.1",
+        "--max-spread",
+        "100",
     )
     assert "Recommended real-time" in table.stdout
     missing = _lanza(home, "advise", "m@champion", "--seconds", "0.1")
     assert missing.returncode == 1
     assert "Give --rps" in missing.stderr
+
+
+def test_a_busy_machine_is_refused(home: Path) -> None:
+    ws = Workspace(Settings(home=home))
+    frame = load_breast_cancer(as_frame=True).frame
+    train(ws, TrainRequest(frame, "target", "m", candidates=["logistic_regression"], folds=3))
+    ws.close()
+    # Rounds never agree to the nanosecond, so a limit of 0 always finds the machine busy.
+    busy = _lanza(
+        home, "advise", "m@champion", "--rps", "10", "--seconds", "0.05", "--max-spread", "0"
+    )
+    assert busy.returncode == 1
+    assert "This machine is busy" in busy.stderr
+    assert "pass --cores" in busy.stderr
+    wrong = _lanza(home, "advise", "m@champion", "--rps", "10", "--cores", "4096")
+    assert wrong.returncode == 1
+    assert "--cores 4096" in wrong.stderr
+
+
+def _register_elsewhere(home: Path, name: str, example: bool) -> None:
+    """A model logged with MLflow alone, as someone who never ran lanza train would."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer(as_frame=True)
+    features = data.data.iloc[:, :6]
+    model = LogisticRegression(max_iter=5000).fit(features, data.target)
+    ws = Workspace(Settings(home=home))
+    mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(features, model.predict(features)),
+            input_example=features.head(3) if example else None,
+            registered_model_name=name,
+        )
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    ("example", "source"),
+    [(True, "input example"), (False, "rows generated from the signature")],
+)
+def test_a_model_registered_elsewhere_is_measured(home: Path, example: bool, source: str) -> None:
+    _register_elsewhere(home, "outside", example)
+    result = _lanza(
+        home,
+        "advise",
+        "outside/1",
+        "--rps",
+        "50",
+        "--seconds",
+        "0.1",
+        "--max-spread",
+        "100",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sample_source"] == source
+    assert report["recommended"]
+
+
+def test_gpu_figures_from_a_measurements_file(home: Path, tmp_path: Path) -> None:
+    """--measure-only output from elsewhere prices the GPU machines with its own figures."""
+    _register_elsewhere(home, "outside", True)
+    only = _lanza(
+        home,
+        "advise",
+        "outside/1",
+        "--measure-only",
+        "--seconds",
+        "0.1",
+        "--max-spread",
+        "100",
+        "--json",
+    )
+    assert only.returncode == 0, only.stderr
+    figures = json.loads(only.stdout)
+    assert set(figures) == {"model", "hardware", "cpu", "gpu"}
+    if figures["gpu"] is None:
+        # The file a machine with an L4 would write: its GPU figures in the same form.
+        figures["gpu"] = {**figures["cpu"], "device": "cuda"}
+        figures["gpu"]["server"] = {**figures["cpu"]["server"], "requests_per_s": 900.0}
+        figures["hardware"]["gpus"] = [
+            {"index": 0, "name": "NVIDIA L4", "memory_mib": 23034, "driver": "550"}
+        ]
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps(figures))
+    result = _lanza(
+        home,
+        "advise",
+        "outside/1",
+        "--rps",
+        "1000",
+        "--p99-ms",
+        "1000",
+        "--seconds",
+        "0.1",
+        "--max-spread",
+        "100",
+        "--measurements",
+        str(path),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["unmeasured"] == []
+    assert "NVIDIA L4" in report["gpu_source"] or "measured here" in report["gpu_source"]
+    g2 = next(
+        o
+        for o in report["options"]
+        if o["machine"] == "g2-standard-4" and o["platform"] == "Compute Engine / GKE"
+    )
+    rate = report["gpu"]["server"]["requests_per_s"] * 0.6
+    assert g2["instances"] == max(1, math.ceil(1000 / rate))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"gpu": {"device": "cuda"}}')
+    refused = _lanza(
+        home,
+        "advise",
+        "outside/1",
+        "--rps",
+        "10",
+        "--seconds",
+        "0.05",
+        "--max-spread",
+        "100",
+        "--measurements",
+        str(bad),
+    )
+    assert refused.returncode == 1
+    assert "is not the output of lanza advise --measure-only --json" in refused.stderr

@@ -1,4 +1,9 @@
-"""PyTorch and XGBoost flavours through lanza's runtime, server and batch engine, on CPU.
+"""PyTorch and XGBoost flavours through lanza's runtime, server and batch engine.
+
+``device=auto`` must land where the framework itself says a GPU is usable
+(``torch.cuda.is_available()``, XGBoost's CUDA build), so the same tests assert ``cuda``
+on a GPU machine and ``cpu`` elsewhere; tests of one case only are marked and show as
+skipped, with the reason, on the other.
 
 The network is built and trained here (a few steps on a synthetic table), saved with
 MLflow's ``pytorch`` flavour and registered; nothing is downloaded.
@@ -31,6 +36,19 @@ from tests.servers import running, wait_for
 torch = pytest.importorskip("torch")
 COLUMNS = ["x1", "x2", "x3"]
 no_gpu = pytest.mark.skipif(any_gpu(), reason="checks the error on a machine without a GPU")
+TORCH_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+needs_gpu = pytest.mark.skipif(TORCH_DEVICE != "cuda", reason="needs a GPU that PyTorch can use")
+# TF32 and other GPU kernels round differently from the CPU's.
+RTOL = 1e-3 if TORCH_DEVICE == "cuda" else 1e-5
+
+
+def _xgboost_device() -> str:
+    """Where XGBoost itself can train: its CUDA build and a GPU, else the CPU."""
+    import xgboost
+
+    if TORCH_DEVICE != "cuda" or not xgboost.build_info().get("USE_CUDA"):
+        return "cpu"
+    return "cuda"
 
 
 def _table(rows: int = 400) -> pd.DataFrame:
@@ -102,10 +120,10 @@ def test_pytorch_flavour_loads_and_predicts_on_cpu(
     ws, net, frame = torch_home
     runtime = ws.loader.load("net/1", device="auto").runtime
     assert isinstance(runtime, TorchRuntime)
-    assert runtime.device == "cpu"
+    assert runtime.device == TORCH_DEVICE
     runtime.batch_rows = 64  # several slices through the network, joined in order
     prediction = runtime.predict_frame(runtime.schema.validate(frame[COLUMNS]))
-    np.testing.assert_allclose(prediction.values, _expected(net, frame), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(prediction.values, _expected(net, frame), rtol=RTOL, atol=1e-5)
     assert runtime.schema.names == COLUMNS
 
 
@@ -158,25 +176,27 @@ def test_server_serves_the_network_and_reports_the_device(
         assert created.status_code in (200, 201), created.text
         wait_for(lambda: httpx.get(f"{url}/api/v1/deployments/net").json()["status"] == "ready")
         status = httpx.get(f"{url}/api/v1/deployments/net").json()
-        assert status["serving"][0]["device"] == "cpu"
+        assert status["serving"][0]["device"] == TORCH_DEVICE
         assert status["device_requested"] == "auto"
         rows = frame[COLUMNS].head(5).to_dict(orient="records")
         answer = httpx.post(f"{url}/api/v1/deployments/net/predict", json={"instances": rows})
         assert answer.status_code == 200, answer.text
         np.testing.assert_allclose(
-            answer.json()["predictions"], _expected(net, frame.head(5)), rtol=1e-5
+            answer.json()["predictions"], _expected(net, frame.head(5)), rtol=RTOL, atol=1e-5
         )
         metrics = httpx.get(f"{url}/metrics").text
-        assert 'lanza_model_device{deployment="net",device="cpu",model_version="net/1"} 1.0' in (
-            metrics
+        line = (
+            f'lanza_model_device{{deployment="net",device="{TORCH_DEVICE}",model_version="net/1"}}'
         )
-        if not any_gpu():
-            refused = httpx.post(
-                f"{url}/api/v1/deployments",
-                json={"name": "gpu", "model": "net/1", "device": "cuda"},
-            )
-            assert refused.status_code == 422
-            assert "no usable GPU" in refused.json()["error"]["message"]
+        assert f"{line} 1.0" in metrics
+        asked = httpx.post(
+            f"{url}/api/v1/deployments", json={"name": "gpu", "model": "net/1", "device": "cuda"}
+        )
+        if TORCH_DEVICE == "cuda":
+            assert asked.status_code in (200, 201), asked.text
+        else:
+            assert asked.status_code == 422
+            assert "no usable GPU" in asked.json()["error"]["message"]
 
 
 def test_batch_scores_with_the_network_and_reports_the_device(
@@ -187,10 +207,27 @@ def test_batch_scores_with_the_network_and_reports_the_device(
     frame[COLUMNS].to_parquet(source)
     options = BatchOptions(model="net/1", input=str(source), output=str(tmp_path / "out"))
     summary = run_batch(ws, options)
-    assert summary.device == "cpu"
-    assert summary.to_dict()["device"] == "cpu"
+    assert summary.device == TORCH_DEVICE  # a batch job's device is auto by default
+    assert summary.to_dict()["device"] == TORCH_DEVICE
     scored = pd.read_parquet(tmp_path / "out")
-    np.testing.assert_allclose(scored["prediction"], _expected(net, frame), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scored["prediction"], _expected(net, frame), rtol=RTOL, atol=1e-5)
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_batch_on_the_gpu_when_asked(
+    torch_home: tuple[Workspace, Any, pd.DataFrame], tmp_path: Path
+) -> None:
+    ws, net, frame = torch_home
+    source = tmp_path / "rows.parquet"
+    frame[COLUMNS].to_parquet(source)
+    options = BatchOptions(
+        model="net/1", input=str(source), output=str(tmp_path / "out"), device="cuda"
+    )
+    summary = run_batch(ws, options)
+    assert summary.device == "cuda"
+    scored = pd.read_parquet(tmp_path / "out")
+    np.testing.assert_allclose(scored["prediction"], _expected(net, frame), rtol=RTOL, atol=1e-5)
 
 
 def test_xgboost_flavour_runs_from_its_own_file(home: Path) -> None:
@@ -210,13 +247,15 @@ def test_xgboost_flavour_runs_from_its_own_file(home: Path) -> None:
     register(ws, "xgb", save)
     runtime = ws.loader.load("xgb/1", device="auto").runtime
     assert isinstance(runtime, XGBoostRuntime)
-    assert runtime.device == "cpu"
+    assert runtime.device == _xgboost_device()
     prediction = runtime.predict_frame(runtime.schema.validate(frame[COLUMNS]), True)
     np.testing.assert_array_equal(prediction.values, model.predict(frame[COLUMNS]))
     assert prediction.probabilities is not None
     np.testing.assert_allclose(prediction.probabilities, model.predict_proba(frame[COLUMNS]))
     assert prediction.classes == [0, 1]
-    if not any_gpu():
+    if _xgboost_device() == "cuda":
+        assert ws.loader.load("xgb/1", device="cuda").runtime.device == "cuda"
+    else:
         with pytest.raises(DeviceUnavailableError):
             ws.loader.load("xgb/1", device="cuda")
     ws.close()

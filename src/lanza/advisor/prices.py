@@ -33,6 +33,8 @@ class PriceTable:
     cloud_run_gib_second: float
     machines: list[Machine]
     vertex_markup: float
+    cloud_run_requests_per_million: float = 0.0
+    cloud_run_l4_gpu_second: float = 0.0
 
     @classmethod
     def load(cls, path: Path | None = None) -> PriceTable:
@@ -54,6 +56,8 @@ class PriceTable:
                 data["cloud_run"]["gib_second"],
                 machines,
                 float(data.get("vertex_prediction_markup", 1.0)),
+                float(data["cloud_run"].get("requests_per_million", 0.0)),
+                float(data["cloud_run"].get("l4_gpu_second", 0.0)),
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(

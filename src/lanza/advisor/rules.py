@@ -4,17 +4,21 @@
    both ask for both.
 2. **Latency.** Real-time is feasible when one row's p99 model latency is at most half the
    p99 target (the other half is left to the network, HTTP and queueing).
-3. **Real-time capacity.** Per vCPU: the model's rows/s at the largest measured batch whose
-   p99 fits in half the target (micro-batching merges concurrent rows), capped by the
-   HTTP layer at ``HTTP_RPS_PER_VCPU``. Instances run at ``UTILISATION`` so bursts fit.
+3. **Real-time capacity.** Per vCPU: single-row requests per second through lanza's
+   micro-batcher on one pinned core (``lanza.advisor.measure``), capped by the HTTP
+   layer at ``HTTP_RPS_PER_VCPU``. Instances run at ``UTILISATION`` so bursts fit.
 4. **Batch capacity.** Per vCPU: rows/s at the largest measured batch; a machine with
    *v* vCPUs does *v* times that (``PARALLEL_EFFICIENCY`` accounts for the rest). Reading
    and writing files is not included: for fast models it dominates (see bench/batch.py).
-5. **Hardware.** CPUs for scikit-learn, XGBoost, LightGBM, kNN and SVM models; a GPU only
-   for deep-learning models and only when it was measured faster here.
+5. **Hardware.** GPU machines are priced only from a GPU measurement: made here when
+   this machine has a GPU the model's framework can use, or read from ``--measurements``
+   (``lanza advise --measure-only --json`` run where there is one). A GPU machine's
+   capacity is that measurement, per GPU, never a CPU figure times vCPUs. Without one,
+   GPU machines are listed apart as unmeasured, with the reason.
 6. **Cost.** Monthly = 730 hours. Real-time runs all month (at least one instance);
-   batch pays only for the hours it runs each day (30 days). The cheapest option that
-   meets the targets is recommended; the table shows every option and why.
+   batch pays only for the hours it runs each day (30 days). Cloud Run adds its
+   per-request price. The cheapest option that meets the targets is recommended; the
+   table shows every option and why.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lanza.advisor.measure import Measurement
-from lanza.advisor.prices import PriceTable
+from lanza.advisor.measure import Measured
+from lanza.advisor.prices import Machine, PriceTable
 
 HOURS_PER_MONTH = 730.0
 # What lanza's HTTP layer answers per vCPU for single-row requests (bench/realtime.py).
@@ -54,6 +58,7 @@ class Advice:
     hardware: str
     options: list[Option]
     reasons: list[str]
+    unmeasured: list[str]
 
     def recommended(self) -> list[Option]:
         """The cheapest option meeting the target, per mode."""
@@ -66,68 +71,74 @@ class Advice:
 
 
 def advise(
-    measurements: list[Measurement],
+    cpu: Measured,
     prices: PriceTable,
     rps: float,
     p99_ms: float,
     rows_per_day: float,
-    deep_learning: bool = False,
+    gpu: Measured | None = None,
+    gpu_note: str = "",
 ) -> Advice:
     """Apply the rules; see the module docstring."""
     reasons: list[str] = []
     options: list[Option] = []
     mode = "both" if rps > 0 and rows_per_day > 0 else "real-time" if rps > 0 else "batch"
-    hardware = "gpu" if deep_learning else "cpu"
-    reasons.append(
-        "Model family runs best on CPU (tree, linear, kNN and SVM models gain nothing from a GPU)."
-        if not deep_learning
-        else "Deep-learning model: GPU options are considered."
-    )
+    gpus = [m for m in prices.machines if m.gpu]
+    unmeasured: list[str] = []
+    if gpu is None:
+        why = gpu_note or "no GPU measurement"
+        unmeasured = [f"{m.name} ({m.gpu}): not priced, {why}; ${m.hourly:.2f}/hour." for m in gpus]
     if rps > 0:
-        options += _realtime(measurements, prices, rps, p99_ms, reasons, deep_learning)
+        options += _realtime(cpu, prices, rps, p99_ms, reasons, gpu)
     if rows_per_day > 0:
-        options += _batch(measurements, prices, rows_per_day, reasons, deep_learning)
-    return Advice(mode, hardware, options, reasons)
+        options += _batch(cpu, prices, rows_per_day, reasons, gpu)
+    best = min((o for o in options if o.meets_target), key=lambda o: o.monthly_usd, default=None)
+    hardware = "gpu" if best is not None and "GPU" in best.why else "cpu"
+    return Advice(mode, hardware, options, reasons, unmeasured)
+
+
+def _machines(prices: PriceTable, gpu: Measured | None) -> list[tuple[Machine, Measured | None]]:
+    """CPU machines, and GPU machines only when there is a GPU measurement to size them."""
+    return [(m, gpu if m.gpu else None) for m in prices.machines if not m.gpu or gpu]
 
 
 def _realtime(
-    measurements: list[Measurement],
+    cpu: Measured,
     prices: PriceTable,
     rps: float,
     p99_ms: float,
     reasons: list[str],
-    gpu_ok: bool,
+    gpu: Measured | None,
 ) -> list[Option]:
-    single = measurements[0]
+    single = cpu.batches[0]
     budget = p99_ms / 2
     feasible = single.p99_ms <= budget
-    fitting = [m for m in measurements if m.p99_ms <= budget] or [single]
-    per_vcpu = min(max(m.rows_per_s for m in fitting), HTTP_RPS_PER_VCPU)
+    per_vcpu = min(cpu.server.requests_per_s / len(cpu.cores), HTTP_RPS_PER_VCPU)
     reasons.append(
         f"One row takes {single.p99_ms:.2f} ms at p99 against a model budget of {budget:.1f} ms "
         f"(half of {p99_ms:g} ms): real-time is {'feasible' if feasible else 'NOT feasible'}."
     )
     reasons.append(
-        f"Real-time capacity ≈ {per_vcpu:,.0f} requests/s per vCPU "
-        f"(micro-batching up to {max(m.batch_size for m in fitting)} rows)."
+        f"Through lanza's micro-batcher, {cpu.server.concurrency} callers got "
+        f"{cpu.server.requests_per_s:,.0f} requests/s on {len(cpu.cores)} core(s) "
+        f"(batches of {cpu.server.mean_batch:.1f} rows on average); capacity ≈ "
+        f"{per_vcpu:,.0f} requests/s per vCPU"
+        + (" (the HTTP layer's limit)." if per_vcpu == HTTP_RPS_PER_VCPU else ".")
     )
     options = []
-    for machine in prices.machines:
-        if machine.gpu and not gpu_ok:
-            continue
-        capacity = per_vcpu * machine.vcpus * PARALLEL_EFFICIENCY * UTILISATION
+    for machine, on_gpu in _machines(prices, gpu):
+        if on_gpu is not None:
+            capacity = on_gpu.server.requests_per_s * UTILISATION
+            fits = on_gpu.batches[0].p99_ms <= budget
+            why = f"GPU measured: {capacity:,.0f} req/s per instance at {UTILISATION:.0%} load"
+        else:
+            capacity = per_vcpu * machine.vcpus * PARALLEL_EFFICIENCY * UTILISATION
+            fits = feasible
+            why = f"{capacity:,.0f} req/s per instance at {UTILISATION:.0%} load"
         count = max(1, math.ceil(rps / capacity))
         cost = count * machine.hourly * HOURS_PER_MONTH
         options.append(
-            Option(
-                "real-time",
-                "Compute Engine / GKE",
-                machine.name,
-                count,
-                cost,
-                feasible,
-                f"{capacity:,.0f} req/s per instance at {UTILISATION:.0%} load",
-            )
+            Option("real-time", "Compute Engine / GKE", machine.name, count, cost, fits, why)
         )
         options.append(
             Option(
@@ -136,8 +147,8 @@ def _realtime(
                 machine.name,
                 count,
                 cost * prices.vertex_markup,
-                feasible,
-                "managed, with markup",
+                fits,
+                "managed, with markup" + ("; GPU measured" if on_gpu else ""),
             )
         )
     vcpus = 2
@@ -147,36 +158,65 @@ def _realtime(
     per_instance = vcpus * (
         prices.cloud_run_vcpu_second + CLOUD_RUN_MEMORY_GIB_PER_VCPU * prices.cloud_run_gib_second
     )
+    requests = rps * seconds / 1e6 * prices.cloud_run_requests_per_million
     options.append(
         Option(
             "real-time",
             "Cloud Run (always on)",
             f"{vcpus} vCPU",
             count,
-            count * per_instance * seconds,
+            count * per_instance * seconds + requests,
             feasible,
             f"{capacity:,.0f} req/s per instance",
         )
     )
+    if gpu is not None:
+        options.append(_cloud_run_gpu(gpu, prices, rps, budget))
     return options
 
 
+def _cloud_run_gpu(gpu: Measured, prices: PriceTable, rps: float, budget: float) -> Option:
+    """Cloud Run with one L4 (4 vCPU, 16 GiB, the smallest shape a GPU takes), always on."""
+    capacity = gpu.server.requests_per_s * UTILISATION
+    count = max(1, math.ceil(rps / capacity))
+    seconds = HOURS_PER_MONTH * 3600
+    per_instance = (
+        4 * prices.cloud_run_vcpu_second
+        + 16 * prices.cloud_run_gib_second
+        + prices.cloud_run_l4_gpu_second
+    )
+    requests = rps * seconds / 1e6 * prices.cloud_run_requests_per_million
+    return Option(
+        "real-time",
+        "Cloud Run with L4 GPU (always on)",
+        "4 vCPU + L4",
+        count,
+        count * per_instance * seconds + requests,
+        gpu.batches[0].p99_ms <= budget,
+        f"GPU measured: {capacity:,.0f} req/s per instance",
+    )
+
+
 def _batch(
-    measurements: list[Measurement],
+    cpu: Measured,
     prices: PriceTable,
     rows_per_day: float,
     reasons: list[str],
-    gpu_ok: bool,
+    gpu: Measured | None,
 ) -> list[Option]:
-    best = max(measurements, key=lambda m: m.rows_per_s)
+    best = max(cpu.batches, key=lambda m: m.rows_per_s)
+    per_vcpu = best.rows_per_s / len(cpu.cores)
     reasons.append(
-        f"Batch throughput ≈ {best.rows_per_s:,.0f} rows/s per vCPU (batches of {best.batch_size})."
+        f"Batch throughput ≈ {per_vcpu:,.0f} rows/s per vCPU (batches of {best.batch_size})."
     )
     options = []
-    for machine in prices.machines:
-        if machine.gpu and not gpu_ok:
-            continue
-        rate = best.rows_per_s * machine.vcpus * PARALLEL_EFFICIENCY
+    for machine, on_gpu in _machines(prices, gpu):
+        if on_gpu is not None:
+            rate = max(m.rows_per_s for m in on_gpu.batches)
+            how = "GPU measured"
+        else:
+            rate = per_vcpu * machine.vcpus * PARALLEL_EFFICIENCY
+            how = "CPU"
         hours = rows_per_day / rate / 3600
         billed = max(hours, 1 / 60)
         options.append(
@@ -187,11 +227,11 @@ def _batch(
                 1,
                 billed * 30 * machine.hourly,
                 hours <= 24,
-                f"{hours * 60:,.1f} min/day at {rate:,.0f} rows/s",
+                f"{hours * 60:,.1f} min/day at {rate:,.0f} rows/s ({how})",
             )
         )
     vcpus = 4
-    rate = best.rows_per_s * vcpus * PARALLEL_EFFICIENCY
+    rate = per_vcpu * vcpus * PARALLEL_EFFICIENCY
     seconds = rows_per_day / rate
     per_second = vcpus * (
         prices.cloud_run_vcpu_second + CLOUD_RUN_MEMORY_GIB_PER_VCPU * prices.cloud_run_gib_second

@@ -1,18 +1,42 @@
-"""``advise``: load a registered model, measure it here, and apply the rules."""
+"""``advise``: load a registered model, measure it here, and apply the rules.
+
+Rows to measure on, in order of preference: the reference sample ``lanza train``
+registers, the input example MLflow saved with the model, or rows generated from the
+model's signature. The report says which it used.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from lanza.advisor.measure import Measurement, measure
+from lanza.advisor.measure import (
+    MAX_SPREAD,
+    Measured,
+    Measurement,
+    ServerMeasurement,
+    check_spread,
+    measure,
+)
 from lanza.advisor.prices import PriceTable
 from lanza.advisor.rules import Advice, advise
-from lanza.errors import DataError
+from lanza.errors import DataError, InvalidInputError
 from lanza.hardware.devices import Hardware, detect
 from lanza.registry import ModelVersionInfo
+from lanza.runtime.schema import InputSchema
+from lanza.serving.spec import DeploymentSpec
 from lanza.workspace import Workspace
+
+GENERATED_ROWS = 256
+# A deployment's micro-batching defaults (lanza.serving.spec), which the server path runs.
+BATCHING: dict[str, Any] = {
+    name: DeploymentSpec.model_fields[name].default for name in ("max_batch_size", "max_delay_ms")
+}
 
 
 @dataclass(frozen=True)
@@ -21,35 +45,81 @@ class Report:
 
     version: ModelVersionInfo
     hardware: Hardware
-    measurements: list[Measurement]
+    sample_source: str
+    cpu: Measured
+    gpu: Measured | None
+    gpu_source: str
     prices: PriceTable
     advice: Advice
 
 
-def run_advice(
-    workspace: Workspace,
-    reference: str,
-    rps: float,
-    p99_ms: float,
-    rows_per_day: float,
-    seconds: float = 0.5,
-) -> Report:
+@dataclass(frozen=True)
+class AdviseRequest:
+    """What ``lanza advise`` was asked."""
+
+    reference: str
+    rps: float = 0.0
+    p99_ms: float = 100.0
+    rows_per_day: float = 0.0
+    seconds: float = 0.5
+    cores: list[int] | None = None
+    max_spread: float = MAX_SPREAD
+    measurements: Path | None = None
+    measure_only: bool = False
+
+
+def run_advice(workspace: Workspace, request: AdviseRequest) -> Report:
     """Measure the model on this machine and recommend how to run it."""
-    if rps < 0 or rows_per_day < 0 or p99_ms <= 0:
+    if request.rps < 0 or request.rows_per_day < 0 or request.p99_ms <= 0:
         raise DataError("--rps and --rows-per-day must be >= 0 and --p99-ms > 0.")
-    if rps == 0 and rows_per_day == 0:
+    if request.rps == 0 and request.rows_per_day == 0 and not request.measure_only:
         raise DataError("Give --rps (real-time load), --rows-per-day (batch volume), or both.")
-    loaded = workspace.loader.load(reference)
-    sample = reference_sample(workspace, loaded.version)
-    measurements = measure(loaded.runtime, sample, seconds)
+    hardware = detect()
+    loaded = workspace.loader.load(request.reference)
+    sample, source = reference_rows(workspace, loaded.version, loaded.runtime.schema)
+    cpu = measure(loaded.runtime, sample, request.seconds, cores=request.cores, **BATCHING)
+    check_spread(cpu, request.max_spread)
+    gpu, gpu_source = None, "no GPU on this machine"
+    if hardware.has_gpu:
+        on_gpu = workspace.loader.load(request.reference, device="auto").runtime
+        if getattr(on_gpu, "device", "cpu") == "cuda":
+            gpu = measure(on_gpu, sample, request.seconds, cores=request.cores, **BATCHING)
+            check_spread(gpu, request.max_spread)
+            gpu_source = f"measured here on {hardware.gpus[0].name if hardware.gpus else 'cuda'}"
+        else:
+            gpu_source = "this model's framework does not run on a GPU"
+    if gpu is None and request.measurements is not None:
+        gpu, gpu_source = read_gpu_measurements(request.measurements, loaded.version.ref)
     prices = PriceTable.load(workspace.settings.advisor.prices_path)
-    deep = loaded.runtime.__class__.__name__.lower().startswith(("torch", "pytorch"))
-    advice = advise(measurements, prices, rps, p99_ms, rows_per_day, deep)
-    return Report(loaded.version, detect(), measurements, prices, advice)
+    note = (
+        f"{gpu_source} (run `lanza advise {loaded.version.ref} --measure-only --json` on a "
+        "machine with one and pass its output with --measurements)"
+    )
+    advice = advise(
+        cpu, prices, request.rps, request.p99_ms, request.rows_per_day, gpu, gpu_note=note
+    )
+    return Report(loaded.version, hardware, source, cpu, gpu, gpu_source, prices, advice)
+
+
+def reference_rows(
+    workspace: Workspace, version: ModelVersionInfo, schema: InputSchema
+) -> tuple[pd.DataFrame, str]:
+    """Rows to measure on, and where they came from (see the module docstring)."""
+    if version.tags.get("lanza.reference"):
+        return reference_sample(workspace, version), "reference sample"
+    example = _input_example(workspace, version)
+    if example is not None and len(example):
+        return example, "input example"
+    if schema.columns:
+        return generated_rows(schema), "rows generated from the signature"
+    raise DataError(
+        f"{version.ref} has no reference sample, no input example and no column signature "
+        "to measure on; register it with a signature or an input example."
+    )
 
 
 def reference_sample(workspace: Workspace, version: ModelVersionInfo) -> pd.DataFrame:
-    """Rows to measure on: the reference sample registered with the model, target dropped."""
+    """The reference sample registered with the model by ``lanza train``, target dropped."""
     import mlflow.artifacts
 
     uri = version.tags.get("lanza.reference")
@@ -63,3 +133,79 @@ def reference_sample(workspace: Workspace, version: ModelVersionInfo) -> pd.Data
     )
     frame = pd.read_parquet(path)
     return frame.drop(columns=[version.tags.get("lanza.target", "")], errors="ignore")
+
+
+def generated_rows(schema: InputSchema, rows: int = GENERATED_ROWS) -> pd.DataFrame:
+    """Plausible rows from a column signature: numbers near zero, short text, dates."""
+    rng = np.random.default_rng(0)
+    columns: dict[str, Any] = {}
+    for column in schema.columns:
+        kind = column.type
+        if kind in ("double", "float"):
+            columns[column.name] = rng.normal(size=rows)
+        elif kind in ("long", "integer"):
+            columns[column.name] = rng.integers(0, 10, rows)
+        elif kind == "boolean":
+            columns[column.name] = rng.random(rows) < 0.5
+        elif kind == "datetime":
+            columns[column.name] = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+                rng.integers(0, 365, rows), unit="D"
+            )
+        else:
+            columns[column.name] = rng.choice(["a", "b", "c"], rows).astype(object)
+    return pd.DataFrame(columns)
+
+
+def _input_example(workspace: Workspace, version: ModelVersionInfo) -> pd.DataFrame | None:
+    """The input example MLflow saved with the model, as a frame, when there is one."""
+    from mlflow.models import Model
+
+    folder = workspace.loader.download(version)
+    try:
+        example = Model.load(str(folder)).load_input_example(str(folder))
+    except Exception:  # an unreadable example is the same as none: fall through
+        return None
+    if isinstance(example, pd.DataFrame):
+        return example
+    if isinstance(example, dict) and all(np.ndim(v) <= 1 for v in example.values()):
+        return pd.DataFrame({k: np.atleast_1d(v) for k, v in example.items()})
+    if isinstance(example, np.ndarray) and example.ndim == 2:
+        return pd.DataFrame(example)
+    return None
+
+
+def measurements_json(report: Report) -> dict[str, Any]:
+    """The measurements alone, as ``--measure-only --json`` prints and ``--measurements`` reads."""
+    return {
+        "model": report.version.ref,
+        "hardware": asdict(report.hardware),
+        "cpu": asdict(report.cpu),
+        "gpu": asdict(report.gpu) if report.gpu else None,
+    }
+
+
+def read_gpu_measurements(path: Path, ref: str) -> tuple[Measured | None, str]:
+    """The GPU figures of a ``--measure-only --json`` file, with where they came from."""
+    try:
+        data = json.loads(path.read_text())
+        raw = data.get("gpu")
+        if raw is None:
+            return None, f"{path} holds no GPU measurement"
+        measured = Measured(
+            raw["device"],
+            list(raw["cores"]),
+            [Measurement(**m) for m in raw["batches"]],
+            ServerMeasurement(**raw["server"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInputError(
+            f"--measurements {path} is not the output of lanza advise --measure-only --json "
+            f"({exc})."
+        ) from exc
+    gpus = data.get("hardware", {}).get("gpus") or [{}]
+    card = gpus[0].get("name", "a GPU")
+    model = data.get("model", "?")
+    where = f"measured on {card}, read from {path}"
+    if model.split("/")[0].split("@")[0] != ref.split("/", maxsplit=1)[0]:
+        where += f" (measured for {model})"
+    return measured, where

@@ -131,7 +131,7 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     monitoring = MonitoringComponent(workspace, metrics, serving)
     components.append(monitoring)
     components.append(PagesComponent(workspace, serving, monitoring))
-    llm = LLMComponent(workspace)
+    llm = LLMComponent(workspace, metrics)
     components.append(llm)
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))

@@ -99,6 +99,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
         if exc.status_code >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        if exc.upstream is not None and shape_for(request.url.path) is openai_shape:
+            # An OpenAI-compatible upstream's own error passes through as it was written.
+            body = {"error": exc.upstream}
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
         return error_response(request, exc.status_code, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

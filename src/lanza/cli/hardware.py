@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -41,23 +42,60 @@ def advise_command(
     rps: Annotated[float, typer.Option(help="Peak real-time requests per second.")] = 0.0,
     p99_ms: Annotated[float, typer.Option(help="Real-time p99 latency target.")] = 100.0,
     rows_per_day: Annotated[float, typer.Option(help="Rows scored in batch per day.")] = 0.0,
-    seconds: Annotated[float, typer.Option(help="Measuring time per batch size.")] = 0.5,
+    seconds: Annotated[float, typer.Option(help="Measuring time per figure.")] = 0.5,
+    cores: Annotated[
+        str | None,
+        typer.Option(help="Cores to measure on, e.g. 3 or 2,3 (default: this process's last)."),
+    ] = None,
+    max_spread: Annotated[
+        float, typer.Option(help="Refuse figures whose rounds differ by more (0.5 = 50 %).")
+    ] = 0.5,
+    measurements: Annotated[
+        Path | None,
+        typer.Option(help="GPU figures from `lanza advise --measure-only --json` elsewhere."),
+    ] = None,
+    measure_only: Annotated[
+        bool, typer.Option("--measure-only", help="Print the measurements, no advice.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Real-time or batch, CPU or GPU, how many of which Google Cloud machine, and the cost.
 
     Example: lanza advise fraud@champion --rps 200 --p99-ms 50 --rows-per-day 5e6
     """
-    from lanza.advisor.service import run_advice
+    from lanza.advisor.service import AdviseRequest, measurements_json, run_advice
+    from lanza.errors import DataError
 
-    report = run_advice(state(ctx).workspace(), reference, rps, p99_ms, rows_per_day, seconds)
+    try:
+        pinned = [int(c) for c in cores.split(",")] if cores else None
+    except ValueError:
+        raise DataError(f"--cores {cores}: give core numbers separated by commas.") from None
+    request = AdviseRequest(
+        reference,
+        rps,
+        p99_ms,
+        rows_per_day,
+        seconds,
+        pinned,
+        max_spread,
+        measurements,
+        measure_only,
+    )
+    report = run_advice(state(ctx).workspace(), request)
+    if measure_only:
+        figures = measurements_json(report)
+        if as_json:
+            print_json(figures)
+        else:
+            _print_measured(report)
+        return
     advice = report.advice
     if as_json:
         print_json(
             {
-                "model": report.version.ref,
-                "hardware": asdict(report.hardware),
-                "measurements": [asdict(m) for m in report.measurements],
+                **measurements_json(report),
+                "sample_source": report.sample_source,
+                "gpu_source": report.gpu_source,
                 "prices": {
                     "date": report.prices.date,
                     "region": report.prices.region,
@@ -68,21 +106,11 @@ def advise_command(
                 "reasons": advice.reasons,
                 "recommended": [asdict(o) for o in advice.recommended()],
                 "options": [asdict(o) for o in advice.options],
+                "unmeasured": advice.unmeasured,
             }
         )
         return
-    console.print(
-        f"[bold]{report.version.ref}[/] measured on {report.hardware.cores} cores "
-        "(one core per measurement)"
-    )
-    print_table(
-        "Measured",
-        ["batch", "p50 ms", "p99 ms", "rows/s"],
-        [
-            [m.batch_size, f"{m.p50_ms:.3f}", f"{m.p99_ms:.3f}", f"{m.rows_per_s:,.0f}"]
-            for m in report.measurements
-        ],
-    )
+    _print_measured(report)
     for reason in advice.reasons:
         console.print(f"• {reason}")
     print_table(
@@ -101,6 +129,10 @@ def advise_command(
             for o in sorted(advice.options, key=lambda o: (o.mode, o.monthly_usd))
         ],
     )
+    if advice.unmeasured:
+        console.print("[bold]GPU machines, unmeasured (not priced):[/]")
+        for line in advice.unmeasured:
+            console.print(f"  {line}")
     for pick in advice.recommended():
         console.print(
             f"[bold green]Recommended {pick.mode}[/]: {pick.instances} × {pick.machine} "
@@ -108,7 +140,38 @@ def advise_command(
         )
     if not advice.recommended():
         console.print(
-            "[bold red]No option meets the target on CPU[/]: relax the latency "
+            "[bold red]No option meets the target[/]: relax the latency "
             "target, or make the model faster (lanza optimize)."
         )
     console.print("How it decides: docs/advisor.md (the rules of lanza.advisor.rules).")
+
+
+def _print_measured(report: Any) -> None:
+    """The measurements, with the rows they used and the cores they ran on."""
+    cpu = report.cpu
+    console.print(
+        f"[bold]{report.version.ref}[/] measured on core(s) "
+        f"{','.join(map(str, cpu.cores))} of {report.hardware.cores}, one thread per core, "
+        f"on the {report.sample_source}; GPU: {report.gpu_source}."
+    )
+    for measured in (m for m in (cpu, report.gpu) if m is not None):
+        print_table(
+            f"Measured on {measured.device}",
+            ["batch", "p50 ms", "p99 ms", "rows/s", "spread"],
+            [
+                [
+                    m.batch_size,
+                    f"{m.p50_ms:.3f}",
+                    f"{m.p99_ms:.3f}",
+                    f"{m.rows_per_s:,.0f}",
+                    f"{m.spread:.0%}",
+                ]
+                for m in measured.batches
+            ],
+        )
+        server = measured.server
+        console.print(
+            f"Server path ({server.concurrency} callers, micro-batching): "
+            f"{server.requests_per_s:,.0f} req/s, p50 {server.p50_ms:.2f} ms, "
+            f"p99 {server.p99_ms:.2f} ms, spread {server.spread:.0%}."
+        )

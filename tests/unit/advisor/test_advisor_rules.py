@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from lanza.advisor.measure import Measurement
+from lanza.advisor.measure import Measured, Measurement, ServerMeasurement
 from lanza.advisor.prices import PriceTable
-from lanza.advisor.rules import advise
+from lanza.advisor.rules import HOURS_PER_MONTH, advise
 from lanza.errors import InvalidInputError
 
-FAST = [
-    Measurement(1, 0.5, 1.0, 2000),
-    Measurement(32, 1.0, 2.0, 32000),
-    Measurement(1024, 20.0, 30.0, 51200),
-]
-SLOW = [Measurement(1, 80.0, 120.0, 12), Measurement(32, 900.0, 1000.0, 35)]
+
+def measured(
+    single_p99: float, rows_per_s: float, server_rps: float, device: str = "cpu"
+) -> Measured:
+    batches = [
+        Measurement(1, single_p99 / 2, single_p99, 1000 / single_p99, 0.05, device),
+        Measurement(1024, 20.0, 30.0, rows_per_s, 0.05, device),
+    ]
+    server = ServerMeasurement(16, server_rps, 1.0, 2.0, 8.0, 0.05, device)
+    return Measured(device, [1], batches, server)
 
 
-def test_shipped_prices_are_dated() -> None:
+FAST = measured(1.0, 51_200, 2_000)
+SLOW = measured(120.0, 35, 12)
+
+
+def test_shipped_prices_are_dated_and_every_entry_is_read() -> None:
     prices = PriceTable.load()
     assert prices.date
     assert prices.region == "us-central1"
     assert {m.gpu for m in prices.machines} >= {None, "L4", "T4"}
+    shipped = json.loads((Path(__file__).parents[3] / "src/lanza/advisor/prices.json").read_text())
+    assert prices.cloud_run_l4_gpu_second == shipped["cloud_run"]["l4_gpu_second"]
+    assert prices.cloud_run_requests_per_million == shipped["cloud_run"]["requests_per_million"]
 
 
 def test_bad_price_file_is_one_sentence(tmp_path: Path) -> None:
@@ -46,6 +58,21 @@ def test_latency_target_out_of_reach_is_not_recommended() -> None:
     assert any("NOT feasible" in r for r in advice.reasons)
 
 
+def test_capacity_comes_from_the_server_path_capped_by_http() -> None:
+    prices = PriceTable.load()
+    # 300 req/s per core through the batcher; e2-standard-2: 300 * 2 * 0.8 * 0.6 = 288 req/s.
+    slowish = measured(1.0, 51_200, 300)
+    option = next(
+        o for o in advise(slowish, prices, 1000, 50, 0).options if o.machine == "e2-standard-2"
+    )
+    assert option.instances == 4  # ceil(1000 / 288)
+    # 2,000 req/s per core is above the HTTP layer's 500: 500 * 2 * 0.8 * 0.6 = 480 req/s.
+    option = next(
+        o for o in advise(FAST, prices, 1000, 50, 0).options if o.machine == "e2-standard-2"
+    )
+    assert option.instances == 3  # ceil(1000 / 480)
+
+
 def test_more_traffic_needs_more_instances_and_money() -> None:
     prices = PriceTable.load()
     small = advise(FAST, prices, 100, 50, 0).recommended()[0]
@@ -54,8 +81,42 @@ def test_more_traffic_needs_more_instances_and_money() -> None:
     assert large.monthly_usd > small.monthly_usd
 
 
-def test_cpu_models_get_no_gpu_options() -> None:
-    machines = {o.machine for o in advise(FAST, PriceTable.load(), 100, 50, 1e6).options}
-    assert "g2-standard-4" not in machines
-    gpu = {o.machine for o in advise(FAST, PriceTable.load(), 100, 50, 1e6, True).options}
-    assert "g2-standard-4" in gpu
+def test_gpu_machines_are_unmeasured_without_a_gpu_measurement() -> None:
+    advice = advise(FAST, PriceTable.load(), 100, 50, 1e6, gpu_note="no GPU on this machine")
+    assert not any(o.machine in ("g2-standard-4", "n1-standard-4+t4") for o in advice.options)
+    assert len(advice.unmeasured) == 2
+    assert all("no GPU on this machine" in line for line in advice.unmeasured)
+    assert advice.hardware == "cpu"
+
+
+def test_gpu_machines_are_sized_by_the_gpu_measurement() -> None:
+    prices = PriceTable.load()
+    gpu = measured(0.5, 2_000_000, 1_000, "cuda")
+    advice = advise(FAST, prices, 1200, 50, 1e6, gpu)
+    assert advice.unmeasured == []
+    g2 = next(
+        o
+        for o in advice.options
+        if o.machine == "g2-standard-4" and o.mode == "real-time" and "GKE" in o.platform
+    )
+    assert g2.instances == 2  # ceil(1200 / (1000 * 0.6)), not a CPU figure times vCPUs
+    assert g2.monthly_usd == pytest.approx(2 * 0.7068 * HOURS_PER_MONTH)
+    cloud_run_gpu = next(o for o in advice.options if "L4 GPU" in o.platform)
+    per_second = 4 * 0.000018 + 16 * 0.000002 + 0.0001867
+    assert cloud_run_gpu.monthly_usd == pytest.approx(2 * per_second * HOURS_PER_MONTH * 3600)
+    batch = next(o for o in advice.options if o.machine == "g2-standard-4" and o.mode == "batch")
+    assert "2,000,000 rows/s (GPU measured)" in batch.why
+
+
+def test_cloud_run_pays_its_request_price(tmp_path: Path) -> None:
+    shipped = json.loads((Path(__file__).parents[3] / "src/lanza/advisor/prices.json").read_text())
+    shipped["cloud_run"]["requests_per_million"] = 0.4
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(shipped))
+
+    def cloud_run(prices: PriceTable) -> float:
+        options = advise(FAST, prices, 100, 50, 0).options
+        return next(o.monthly_usd for o in options if o.platform.startswith("Cloud Run"))
+
+    extra = cloud_run(PriceTable.load(path)) - cloud_run(PriceTable.load())
+    assert extra == pytest.approx(100 * HOURS_PER_MONTH * 3600 / 1e6 * 0.4)

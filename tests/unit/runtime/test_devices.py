@@ -30,10 +30,22 @@ def test_models_that_gain_nothing_from_a_gpu_stay_on_cpu() -> None:
     assert place("auto", "other", "m/1") == "cpu"
 
 
+def _torch_sees_cuda() -> bool:
+    """The oracle: PyTorch's own answer, not lanza's."""
+    torch = pytest.importorskip("torch")
+    return bool(torch.cuda.is_available())
+
+
 def test_auto_follows_what_the_framework_can_use() -> None:
+    expected = "cuda" if _torch_sees_cuda() else "cpu"
+    assert place("auto", "torch", "m/1") == expected
+
+
+@no_gpu
+def test_auto_stays_on_cpu_without_a_gpu() -> None:
     for framework in ("torch", "xgboost"):
-        expected = "cuda" if cuda_for(framework) else "cpu"  # type: ignore[arg-type]
-        assert place("auto", framework, "m/1") == expected  # type: ignore[arg-type]
+        assert place("auto", framework, "m/1") == "cpu"  # type: ignore[arg-type]
+        assert not cuda_for(framework)  # type: ignore[arg-type]
 
 
 def test_unknown_device_is_refused() -> None:

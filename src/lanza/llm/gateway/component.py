@@ -7,12 +7,14 @@ import contextlib
 import logging
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.component import Component
 from lanza.llm.budgets.budgets import Budgets
 from lanza.llm.budgets.ledger import Ledger
 from lanza.llm.gateway.face import OpenAIFace
+from lanza.llm.gateway.metrics import GatewayMetrics
 from lanza.llm.gateway.observe import Traces
 from lanza.llm.gateway.policy import CallPolicy
 from lanza.llm.gateway.pricing import PriceTable
@@ -52,17 +54,19 @@ class LLMComponent(Component):
 
     name = "llm"
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, registry: CollectorRegistry | None = None) -> None:
         self.workspace = workspace
         self.gateway = build_gateway(workspace)
         self.store = self.gateway.store
         self.traces = Traces()
+        self.metrics = GatewayMetrics(registry or CollectorRegistry())
         self.ledger = Ledger(workspace.database)
         self.budgets = Budgets(workspace.database, self.ledger)
         policy = CallPolicy(
             self.gateway.specs, self.ledger, self.budgets, KeyStore(workspace.database)
         )
-        self.face = OpenAIFace(self.gateway, PromptStore(workspace.mlflow), self.traces, policy)
+        prompts = PromptStore(workspace.mlflow)
+        self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics, policy)
         self._stopping = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 

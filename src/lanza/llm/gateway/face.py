@@ -9,13 +9,14 @@ it can be cached too; other streams go token by token.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import CollectorRegistry
 
 from lanza.errors import InvalidInputError, LanzaError
+from lanza.llm.gateway.metrics import CallRecord, GatewayMetrics
 from lanza.llm.gateway.observe import Traces
 from lanza.llm.gateway.policy import CallPolicy
 from lanza.llm.gateway.schemas import (
@@ -24,17 +25,20 @@ from lanza.llm.gateway.schemas import (
     EmbeddingRequest,
     GenerationRequest,
     chat_body,
-    chunk_body,
     embeddings_body,
     new_id,
     text_body,
-    usage_body,
 )
 from lanza.llm.gateway.service import Call, Gateway, Opener, Reply
 from lanza.llm.gateway.spec import LLMDeploymentSpec
+from lanza.llm.gateway.stream import SSEStream, replay
 from lanza.llm.prompts import PromptStore
 from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider, Usage
 from lanza.llm.tracing import Span
+from lanza.llm.tracing.propagation import RemoteParent
+
+_StreamCall = tuple[str, dict[str, Any], LLMDeploymentSpec, RemoteParent | None, CallRecord, str]
+"""A stream's operation, inputs, deployment, caller's span, metrics record and caller."""
 
 
 class OpenAIFace:
@@ -45,11 +49,13 @@ class OpenAIFace:
         gateway: Gateway,
         prompts: PromptStore | None,
         traces: Traces,
+        metrics: GatewayMetrics | None = None,
         policy: CallPolicy | None = None,
     ) -> None:
         self.gateway = gateway
         self.prompts = prompts
         self.traces = traces
+        self.metrics = metrics or GatewayMetrics(CollectorRegistry())
         self.policy = policy or CallPolicy(gateway.specs)
 
     def models(self) -> dict[str, Any]:
@@ -62,8 +68,10 @@ class OpenAIFace:
         spec = self.gateway.store.get(name)
         return model_entry(spec.name, spec.provider)
 
-    async def chat(self, body: ChatRequest, caller: str) -> JSONResponse | StreamingResponse:
-        """``POST /v1/chat/completions``."""
+    async def chat(
+        self, body: ChatRequest, caller: str, remote: RemoteParent | None = None
+    ) -> JSONResponse | StreamingResponse:
+        """``POST /v1/chat/completions``; ``remote`` is the caller's span, when it sent one."""
         await self.policy.admit(body.model, caller)  # hook: budgets
         messages = await self.messages(body)
         messages = self.policy.screen_messages(body.model, messages, self.traces)  # hook
@@ -77,14 +85,16 @@ class OpenAIFace:
             return await provider.chat(messages, params)
 
         key = body.model_dump(exclude={"stream", "stream_options", "model"}) | inputs
-        return await self._generate(body, caller, inputs, key, call, opener, chat=True)
+        return await self._generate(body, caller, inputs, key, call, opener, True, remote)
 
     async def completions(
-        self, body: CompletionRequest, caller: str
+        self, body: CompletionRequest, caller: str, remote: RemoteParent | None = None
     ) -> JSONResponse | StreamingResponse:
         """``POST /v1/completions``."""
         await self.policy.admit(body.model, caller)  # hook: budgets
-        prompt = self.policy.screen_text(body.model, body.text(), self.traces, "completion")
+        prompt = body.text()
+        if isinstance(prompt, str):  # token ids are not screened
+            prompt = self.policy.screen_text(body.model, prompt, self.traces, "completion")
         params = body.params()
 
         def opener(provider: Provider) -> AsyncIterator[Delta]:
@@ -94,18 +104,27 @@ class OpenAIFace:
             return await provider.complete(prompt, params)
 
         key = body.model_dump(exclude={"stream", "stream_options", "model"})
-        return await self._generate(body, caller, {"prompt": prompt}, key, call, opener, chat=False)
+        inputs = {"prompt": prompt}
+        return await self._generate(body, caller, inputs, key, call, opener, False, remote)
 
-    async def embeddings(self, body: EmbeddingRequest, caller: str) -> JSONResponse:
+    async def embeddings(
+        self, body: EmbeddingRequest, caller: str, remote: RemoteParent | None = None
+    ) -> JSONResponse:
         """``POST /v1/embeddings``."""
         texts = body.texts()
         await self.policy.admit(body.model, caller)  # hook: budgets
-        with self.traces.call("embed", body.model, {"input": texts}, run_type="embedding") as span:
+        key = {"input": texts, "dimensions": body.dimensions}
+        inputs = {"input": texts}
+        with (
+            self.metrics.call(body.model, "embeddings") as record,
+            self.traces.call("embed", body.model, inputs, "embedding", remote) as span,
+        ):
             reply = await self.gateway.call(
-                body.model, lambda p: p.embed(texts), caller, {"input": texts}
+                body.model, lambda p: p.embed(texts, body.dimensions), caller, key
             )
             span.set_outputs({"count": len(reply.result.vectors)})
             _record_usage(span, reply)
+            _answered(record, reply)
         self._charge(body.model, reply, caller)  # hook: ledger
         vectors = reply.result.vectors
         payload = embeddings_body(body.model, vectors, reply.usage, body.encoding_format)
@@ -135,27 +154,34 @@ class OpenAIFace:
         call: Call[Completion],
         opener: Opener,
         chat: bool,
+        remote: RemoteParent | None,
     ) -> JSONResponse | StreamingResponse:
         operation = "chat" if chat else "completion"
         rid = new_id("chatcmpl" if chat else "cmpl")
         if body.stream and not self._whole(body.model):
-            return await self._stream(body, caller, inputs, opener, chat, rid)
-        with self.traces.call(operation, body.model, inputs) as span:
+            return await self._stream(body, caller, inputs, opener, chat, rid, remote)
+        with (
+            self.metrics.call(body.model, operation) as record,
+            self.traces.call(operation, body.model, inputs, remote=remote) as span,
+        ):
             try:
                 reply = await self.gateway.call(body.model, call, caller, key)
                 self._charge(body.model, reply, caller)  # hook: ledger
                 completion: Completion = self.policy.screen_answer(body.model, reply.result)
             finally:
                 self.policy.annotate(span)  # hook: guardrails on the trace
-            span.set_outputs({"text": completion.text, "finish_reason": completion.finish_reason})
+            span.set_outputs(_outputs(completion))
             _record_usage(span, reply)
+            _answered(record, reply)
         if body.stream:
-            events = _Stream(rid, body, chat).events(_replay(completion))
+            stream = SSEStream(rid, body.model, chat, body.include_usage)
             return StreamingResponse(
-                events, media_type="text/event-stream", headers=_headers(reply)
+                stream.events(replay(completion)),
+                media_type="text/event-stream",
+                headers=_headers(reply),
             )
         build = chat_body if chat else text_body
-        payload = build(rid, body.model, completion.text, completion.finish_reason, reply.usage)
+        payload = build(rid, body.model, completion, reply.usage)
         return JSONResponse(payload, headers=_headers(reply))
 
     async def _stream(
@@ -166,43 +192,49 @@ class OpenAIFace:
         opener: Opener,
         chat: bool,
         rid: str,
+        remote: RemoteParent | None,
     ) -> StreamingResponse:
         operation = "chat" if chat else "completion"
+        record = CallRecord(body.model, operation)
         try:
             served_by, pieces = await self.gateway.stream(body.model, opener, caller)
-        except LanzaError:
-            with self.traces.call(operation, body.model, inputs):
+        except LanzaError as exc:
+            record.error = exc
+            self.metrics.observe(record)
+            with self.traces.call(operation, body.model, inputs, remote=remote):
                 raise
         spec = self.gateway.specs.get(served_by)
-        stream = _Stream(rid, body, chat)
-        stream.caller = caller
-        events = self._traced(stream, pieces, operation, inputs, spec)
+        stream = SSEStream(rid, body.model, chat, body.include_usage)
+        call = (operation, inputs, spec, remote, record, caller)
+        events = self._traced(stream, pieces, call)
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     async def _traced(
-        self,
-        stream: _Stream,
-        pieces: AsyncIterator[Delta],
-        operation: str,
-        inputs: dict[str, Any],
-        spec: LLMDeploymentSpec,
+        self, stream: SSEStream, pieces: AsyncIterator[Delta], call: _StreamCall
     ) -> AsyncIterator[str]:
+        operation, inputs, spec, remote, record, caller = call
         # The span opens and closes inside the response's own task, so its context is whole.
-        with self.traces.call(operation, stream.body.model, inputs) as span:
-            async for event in stream.events(pieces):
-                yield event
-            if stream.error is not None:
-                span.set_error(stream.error)
-            span.set_outputs({"text": "".join(stream.text), "finish_reason": stream.reason})
-            cost = self.gateway.cost(spec, stream.usage)
-            usage = stream.usage
-            span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
-            # hooks: the ledger, and what the guardrails found (a stream is only flagged)
-            self.policy.charge(stream.body.model, spec.name, spec.model, stream.caller, usage, cost)
-            sent = Completion("".join(stream.text), "", usage)
-            self.policy.screen_answer(spec.name, sent, enforce=False)
-            self.policy.annotate(span)
+        try:
+            with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
+                async for event in stream.events(pieces):
+                    yield event
+                if stream.error is not None:
+                    span.set_error(stream.error)
+                span.set_outputs(stream.outputs())
+                cost = self.gateway.cost(spec, stream.usage)
+                usage = stream.usage
+                span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
+                record.answered(spec.name, usage, cost, stream.error)
+                # hooks: the ledger, and what the guardrails found (a stream is only flagged)
+                self.policy.charge(stream.model, spec.name, spec.model, caller, usage, cost)
+                sent = Completion(str(stream.outputs().get("text", "")), "", usage)
+                self.policy.screen_answer(spec.name, sent, enforce=False)
+                self.policy.annotate(span)
+        finally:
+            if stream.first_token_at is not None:
+                record.first_token_s = stream.first_token_at - record.started
+            self.metrics.observe(record)
 
     def _whole(self, deployment: str) -> bool:
         """Whether a stream is generated whole first: to cache it, or to screen it."""
@@ -215,55 +247,28 @@ class OpenAIFace:
             )
 
 
-class _Stream:
-    """Turns deltas into server-sent events and remembers what went by."""
-
-    def __init__(self, rid: str, body: GenerationRequest, chat: bool) -> None:
-        self.rid, self.body, self.chat = rid, body, chat
-        self.text: list[str] = []
-        self.usage = Usage()
-        self.reason: str | None = None
-        self.error: LanzaError | None = None
-        self.caller = "anonymous"
-
-    async def events(self, pieces: AsyncIterator[Delta]) -> AsyncIterator[str]:
-        """Content chunks, a finish chunk, the usage chunk when asked, then ``[DONE]``."""
-        model, first = self.body.model, True
-        try:
-            async for piece in pieces:
-                if piece.text:
-                    self.text.append(piece.text)
-                    yield _sse(chunk_body(self.rid, model, self.chat, piece.text, None, first))
-                    first = False
-                if piece.usage is not None:
-                    self.usage = piece.usage
-                if piece.finish_reason is not None:
-                    self.reason = piece.finish_reason
-                    yield _sse(chunk_body(self.rid, model, self.chat, None, self.reason, first))
-            if self.body.include_usage:
-                yield _sse(self._usage_chunk())
-        except LanzaError as exc:
-            self.error = exc
-            yield _sse({"error": {"message": exc.message, "type": "api_error", "code": exc.code}})
-        yield "data: [DONE]\n\n"
-
-    def _usage_chunk(self) -> dict[str, Any]:
-        chunk = chunk_body(self.rid, self.body.model, self.chat, None, None)
-        return chunk | {"choices": [], "usage": usage_body(self.usage)}
+def _answered(record: CallRecord, reply: Reply) -> None:
+    """Tokens and cost count only what a provider did: a cache hit costs nothing."""
+    if reply.cached:
+        record.answered(reply.served_by, Usage(), None)
+    else:
+        record.answered(reply.served_by, reply.usage, reply.cost_usd)
 
 
-async def _replay(completion: Completion) -> AsyncIterator[Delta]:
-    yield Delta(text=completion.text)
-    yield Delta(finish_reason=completion.finish_reason, usage=completion.usage)
+def _outputs(completion: Completion) -> dict[str, Any]:
+    """What the trace keeps of a completion: text, finish reason, tool calls, other choices."""
+    found: dict[str, Any] = {"text": completion.text, "finish_reason": completion.finish_reason}
+    first = completion.choices()[0]
+    if first.tool_calls:
+        found["tool_calls"] = first.tool_calls
+    if completion.more:
+        found["choices"] = [c.text for c in completion.choices()]
+    return found
 
 
 def model_entry(name: str, provider: str) -> dict[str, Any]:
     """One entry of ``/v1/models``."""
     return {"id": name, "object": "model", "created": 0, "owned_by": f"lanza:{provider}"}
-
-
-def _sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload)}\n\n"
 
 
 def _headers(reply: Reply) -> dict[str, str]:

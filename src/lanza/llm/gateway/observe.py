@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lanza.llm.tracing import Span, Tracer, get_tracer
+from lanza.llm.tracing.propagation import RemoteParent
 
 
 class Traces:
@@ -22,15 +23,25 @@ class Traces:
 
     @contextmanager
     def call(
-        self, operation: str, deployment: str, inputs: dict[str, Any], run_type: str = "llm"
+        self,
+        operation: str,
+        deployment: str,
+        inputs: dict[str, Any],
+        run_type: str = "llm",
+        remote: RemoteParent | None = None,
     ) -> Iterator[Span]:
-        """A span named ``"<operation> <deployment>"``; an error is recorded and re-raised."""
+        """A span named ``"<operation> <deployment>"``; an error is recorded and re-raised.
+
+        ``remote`` is the caller's span (from its request headers): the call's span then
+        joins the caller's trace instead of starting one.
+        """
         tracer = self.tracer or get_tracer()
         with tracer.span(
             f"{operation} {deployment}",
             run_type,
             inputs=inputs,
             metadata={"deployment": deployment},
+            remote=remote,
         ) as current:
             try:
                 yield current

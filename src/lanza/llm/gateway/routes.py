@@ -12,6 +12,9 @@ POST     /api/v1/llm/deployments         create one
 GET/PUT  /api/v1/llm/deployments/{name}  read or replace one
 DELETE   /api/v1/llm/deployments/{name}  delete one
 =======  ==============================  ==========================================
+
+A call carrying ``langsmith-trace`` (with ``baggage``) or W3C ``traceparent`` is traced
+as a child of the caller's span, in the caller's trace.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from lanza.api.auth import bearer, require
 from lanza.llm.gateway.policy import set_user
 from lanza.llm.gateway.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
 from lanza.llm.gateway.store import parse_spec
+from lanza.llm.tracing.propagation import remote_parent
 from lanza.security.keys import KeyInfo
 
 if TYPE_CHECKING:
@@ -66,15 +70,18 @@ def openai_router() -> APIRouter:
     @router.post("/chat/completions", summary="Chat completion (OpenAI)")
     async def chat(request: Request, body: ChatRequest, key: Caller) -> Response:
         set_user(request.headers.get("x-lanza-user"))  # hook: sticky prompt experiments
-        return await _llm(request).face.chat(body, caller_of(request, key))
+        remote = remote_parent(request.headers)
+        return await _llm(request).face.chat(body, caller_of(request, key), remote)
 
     @router.post("/completions", summary="Text completion (OpenAI)")
     async def completions(request: Request, body: CompletionRequest, key: Caller) -> Response:
-        return await _llm(request).face.completions(body, caller_of(request, key))
+        remote = remote_parent(request.headers)
+        return await _llm(request).face.completions(body, caller_of(request, key), remote)
 
     @router.post("/embeddings", summary="Embeddings (OpenAI)")
     async def embeddings(request: Request, body: EmbeddingRequest, key: Caller) -> Response:
-        return await _llm(request).face.embeddings(body, caller_of(request, key))
+        remote = remote_parent(request.headers)
+        return await _llm(request).face.embeddings(body, caller_of(request, key), remote)
 
     return router
 

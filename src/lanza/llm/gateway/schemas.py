@@ -17,7 +17,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from lanza.errors import InvalidInputError
-from lanza.llm.providers.base import ChatMessage, GenerationParams, Usage
+from lanza.llm.providers.base import (
+    ChatMessage,
+    Choice,
+    Completion,
+    Delta,
+    EmbeddingInput,
+    GenerationParams,
+    Prompt,
+    Usage,
+)
 
 LANZA_FIELDS = {"model", "messages", "prompt", "variables", "stream", "stream_options", "input"}
 KNOWN = {"max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "n"}
@@ -41,7 +50,7 @@ class GenerationRequest(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     stop: str | list[str] | None = None
     seed: int | None = None
-    n: int = Field(1, ge=1, le=1, description="lanza answers one choice per request.")
+    n: int = Field(1, ge=1, le=128, description="How many choices to generate.")
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -57,6 +66,7 @@ class GenerationRequest(BaseModel):
             top_p=self.top_p,
             stop=stop,
             seed=self.seed,
+            n=self.n,
             extra=extra,
         )
 
@@ -75,17 +85,15 @@ class ChatRequest(GenerationRequest):
 
 
 class CompletionRequest(GenerationRequest):
-    """``POST /v1/completions`` (one prompt string)."""
+    """``POST /v1/completions``: text or token ids, one prompt or several."""
 
-    prompt: str | list[str]
+    prompt: str | list[str] | list[int] | list[list[int]]
 
-    def text(self) -> str:
-        """The prompt; a list must hold exactly one string."""
-        if isinstance(self.prompt, str):
-            return self.prompt
-        if len(self.prompt) != 1:
-            raise InvalidInputError("Field 'prompt': lanza takes one prompt per request.")
-        return self.prompt[0]
+    def text(self) -> Prompt:
+        """The prompt as given; an empty list is refused."""
+        if isinstance(self.prompt, list) and not self.prompt:
+            raise InvalidInputError("Field 'prompt': give a text or token ids.")
+        return self.prompt
 
 
 class EmbeddingRequest(BaseModel):
@@ -94,17 +102,21 @@ class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str
-    input: str | list[str]
+    input: str | list[str] | list[int] | list[list[int]]
     encoding_format: str = "float"
+    dimensions: int | None = Field(None, ge=1)
 
-    def texts(self) -> list[str]:
-        """The inputs as a list of strings."""
-        texts = [self.input] if isinstance(self.input, str) else list(self.input)
-        if not texts:
+    def texts(self) -> EmbeddingInput:
+        """The inputs as a list: texts, or token-id lists (one list of ints is one input)."""
+        if isinstance(self.input, str):
+            return [self.input]
+        if not self.input:
             raise InvalidInputError("Field 'input': give at least one text.")
         if self.encoding_format not in ("float", "base64"):
             raise InvalidInputError("Field 'encoding_format': use 'float' or 'base64'.")
-        return texts
+        if isinstance(self.input[0], int):
+            return [[int(i) for i in self.input if isinstance(i, int)]]
+        return self.input
 
 
 def new_id(prefix: str) -> str:
@@ -121,43 +133,64 @@ def usage_body(usage: Usage) -> dict[str, int]:
     }
 
 
-def chat_body(rid: str, model: str, text: str, reason: str, usage: Usage) -> dict[str, Any]:
-    """A ``chat.completion``."""
-    choice = {
-        "index": 0,
-        "message": {"role": "assistant", "content": text},
-        "finish_reason": reason,
-        "logprobs": None,
-    }
+def chat_body(rid: str, model: str, completion: Completion, usage: Usage) -> dict[str, Any]:
+    """A ``chat.completion`` with every choice, tool calls and log probabilities included."""
+    choices = [
+        {
+            "index": i,
+            "message": {"role": "assistant", "content": _content(c)} | c.message,
+            "finish_reason": c.finish_reason,
+            "logprobs": c.logprobs,
+        }
+        for i, c in enumerate(completion.choices())
+    ]
     return _envelope(rid, "chat.completion", model) | {
-        "choices": [choice],
+        "choices": choices,
         "usage": usage_body(usage),
     }
 
 
-def text_body(rid: str, model: str, text: str, reason: str, usage: Usage) -> dict[str, Any]:
-    """A ``text_completion``."""
-    choice = {"index": 0, "text": text, "finish_reason": reason, "logprobs": None}
+def text_body(rid: str, model: str, completion: Completion, usage: Usage) -> dict[str, Any]:
+    """A ``text_completion`` with every choice."""
+    choices = [
+        {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": c.logprobs}
+        for i, c in enumerate(completion.choices())
+    ]
     return _envelope(rid, "text_completion", model) | {
-        "choices": [choice],
+        "choices": choices,
         "usage": usage_body(usage),
     }
 
 
 def chunk_body(
-    rid: str, model: str, chat: bool, text: str | None, reason: str | None, first: bool = False
+    rid: str, model: str, chat: bool, piece: Delta, first: bool = False
 ) -> dict[str, Any]:
-    """One streamed chunk; ``text=None`` with no reason is the usage-only chunk's frame."""
+    """One streamed chunk for one choice: its content, tool-call fragments or finish."""
     if chat:
-        delta: dict[str, Any] = {"content": text} if text is not None else {}
-        if first:
-            delta["role"] = "assistant"
-        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": reason}
+        delta: dict[str, Any] = {"role": "assistant"} if first else {}
+        if piece.text or first:
+            delta["content"] = piece.text or (None if piece.tool_calls else "")
+        if piece.tool_calls:
+            delta["tool_calls"] = piece.tool_calls
+        delta |= piece.message
+        choice: dict[str, Any] = {"index": piece.index, "delta": delta}
         kind = "chat.completion.chunk"
     else:
-        choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
+        choice = {"index": piece.index, "text": piece.text}
         kind = "text_completion"
+    choice |= {"finish_reason": piece.finish_reason, "logprobs": piece.logprobs}
     return _envelope(rid, kind, model) | {"choices": [choice]}
+
+
+def usage_chunk(rid: str, model: str, chat: bool, usage: Usage) -> dict[str, Any]:
+    """The last chunk when ``stream_options.include_usage``: no choices, the usage."""
+    kind = "chat.completion.chunk" if chat else "text_completion"
+    return _envelope(rid, kind, model) | {"choices": [], "usage": usage_body(usage)}
+
+
+def _content(choice: Choice) -> str | None:
+    """OpenAI writes ``content: null`` when a message holds only tool calls."""
+    return None if not choice.text and choice.tool_calls else choice.text
 
 
 def embeddings_body(

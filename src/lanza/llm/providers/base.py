@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from lanza.errors import InvalidInputError, LanzaError
 
+Prompt = str | list[str] | list[int] | list[list[int]]
+"""A completion prompt: text, or token ids, one or several."""
+EmbeddingInput = list[str] | list[list[int]]
+"""Texts or token-id lists to embed."""
+
 
 class ChatMessage(BaseModel):
     """One message of a conversation, as the OpenAI API writes it."""
@@ -43,6 +48,7 @@ class GenerationParams:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    n: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,21 +71,74 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One generated answer; ``message`` holds what the wire adds to the text.
+
+    ``message`` carries an upstream's message fields other than role and content
+    (``tool_calls``, ``refusal``, ``annotations``, ...) so that they reach the caller whole.
+    """
+
+    text: str
+    finish_reason: str
+    message: dict[str, Any] = field(default_factory=dict)
+    logprobs: Any = None
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]] | None:
+        """The tool calls the model asked for, if any."""
+        calls = self.message.get("tool_calls")
+        return calls if isinstance(calls, list) and calls else None
+
+
+@dataclass(frozen=True)
 class Completion:
-    """A finished generation."""
+    """A finished generation: its first choice, and the others when ``n`` asked for more."""
 
     text: str
     finish_reason: str
     usage: Usage
+    message: dict[str, Any] = field(default_factory=dict)
+    logprobs: Any = None
+    more: tuple[Choice, ...] = ()
+
+    def choices(self) -> list[Choice]:
+        """Every choice, in order."""
+        return [Choice(self.text, self.finish_reason, self.message, self.logprobs), *self.more]
+
+    @classmethod
+    def of(cls, choices: list[Choice], usage: Usage) -> Completion:
+        """A completion from its choices (at least one)."""
+        first = choices[0]
+        return cls(
+            first.text,
+            first.finish_reason,
+            usage,
+            first.message,
+            first.logprobs,
+            tuple(choices[1:]),
+        )
 
 
 @dataclass(frozen=True)
 class Delta:
-    """One streamed piece: text, then at the end a finish reason and the usage."""
+    """One streamed piece of choice ``index``: text, then a finish reason; the usage last.
+
+    ``tool_calls`` are the wire's tool-call fragments (each with its own ``index``);
+    ``message`` carries other delta fields (``refusal``, ...) unchanged.
+    """
 
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    index: int = 0
+    tool_calls: list[dict[str, Any]] | None = None
+    logprobs: Any = None
+    message: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_content(self) -> bool:
+        """Whether the piece carries anything for the caller besides the end."""
+        return bool(self.text or self.tool_calls or self.logprobs or self.message)
 
 
 @dataclass(frozen=True)
@@ -95,9 +154,12 @@ class ProviderError(LanzaError):
 
     code = "provider_error"
 
-    def __init__(self, message: str, status_code: int = 502) -> None:
+    def __init__(
+        self, message: str, status_code: int = 502, upstream: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.upstream = upstream
 
     @property
     def retryable(self) -> bool:
@@ -127,13 +189,13 @@ class Provider(ABC):
         """Answer a conversation piece by piece; the last delta has the usage."""
 
     @abstractmethod
-    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
+    async def complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
         """Continue a text."""
 
     @abstractmethod
-    def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+    def stream_complete(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[Delta]:
         """Continue a text piece by piece."""
 
-    async def embed(self, inputs: list[str]) -> Embeddings:
-        """Vectors for texts; only embedding providers have them."""
+    async def embed(self, inputs: EmbeddingInput, dimensions: int | None = None) -> Embeddings:
+        """Vectors for texts (or token ids), ``dimensions`` long when given."""
         raise InvalidInputError(f"A '{self.kind}' deployment does not make embeddings.")

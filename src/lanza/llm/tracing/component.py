@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.component import Component
+from lanza.llm.gateway.pricing import PriceTable
+from lanza.llm.providers.base import Usage
 from lanza.llm.tracing.langsmith import langsmith_router
 from lanza.llm.tracing.mlflow_export import MlflowExporter
 from lanza.llm.tracing.otlp import otlp_router
@@ -41,7 +43,13 @@ class TracingComponent(Component):
         self.failed_exports = 0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._store = TraceStore(workspace.database)
+        prices = PriceTable.load(workspace.settings.llm.prices_path)
+
+        def price(model: str, prompt: int, completion: int) -> float | None:
+            return prices.cost(model, Usage(prompt, completion))
+
+        # Spans with a model in the price table and their tokens get a cost when written.
+        self._store = TraceStore(workspace.database, price)
         self._tracer: Tracer | None = None
 
     def install(self, app: FastAPI) -> None:

@@ -11,6 +11,14 @@ POST     /langsmith/runs/batch        predict   {"post": [...], "patch": [...]}
 POST     /langsmith/runs              predict   one run
 PATCH    /langsmith/runs/{run_id}     predict   the end of a run: outputs, error, end time
 POST     /langsmith/feedback          predict   a score or comment on a run
+GET      /langsmith/runs/{run_id}     read      one run
+POST     /langsmith/runs/query        read      runs by project, ids, trace, filters
+GET      /langsmith/sessions          read      projects, by name or id
+GET      /langsmith/sessions/{id}     read      one project
+GET      /langsmith/feedback          read      feedback by run and key
+GET      /langsmith/feedback/{id}     read      one feedback
+PATCH    /langsmith/feedback/{id}     predict   change its score, value, correction, comment
+DELETE   /langsmith/feedback/{id}     predict   remove it
 =======  ===========================  ========  =======================================
 
 Posts and patches of one run are merged by run id in the store, in whatever requests
@@ -19,19 +27,21 @@ they arrive.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from lanza import __version__
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError
 from lanza.llm.tracing.bodies import inflate, load_json, multipart, zstd_available
+from lanza.llm.tracing.langsmith_read import LangSmithReader
 from lanza.llm.tracing.queries import TraceReader
 from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
 from lanza.llm.tracing.store import TraceStore
 
+_Many = Annotated[list[str] | None, Query()]
 _RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
 
 
@@ -97,7 +107,63 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
         payload = load_json(await request.body(), "feedback")
         return await _feedback(reader, payload)
 
+    _read_routes(router, LangSmithReader(reader.database))
     return router
+
+
+def _read_routes(router: APIRouter, runs: LangSmithReader) -> None:
+    """What the SDK's ``Client`` reads: runs, projects (sessions) and feedback."""
+    read = [Depends(require("read"))]
+
+    @router.post("/runs/query", dependencies=read, summary="Query runs")
+    async def query_runs(request: Request) -> dict[str, Any]:
+        body = load_json(await request.body(), "run query")
+        if not isinstance(body, dict):
+            raise InvalidInputError("A run query is a JSON object.")
+        return await run_in_threadpool(runs.query, body)
+
+    @router.get("/runs/{run_id}", dependencies=read, summary="One run")
+    async def read_run(run_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(runs.run, run_id)
+
+    @router.get("/sessions", dependencies=read, summary="Projects")
+    async def list_sessions(
+        name: str | None = None,
+        name_contains: str | None = None,
+        id: _Many = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        return await run_in_threadpool(runs.projects, name, name_contains, id or [], limit, offset)
+
+    @router.get("/sessions/{session_id}", dependencies=read, summary="One project")
+    async def read_session(session_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(runs.project, session_id)
+
+    @router.get("/feedback", dependencies=read, summary="Feedback")
+    async def list_feedback(
+        run: _Many = None,
+        key: _Many = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        return await run_in_threadpool(runs.feedback, run or [], key or [], limit, offset)
+
+    @router.get("/feedback/{feedback_id}", dependencies=read, summary="One feedback")
+    async def read_feedback(feedback_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(runs.feedback_item, feedback_id)
+
+    write = [Depends(require("predict"))]
+
+    @router.patch("/feedback/{feedback_id}", dependencies=write, summary="Change a feedback")
+    async def update_feedback(feedback_id: str, request: Request) -> dict[str, Any]:
+        changes = load_json(await request.body(), "feedback update")
+        return await run_in_threadpool(runs.update_feedback, feedback_id, changes)
+
+    @router.delete("/feedback/{feedback_id}", dependencies=write, summary="Remove a feedback")
+    async def delete_feedback(feedback_id: str) -> dict[str, Any]:
+        await run_in_threadpool(runs.delete_feedback, feedback_id)
+        return {}
 
 
 async def _feedback(reader: TraceReader, payload: Any) -> dict[str, Any]:

@@ -1,16 +1,14 @@
 """OTLP/HTTP trace ingest at ``POST /otlp/v1/traces`` (JSON or protobuf, maybe gzipped).
 
-OpenTelemetry GenAI attributes become lanza's fields: ``gen_ai.operation.name`` picks
-the run type, ``gen_ai.request.model``/``gen_ai.response.model`` the model,
-``gen_ai.usage.input_tokens``/``output_tokens`` the tokens, ``gen_ai.input.messages``/
-``gen_ai.output.messages`` (or the older ``gen_ai.prompt``/``gen_ai.completion``) the
-inputs and outputs. Other attributes and the resource's are kept as metadata.
+What an LLM span says (run type, model, tokens, inputs, outputs) is read in the
+OpenTelemetry GenAI, OpenInference and OpenLLMetry dialects (``genai.py``); other
+attributes and the resource's ``service.name`` are kept as metadata. The store prices a
+span whose model is in the price table and whose tokens are known.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,26 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError, UnsupportedMediaTypeError
 from lanza.llm.tracing.bodies import inflate, load_json
+from lanza.llm.tracing.genai import read_genai
 from lanza.llm.tracing.records import SpanRecord
 from lanza.llm.tracing.store import TraceStore
 
 PROTOBUF = "application/x-protobuf"
-_RUN_TYPES = {
-    "chat": "llm",
-    "text_completion": "llm",
-    "generate_content": "llm",
-    "embeddings": "embedding",
-    "execute_tool": "tool",
-    "invoke_agent": "chain",
-    "create_agent": "chain",
-}
-_KINDS = {"llm", "chain", "tool", "retriever", "embedding", "prompt", "parser"}
-_MAPPED = {
-    *("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.response.model"),
-    *("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens"),
-    *("gen_ai.usage.completion_tokens", "gen_ai.input.messages", "gen_ai.output.messages"),
-    *("gen_ai.prompt", "gen_ai.completion", "openinference.span.kind"),
-}
 
 
 def otlp_router(store: TraceStore) -> APIRouter:
@@ -86,38 +69,29 @@ def _record(item: dict[str, Any], resource: dict[str, Any], ids: str) -> SpanRec
     span_id, trace_id = _id(item.get("spanId"), ids), _id(item.get("traceId"), ids)
     if not span_id or not trace_id:
         raise InvalidInputError("Every OTLP span needs a 'traceId' and a 'spanId'.")
-    operation = str(attributes.get("gen_ai.operation.name", ""))
-    kind = str(attributes.get("openinference.span.kind", "")).lower()
-    metadata = {k: v for k, v in attributes.items() if k not in _MAPPED}
+    events = [
+        {"name": e.get("name"), "attributes": _attributes(e.get("attributes"))}
+        for e in item.get("events") or []
+    ]
+    genai = read_genai(attributes, events)
+    metadata = genai.metadata
     if "service.name" in resource:
         metadata["service.name"] = resource["service.name"]
-    prompt = attributes.get(
-        "gen_ai.usage.input_tokens", attributes.get("gen_ai.usage.prompt_tokens")
-    )
-    completion = attributes.get(
-        "gen_ai.usage.output_tokens", attributes.get("gen_ai.usage.completion_tokens")
-    )
-    inputs = attributes.get("gen_ai.input.messages", attributes.get("gen_ai.prompt"))
-    outputs = attributes.get("gen_ai.output.messages", attributes.get("gen_ai.completion"))
-    if operation:
-        metadata["gen_ai.operation.name"] = operation
     return SpanRecord(
         id=span_id,
         trace_id=trace_id,
         parent_id=_id(item.get("parentSpanId"), ids) or None,
-        name=str(item.get("name") or operation or "span"),
-        run_type=_RUN_TYPES.get(operation, kind if kind in _KINDS else "chain"),
+        name=str(item.get("name") or metadata.get("gen_ai.operation.name") or "span"),
+        run_type=genai.run_type or "chain",
         start_time=_seconds(item.get("startTimeUnixNano")),
         end_time=_seconds(item.get("endTimeUnixNano")),
-        inputs=None if inputs is None else {"messages": _maybe_json(inputs)},
-        outputs=None if outputs is None else {"messages": _maybe_json(outputs)},
+        inputs=genai.inputs,
+        outputs=genai.outputs,
         error=_error(item),
         metadata=metadata,
-        model=_text(
-            attributes.get("gen_ai.response.model", attributes.get("gen_ai.request.model"))
-        ),
-        prompt_tokens=int(prompt) if prompt is not None else None,
-        completion_tokens=int(completion) if completion is not None else None,
+        model=genai.model,
+        prompt_tokens=genai.prompt_tokens,
+        completion_tokens=genai.completion_tokens,
         source="otlp",
     )
 
@@ -169,22 +143,9 @@ def _seconds(nanos: Any) -> float | None:
     return int(nanos) / 1e9 if nanos not in (None, "", 0, "0") else None
 
 
-def _maybe_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _decode_protobuf(body: bytes) -> dict[str, Any]:
-    from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
-    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+    from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped,unused-ignore]
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped,unused-ignore]
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )

@@ -40,6 +40,9 @@ class FeedbackIn(BaseModel):
     comment: str | None = None
     correction: Any = None
     run_id: str | None = Field(default=None, max_length=64)
+    id: str | None = Field(
+        default=None, max_length=64, description="Kept when the caller names it."
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> FeedbackIn:
@@ -112,7 +115,7 @@ class TraceReader:
     ) -> dict[str, Any]:
         """Attach feedback to a trace (that must exist, if ``require_trace``)."""
         row = TraceFeedback(
-            id=uuid.uuid4().hex,
+            id=feedback.id or uuid.uuid4().hex,
             trace_id=trace_id,
             run_id=feedback.run_id,
             key=feedback.key,
@@ -125,6 +128,8 @@ class TraceReader:
         with self.database.session() as session:
             if require_trace and session.get(TraceSummary, trace_id) is None:
                 raise NotFoundError(f"There is no trace '{trace_id}'.")
+            # A named feedback sent twice (a client's retry) is one feedback.
+            row = session.merge(row) if feedback.id else row
             session.add(row)
         return feedback_view(row)
 

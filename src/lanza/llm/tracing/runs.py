@@ -66,6 +66,7 @@ def feedback_from_run_api(payload: Any) -> tuple[str | None, FeedbackIn]:
             comment=payload.get("comment"),
             correction=payload.get("correction"),
             run_id=str(payload["run_id"]) if payload.get("run_id") else None,
+            id=str(payload["id"]) if payload.get("id") else None,
         )
     except ValidationError as exc:
         raise InvalidInputError(f"Feedback cannot be read: {exc.errors()[0]['msg']}.") from exc

@@ -29,6 +29,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
+from lanza.llm.tracing.propagation import RemoteParent
 from lanza.llm.tracing.span import Span
 from lanza.llm.tracing.worker import Redactor, SpanSink, SpanWorker, TracerStats
 
@@ -100,9 +101,14 @@ class Tracer:
         inputs: dict[str, Any] | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        remote: RemoteParent | None = None,
     ) -> _Scope:
-        """A context manager for one span, child of the current one."""
-        return _Scope(self, (name, run_type, inputs, tags, metadata))
+        """A context manager for one span, child of the current one.
+
+        With no current span, ``remote`` (a caller's span, from request headers) is the
+        parent: the span joins the caller's trace, and is always recorded.
+        """
+        return _Scope(self, (name, run_type, inputs, tags, metadata, remote))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every finished span is written; False on timeout."""
@@ -120,10 +126,20 @@ class Tracer:
         inputs: dict[str, Any] | None,
         tags: list[str] | None,
         metadata: dict[str, Any] | None,
+        remote: RemoteParent | None = None,
     ) -> tuple[Span, Token[Span | None] | None]:
         parent = _current.get()
         if self._worker is None:
             return self._unsampled, None
+        if parent is None and remote is not None:
+            opened = Span(name, run_type, None, recording=True)
+            opened.trace_id, opened.parent_id = remote.trace_id, remote.parent_id
+            opened.inputs = inputs
+            opened.tags = [*remote.tags, *(tags or [])]
+            opened.metadata = {**remote.metadata, **(metadata or {})}
+            if remote.project:
+                opened.metadata["project"] = remote.project
+            return opened, _current.set(opened)
         if parent is None:
             if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
                 return self._unsampled, _current.set(self._unsampled)

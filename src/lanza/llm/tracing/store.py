@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -44,11 +44,20 @@ _SUMMARY_COLUMNS = (
 )
 
 
-class TraceStore:
-    """Writes spans and their traces' summaries; one instance per database."""
+Pricer = Callable[[str, int, int], float | None]
+"""USD for a model's prompt and completion tokens, or None when the model is not priced."""
 
-    def __init__(self, database: Database) -> None:
+
+class TraceStore:
+    """Writes spans and their traces' summaries; one instance per database.
+
+    With ``price``, a span that knows its model and tokens but not its cost (an OTLP
+    span, a LangSmith run whose tokens came in its patch) is priced when written.
+    """
+
+    def __init__(self, database: Database, price: Pricer | None = None) -> None:
         self.database = database
+        self.price = price
         # One writer at a time: a post and its patch in two concurrent requests must merge,
         # not race to insert the same id (and sqlite takes one writer anyway).
         self._lock = threading.Lock()
@@ -68,15 +77,31 @@ class TraceStore:
             for span_id, record in batch.items():
                 row = existing.get(span_id)
                 if row is None:
-                    fresh.append(_new_row(record))
+                    fresh.append(self._priced(_new_row(record)))
                 else:
                     _merge_row(row, record)
+                    if row.cost_usd is None:
+                        row.cost_usd = self._cost(
+                            row.model, row.prompt_tokens, row.completion_tokens
+                        )
             if fresh:
                 _bulk_insert(session, _SPANS, fresh)
             session.flush()
             traces = {record.trace_id for record in batch.values()}
             _summarise(session, traces, fresh)
         return len(traces)
+
+    def _priced(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row["cost_usd"] is None:
+            row["cost_usd"] = self._cost(
+                row["model"], row["prompt_tokens"], row["completion_tokens"]
+            )
+        return row
+
+    def _cost(self, model: str | None, prompt: int | None, completion: int | None) -> float | None:
+        if self.price is None or not model or prompt is None:
+            return None
+        return self.price(model, prompt, completion or 0)
 
 
 def _merge_batch(records: Iterable[SpanRecord]) -> dict[str, SpanRecord]:
