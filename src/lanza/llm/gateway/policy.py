@@ -145,13 +145,22 @@ class CallPolicy:
         rails = self.rails(deployment)
         if not rails.active or "output" not in rails.sides:
             return completion
-        result = screen(completion.text, rails, "output")
+        first = self._answer(deployment, completion.text, rails, enforce)
+        # Every choice of an ``n`` > 1 request is screened like the first.
+        more = tuple(
+            dataclasses.replace(c, text=self._answer(deployment, c.text, rails, enforce))
+            for c in completion.more
+        )
+        return dataclasses.replace(completion, text=first, more=more)
+
+    def _answer(self, deployment: str, text: str, rails: Guardrails, enforce: bool) -> str:
+        result = screen(text, rails, "output")
         self._keep(result.findings)
         if result.blocked is not None and enforce:
             raise GuardrailBlockedError(
                 f"The answer of '{deployment}' was blocked by its guardrail: {result.blocked}."
             )
-        return dataclasses.replace(completion, text=result.text)
+        return result.text
 
     def annotate(self, span: Span) -> None:
         """Put what the guardrails did, and the prompt version, on the call's span."""
