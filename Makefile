@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench clean install browser
+.PHONY: demo test test-fast lint format bench clean install browser protos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ format: $(STAMP)
 ## bench: the benchmarks against named peers (not part of the tests)
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## protos: regenerate the gRPC messages of Open Inference v2 from their .proto
+protos: $(STAMP)
+	$(PY) -m grpc_tools.protoc -Isrc/lanza/api/grpc --python_out=src/lanza/api/grpc \
+		--pyi_out=src/lanza/api/grpc src/lanza/api/grpc/open_inference.proto
 
 clean:
 	rm -rf $(VENV) .lanza .pytest_cache .mypy_cache .ruff_cache

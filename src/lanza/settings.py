@@ -30,6 +30,15 @@ class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, description="Port to listen on (Cloud Run's PORT is honoured).")
     workers: int = Field(1, ge=1, description="Server processes sharing the database.")
+    grpc_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description=(
+            "Port for Open Inference v2 over gRPC; `lanza serve` sets 8081 unless told "
+            "--grpc-port 0. None or 0: no gRPC."
+        ),
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest request body accepted.")
     insecure: bool = Field(False, description="Allow a public interface without API keys.")
     request_timeout_s: float = Field(30.0, description="Deadline for one prediction request.")

@@ -6,6 +6,7 @@ Route table (each component's module lists its routes):
 component              routes
 =====================  ==============================================================
 ops                    GET /healthz, /readyz, /metrics
+grpc                   inference.GRPCInferenceService on server.grpc_port (when set)
 serving                /api/v1/deployments[...], /api/v1/models[...],
                        MLflow /invocations /ping /deployments/{name}/invocations,
                        Open Inference v2 /v2/..., Vertex AI AIP_* routes
@@ -128,6 +129,10 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
 
     serving = ServingComponent(workspace, metrics)
     components: list[Component] = [serving]
+    if workspace.settings.server.grpc_port:
+        from lanza.api.grpc.face import GrpcComponent
+
+        components.append(GrpcComponent(serving, workspace.settings.server))
     monitoring = MonitoringComponent(workspace, metrics, serving)
     components.append(monitoring)
     components.append(PagesComponent(workspace, serving, monitoring))

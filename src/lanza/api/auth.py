@@ -72,6 +72,24 @@ class Guard:
         self._seen[secret] = (time.monotonic(), info)
         return info
 
+    def admit(self, secret: str | None, role: Role) -> KeyInfo | None:
+        """The key that may act as ``role`` (``None`` when keys are off); raises 401 for a
+        missing or wrong key, 403 for a role too low, 429 past the key's rate."""
+        if not self.keys_required():
+            return None
+        if secret is None:
+            raise UnauthorizedError(
+                "This route needs an API key: send 'Authorization: Bearer <key>'."
+            )
+        info = self.identify(secret)
+        if info is None:
+            raise UnauthorizedError("The API key is not valid or has been revoked.")
+        if not allows(info.role, role):
+            raise ForbiddenError(f"This route needs a '{role}' key; this key is '{info.role}'.")
+        if self.rpm:
+            self.limiter.acquire(f"key {info.name}", info.id, self.rpm)
+        return info
+
     def audit(self, actor: str, action: str, path: str, status: int) -> None:
         """Record one mutating action."""
         with self.database.session() as session:

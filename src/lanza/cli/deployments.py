@@ -74,6 +74,9 @@ def deploy_command(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment of a registered model.
@@ -91,6 +94,7 @@ def deploy_command(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        extra_columns=extra_columns,
     )
     spec = _validated(DeploymentSpec, fields)
     state(ctx).workspace().registry.resolve(spec.routes[0].model)
@@ -147,6 +151,9 @@ def update(
     max_batch_size: Annotated[int | None, typer.Option(help="1 turns batching off.")] = None,
     max_delay_ms: Annotated[float | None, typer.Option(help="Wait for a batch to fill.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    extra_columns: Annotated[
+        str | None, typer.Option(help="Columns the model does not take: refuse or ignore.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a deployment; a running server swaps to it with no failed request.
@@ -163,6 +170,7 @@ def update(
         max_batch_size=max_batch_size,
         max_delay_ms=max_delay_ms,
         device=device,
+        extra_columns=extra_columns,
     )
     change = _validated(DeploymentUpdate, fields)
     spec = change.apply(store.get(name).spec)

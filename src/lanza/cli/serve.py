@@ -19,16 +19,22 @@ def serve_command(
         int | None, typer.Option(help="Port [default: $AIP_HTTP_PORT, $PORT or 8000].")
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Server processes.")] = None,
+    grpc_port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="Open Inference v2 over gRPC; 0 turns it off."),
+    ] = 8081,
     insecure: Annotated[
         bool, typer.Option(help="Allow a public interface with no API keys.")
     ] = False,
 ) -> None:
-    """Serve deployments over HTTP: native API, MLflow, Open Inference v2, Vertex AI.
+    """Serve deployments over HTTP (native API, MLflow, Open Inference v2, Vertex AI) and
+    Open Inference v2 over gRPC.
 
-    Example: lanza serve --port 8000 --workers 2
+    Example: lanza serve --port 8000 --grpc-port 8081 --workers 2
     """
     cli = state(ctx)
     _export(cli.overrides, host, port, workers, insecure)
+    os.environ["LANZA_SERVER__GRPC_PORT"] = str(grpc_port)
     run_server(cli.workspace())
 
 
@@ -79,7 +85,8 @@ def run_server(workspace: object, banner: str | None = None) -> None:
     console.print(
         banner
         or f"lanza serving on http://{server.host}:{server.port} "
-        f"(docs at /docs, {server.workers} worker(s))",
+        + (f"and gRPC {server.host}:{server.grpc_port} " if server.grpc_port else "")
+        + f"(docs at /docs, {server.workers} worker(s))",
         soft_wrap=True,
     )
     uvicorn.run(

@@ -192,7 +192,8 @@ def _numeric_in_float64(model: Any, rewrites: list[str]) -> None:
         mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(width)
         scale = scaler.scale_ if scaler.scale_ is not None else np.ones(width)
         first.transformers_[index] = (name, NumericSteps(fill, mean, scale), columns)
-        rewrites.append(f"{name}: numbers imputed and scaled in float64, as scikit-learn does")
+        path = f"{model.steps[0][0]}.{name}" if hasattr(model, "steps") else name
+        rewrites.append(f"{path}: numbers imputed and scaled in float64, as scikit-learn does")
 
 
 def _walk(model: Any, path: str = "") -> list[tuple[str, Any]]:

@@ -10,7 +10,7 @@ import asyncio
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,13 +26,23 @@ class PredictionError(LanzaError):
     code = "prediction_error"
 
 
+Layout = Literal["array", "records", "columns"]
+
+
 @dataclass
 class Prediction:
-    """Model outputs for a frame: one prediction per row, and class probabilities if known."""
+    """Model outputs for a frame: one prediction per row, and class probabilities if known.
+
+    ``layout`` and ``names`` keep what a pyfunc model returned, so the MLflow face answers
+    as ``mlflow models serve`` does: ``records`` for a DataFrame or a named Series (one
+    name per column of ``values``), ``columns`` for a dict of arrays, ``array`` otherwise.
+    """
 
     values: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None = None
     classes: list[Any] | None = field(default=None)
+    layout: Layout = "array"
+    names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -40,11 +50,25 @@ class Prediction:
     def slice(self, start: int, stop: int) -> Prediction:
         """The outputs for rows ``start:stop``."""
         probabilities = None if self.probabilities is None else self.probabilities[start:stop]
-        return Prediction(self.values[start:stop], probabilities, self.classes)
+        return Prediction(
+            self.values[start:stop], probabilities, self.classes, self.layout, self.names
+        )
 
     def to_list(self) -> list[Any]:
         """Predictions as JSON-ready Python values."""
         return [_plain(v) for v in self.values.tolist()]
+
+    def to_mlflow(self) -> Any:
+        """Predictions in the shape ``mlflow models serve`` gives them."""
+        rows = self.to_list()
+        if self.layout == "array" or not self.names:
+            return rows
+        names = self.names
+        if self.values.ndim == 1:
+            rows = [[v] for v in rows]
+        if self.layout == "records":
+            return [dict(zip(names, row, strict=False)) for row in rows]
+        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
 
 class ModelRuntime(ABC):
@@ -54,10 +78,19 @@ class ModelRuntime(ABC):
     version: str = ""
     schema: InputSchema
     device: str = "cpu"
+    # numpy dtype name of the predictions when known before any (metadata describes it)
+    output_dtype: str | None = None
 
     @abstractmethod
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         """Predict synchronously on a frame already validated against ``schema``."""
+
+    def predict_with_params(
+        self, frame: pd.DataFrame, probabilities: bool, params: dict[str, Any]
+    ) -> Prediction:
+        """Predict with inference params (checked against the params schema already); only
+        pyfunc models take them, others ignore them as MLflow's own flavours do."""
+        return self.predict_frame(frame, probabilities)
 
     async def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         """Predict off the event loop."""

@@ -49,6 +49,7 @@ class OnnxRuntime(ModelRuntime):
         self.session = open_session(self.model_bytes, threads)
         self.schema = schema or InputSchema(())
         self.classes = classes
+        self.output_dtype = None if classes is None else np.asarray(classes).dtype.name
         self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
 

@@ -33,10 +33,34 @@ class Column:
 
 
 @dataclass(frozen=True)
+class TensorSpec:
+    """One tensor input of a model logged with a tensor signature (a numpy input example).
+
+    ``name`` is ``None`` for the single unnamed tensor; ``shape`` has -1 where any size
+    goes (the first dimension is the rows).
+    """
+
+    name: str | None
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        """The name requests use for this tensor (``input`` when it has none)."""
+        return self.name or "input"
+
+
+@dataclass(frozen=True)
 class InputSchema:
-    """The columns a model takes, in order."""
+    """The columns a model takes, in order; or its tensors; and its params schema.
+
+    ``params`` is the signature's params schema as MLflow writes it (JSON text), or
+    ``None`` when the model takes no params.
+    """
 
     columns: tuple[Column, ...]
+    tensors: tuple[TensorSpec, ...] = ()
+    params: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -45,18 +69,32 @@ class InputSchema:
 
     @classmethod
     def from_signature(cls, signature: Any) -> InputSchema | None:
-        """Read a column-based MLflow signature; ``None`` when there is none or it is a tensor."""
-        if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+        """Read an MLflow signature: columns, or tensors; ``None`` when there is none."""
+        if signature is None:
             return None
+        params = None if signature.params is None else signature.params.to_json()
+        inputs = signature.inputs
+        if inputs is not None and inputs.is_tensor_spec():
+            tensors = tuple(
+                TensorSpec(
+                    None if spec.name is None else str(spec.name),
+                    str(spec.type.name),
+                    tuple(int(d) for d in spec.shape),
+                )
+                for spec in inputs.inputs
+            )
+            return cls((), tensors, params)
+        if inputs is None or not inputs.has_input_names():
+            return None if params is None else cls((), (), params)
         cols = tuple(
             Column(
                 str(spec.name),
                 str(getattr(spec.type, "name", spec.type)),
                 bool(getattr(spec, "required", True)),
             )
-            for spec in signature.inputs.inputs
+            for spec in inputs.inputs
         )
-        return cls(cols)
+        return cls(cols, (), params)
 
     def _exact(self, frame: pd.DataFrame) -> bool:
         """Whether the frame is already what ``validate`` would make: every column of the

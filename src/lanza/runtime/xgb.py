@@ -16,6 +16,7 @@ import pandas as pd
 from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
 from lanza.runtime.devices import move_xgboost
 from lanza.runtime.schema import Column, InputSchema
+from lanza.runtime.tensors import model_input
 
 
 class XGBoostRuntime(ModelRuntime):
@@ -36,16 +37,18 @@ class XGBoostRuntime(ModelRuntime):
         move_xgboost(self.model, device)
         classes = getattr(self.model, "classes_", None)
         self.classes = None if classes is None else [_plain(c) for c in classes]
+        self.output_dtype = "float64" if classes is None else np.asarray(classes).dtype.name
         self.schema = schema or _schema_from_model(self.model)
 
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        data = model_input(frame, self.schema) if self.schema.tensors else frame
         try:
             if type(self.model).__name__ == "Booster":
-                return Prediction(np.asarray(self.model.inplace_predict(frame)))
-            values = np.asarray(self.model.predict(frame))
+                return Prediction(np.asarray(self.model.inplace_predict(data)))
+            values = np.asarray(self.model.predict(data))
             proba = None
             if probabilities and self.classes is not None:
-                proba = np.asarray(self.model.predict_proba(frame))
+                proba = np.asarray(self.model.predict_proba(data))
         except Exception as exc:
             raise PredictionError(f"{self.ref} failed to predict: {exc}") from exc
         return Prediction(values, proba, self.classes)

@@ -77,18 +77,31 @@ class MicroBatcher:
             self._task = None
 
     async def submit(
-        self, columns: dict[str, list[Any]], count: int, probabilities: bool = False
+        self,
+        columns: dict[str, list[Any]],
+        count: int,
+        probabilities: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> Prediction:
-        """Predict ``count`` validated rows, batched with whatever else is queued."""
-        if self._task is None:
-            return await asyncio.to_thread(self._run_one, columns, probabilities)
+        """Predict ``count`` validated rows, batched with whatever else is queued; a request
+        with inference ``params`` runs alone (params hold for the whole model call)."""
+        if self._task is None or params:
+            return await asyncio.to_thread(self._run_one, columns, probabilities, params)
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(columns, count, probabilities, future))
         return await future
 
-    def _run_one(self, columns: dict[str, list[Any]], probabilities: bool) -> Prediction:
+    def _run_one(
+        self,
+        columns: dict[str, list[Any]],
+        probabilities: bool,
+        params: dict[str, Any] | None = None,
+    ) -> Prediction:
         frame = to_frame(columns, self.numeric)
-        prediction = self.runtime.predict_frame(frame, probabilities)
+        if params:
+            prediction = self.runtime.predict_with_params(frame, probabilities, params)
+        else:
+            prediction = self.runtime.predict_frame(frame, probabilities)
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:
             self.observe(len(frame), 0.0)

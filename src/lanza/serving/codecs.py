@@ -8,16 +8,26 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from lanza.errors import InvalidInputError, UnsupportedMediaTypeError, ValidationError
+from lanza.errors import (
+    InvalidInputError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from lanza.runtime.schema import InputSchema
 from lanza.serving.payload import Payload
 
 JSON_TYPES = ("application/json", "")
 CSV_TYPES = ("text/csv", "application/csv")
+PARQUET_TYPE = "application/vnd.apache.parquet"
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
@@ -74,29 +84,66 @@ def decode_mlflow_json(body: Any) -> Payload:
     return Payload.from_records(value)
 
 
-def decode_csv(body: bytes) -> Payload:
-    """``text/csv`` with a header row, as ``mlflow models serve`` accepts it."""
+def decode_csv(body: bytes, schema: InputSchema | None = None) -> Payload:
+    """``text/csv`` with a header row, as ``mlflow models serve`` accepts it: the model's
+    text columns stay text (a zip code or an id that looks like a number is not one)."""
+    import pandas as pd
+
+    text = {} if schema is None else {c.name: str for c in schema.columns if c.type == "string"}
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype=text or None)
+    except Exception as exc:
+        raise InvalidInputError(f"The CSV body cannot be read: {exc}") from exc
+    return _from_frame(frame)
+
+
+def decode_parquet(body: bytes) -> Payload:
+    """``application/vnd.apache.parquet``: a table written by ``DataFrame.to_parquet``."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        frame = pd.read_parquet(io.BytesIO(body))
     except Exception as exc:
-        raise InvalidInputError(f"The CSV body cannot be read: {exc}") from exc
+        raise InvalidInputError(f"The Parquet body cannot be read: {exc}") from exc
+    return _from_frame(frame)
+
+
+def _from_frame(frame: Any) -> Payload:
     frame = frame.astype(object).where(frame.notna(), None)
     columns = {str(c): frame[c].tolist() for c in frame.columns}
     return Payload(columns=columns, count=len(frame))
 
 
-def decode_mlflow(body: bytes, content_type: str | None) -> Payload:
-    """An MLflow scoring request in JSON or CSV."""
+@dataclass
+class MlflowRequest:
+    """An MLflow scoring request: the rows, and the inference ``params`` if any."""
+
+    payload: Payload
+    params: Any = None
+
+
+def decode_mlflow_request(
+    body: bytes, content_type: str | None, schema: InputSchema | None = None
+) -> MlflowRequest:
+    """An MLflow scoring request in JSON (with ``params``), CSV or Parquet."""
     kind = media_type(content_type)
     if kind in CSV_TYPES:
-        return decode_csv(body)
+        return MlflowRequest(decode_csv(body, schema))
+    if kind == PARQUET_TYPE:
+        return MlflowRequest(decode_parquet(body))
     if kind not in JSON_TYPES and not kind.endswith("+json"):
         raise UnsupportedMediaTypeError(
-            f"Content type '{kind}' is not supported; send application/json or text/csv."
+            f"Content type '{kind}' is not supported; send application/json, text/csv "
+            f"or {PARQUET_TYPE}."
         )
-    return decode_mlflow_json(parse_json(body))
+    document = parse_json(body)
+    params = document.get("params") if isinstance(document, dict) else None
+    return MlflowRequest(decode_mlflow_json(document), params)
+
+
+def decode_mlflow(body: bytes, content_type: str | None) -> Payload:
+    """The rows of an MLflow scoring request in JSON, CSV or Parquet."""
+    return decode_mlflow_request(body, content_type).payload
 
 
 def decode_vertex(body: Any) -> Payload:
@@ -106,6 +153,46 @@ def decode_vertex(body: Any) -> Payload:
     if "parameters" in body and not isinstance(body["parameters"], dict | type(None)):
         raise InvalidInputError("'parameters' must be an object.")
     return Payload.from_records(body["instances"])
+
+
+ENCODINGS = ("gzip", "deflate")
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """A body sent with ``Content-Encoding`` gzip or deflate, inflated to at most ``limit``
+    bytes (a small body must not inflate past the body limit)."""
+    kind = (encoding or "identity").strip().lower()
+    if kind == "identity":
+        return body
+    if kind not in ENCODINGS:
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding '{kind}' is not supported; send gzip, deflate or none."
+        )
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16 if kind == "gzip" else zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInputError(f"The {kind} body cannot be decompressed: {exc}.") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLargeError(f"The decompressed body is over the limit of {limit:,} bytes.")
+    return out
+
+
+def accepted_encoding(header: str | None) -> str | None:
+    """The compression an ``Accept-Encoding`` header asks for (gzip first), if any."""
+    offered = {
+        part.split(";", 1)[0].strip().lower()
+        for part in (header or "").split(",")
+        if "q=0" not in part.replace(" ", "").split(";", 1)[-1] or ";" not in part
+    }
+    return next((kind for kind in ENCODINGS if kind in offered), None)
+
+
+def compress(content: bytes, encoding: str) -> bytes:
+    """``content`` compressed for ``Content-Encoding: encoding`` (gzip or deflate)."""
+    if encoding == "gzip":
+        return gzip.compress(content, compresslevel=5)
+    return zlib.compress(content, 5)
 
 
 def check_count(payload: Payload, limit: int) -> None:

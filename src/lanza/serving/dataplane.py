@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from lanza.errors import DeadlineExceededError, LanzaError
 from lanza.runtime.base import Prediction
+from lanza.runtime.params import check_params
+from lanza.runtime.schema import InputSchema
 from lanza.serving.live import LiveDeployment, Variant
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
@@ -34,6 +36,7 @@ class InferenceRequest:
     probabilities: bool = False
     request_id: str = ""
     sticky: str | None = None
+    params: dict[str, Any] | None = None
 
 
 @dataclass
@@ -113,8 +116,13 @@ class DataPlane:
             live = self.manager.serving(name)
             variant = live.pick(request.sticky)
             version = variant.version
-            columns = validate(request.payload, variant.loaded.runtime.schema)
-            prediction = await self._predict(variant, columns, request)
+            schema = variant.loaded.runtime.schema
+            payload = request.payload
+            if live.spec.extra_columns == "ignore":
+                payload = without_extra(payload, schema)
+            columns = validate(payload, schema)
+            params = check_params(request.params, schema) if request.params else None
+            prediction = await self._predict(variant, columns, request, params)
             self._mirror(live, columns, request)
             status = "ok"
             response = InferenceResponse(prediction, version, request.request_id, columns)
@@ -130,12 +138,16 @@ class DataPlane:
             self.metrics.duration.labels(name, request.face).observe(time.perf_counter() - started)
 
     async def _predict(
-        self, variant: Variant, columns: dict[str, list[Any]], request: InferenceRequest
+        self,
+        variant: Variant,
+        columns: dict[str, list[Any]],
+        request: InferenceRequest,
+        params: dict[str, Any] | None = None,
     ) -> Prediction:
         count = request.payload.count
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await variant.batcher.submit(columns, count, request.probabilities)
+                return await variant.batcher.submit(columns, count, request.probabilities, params)
         except TimeoutError as exc:
             raise DeadlineExceededError(
                 f"Deployment '{request.deployment}' did not answer within {self.timeout_s:g}s."
@@ -179,6 +191,17 @@ class DataPlane:
                 request.deployment, shadow.version, "shadow", "error"
             ).inc()
             log.info("shadow %s failed on %s: %s", shadow.version, request.request_id, exc)
+
+
+def without_extra(payload: Payload, schema: InputSchema) -> Payload:
+    """The payload without the named columns the model does not take."""
+    if payload.columns is None or not schema.columns:
+        return payload
+    known = set(schema.names)
+    if all(name in known for name in payload.columns):
+        return payload
+    kept = {name: values for name, values in payload.columns.items() if name in known}
+    return Payload(columns=kept, count=payload.count)
 
 
 def new_request_id() -> str:

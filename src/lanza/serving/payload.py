@@ -13,6 +13,7 @@ from typing import Any
 
 from lanza.errors import ValidationError
 from lanza.runtime.schema import Column, InputSchema
+from lanza.runtime.tensors import validate_tensors
 
 MISSING: Any = object()
 NUMBER = (int, float)
@@ -71,6 +72,8 @@ def validate(payload: Payload, schema: InputSchema) -> dict[str, list[Any]]:
     """Named, typed columns in schema order, or a ValidationError naming the column."""
     if payload.count == 0:
         raise ValidationError("The request has no rows to predict.")
+    if schema.tensors:
+        return validate_tensors(payload.columns, payload.rows, payload.count, schema)
     if not schema.columns:
         if payload.columns is None:
             raise ValidationError("This model has no signature; send named columns.")

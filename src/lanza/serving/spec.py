@@ -11,6 +11,7 @@ from lanza.registry.references import parse_reference
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 Device = Literal["cpu", "cuda", "auto"]
+ExtraColumns = Literal["refuse", "ignore"]
 
 
 class Route(BaseModel):
@@ -43,6 +44,13 @@ class DeploymentSpec(BaseModel):
     max_batch_size: int = Field(32, ge=1, le=4096, description="1 turns batching off.")
     max_delay_ms: float = Field(2.0, ge=0, le=1000, description="Wait for a batch to fill.")
     device: Device = "cpu"
+    extra_columns: ExtraColumns = Field(
+        "refuse",
+        description=(
+            "A request column the model does not take: 'refuse' (422 naming it, the default) "
+            "or 'ignore' (dropped, as mlflow models serve does)."
+        ),
+    )
     description: str = ""
 
     @field_validator("name")
@@ -88,6 +96,7 @@ class DeploymentUpdate(BaseModel):
     max_batch_size: int | None = Field(None, ge=1, le=4096)
     max_delay_ms: float | None = Field(None, ge=0, le=1000)
     device: Device | None = None
+    extra_columns: ExtraColumns | None = None
     description: str | None = None
 
     def apply(self, spec: DeploymentSpec) -> DeploymentSpec:

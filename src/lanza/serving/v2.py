@@ -95,8 +95,11 @@ def tensor_values(tensor: dict[str, Any]) -> tuple[str, list[int], np.ndarray[An
 
 
 def to_payload(request: dict[str, Any], schema: InputSchema) -> Payload:
-    """Tensors to rows: one tensor per column, or one 2-D tensor in signature order."""
+    """Tensors to rows: one tensor per column, or one 2-D tensor in signature order; for a
+    model with a tensor signature, one tensor per input tensor (any name when it has one)."""
     tensors = [tensor_values(t) for t in request["inputs"]]
+    if schema.tensors:
+        return _tensor_payload(tensors, schema)
     if (
         len(tensors) == 1
         and len(tensors[0][1]) == 2
@@ -119,6 +122,44 @@ def to_payload(request: dict[str, Any], schema: InputSchema) -> Payload:
     return Payload(columns=columns, count=counts.pop())
 
 
+def _tensor_payload(
+    tensors: list[tuple[str, list[int], np.ndarray[Any, Any]]], schema: InputSchema
+) -> Payload:
+    single = len(schema.tensors) == 1 and schema.tensors[0].name is None
+    if single and len(tensors) == 1:
+        tensors = [(schema.tensors[0].label, tensors[0][1], tensors[0][2])]
+    counts = {shape[0] for _, shape, _ in tensors}
+    if len(counts) != 1:
+        raise InvalidInputError("Every input tensor must have the same first dimension.")
+    columns = {name: [_plain_rows(row) for row in values.tolist()] for name, _, values in tensors}
+    return Payload(columns=columns, count=counts.pop())
+
+
+def _plain_rows(row: Any) -> Any:
+    return [_plain_rows(v) for v in row] if isinstance(row, list) else _plain(row)
+
+
+def datatype(dtype: Any) -> str:
+    """The v2 datatype that ``encode_outputs`` gives values of this numpy dtype."""
+    kind = np.dtype(dtype).kind
+    if kind == "b":
+        return "BOOL"
+    if kind in "iu":
+        return "INT64"
+    if kind == "f":
+        return "FP64"
+    return "BYTES"
+
+
+def datatype_of(dtype: str) -> str:
+    """The v2 datatype of an input tensor of this numpy dtype."""
+    name = np.dtype(dtype).name
+    for v2_type, numpy_name in DTYPES.items():
+        if numpy_name == name:
+            return v2_type
+    return "BYTES"
+
+
 def encode_outputs(prediction: Prediction, probabilities: bool) -> list[dict[str, Any]]:
     """Predictions (and probabilities) as v2 output tensors."""
     values = prediction.values
@@ -129,19 +170,11 @@ def encode_outputs(prediction: Prediction, probabilities: bool) -> list[dict[str
 
 
 def _tensor(name: str, values: np.ndarray[Any, Any]) -> dict[str, Any]:
-    kind = values.dtype.kind
-    if kind == "b":
-        datatype = "BOOL"
-    elif kind in "iu":
-        datatype = "INT64"
-    elif kind == "f":
-        datatype = "FP64"
-    else:
-        datatype = "BYTES"
+    kind = datatype(values.dtype)
     data = values.reshape(-1).tolist()
-    if datatype == "BYTES":
+    if kind == "BYTES":
         data = [str(v) for v in data]
-    return {"name": name, "datatype": datatype, "shape": list(values.shape), "data": data}
+    return {"name": name, "datatype": kind, "shape": list(values.shape), "data": data}
 
 
 def _from_json(name: str, datatype: str, data: Any) -> np.ndarray[Any, Any]:
@@ -206,3 +239,42 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def wants_binary(body: dict[str, Any], name: str) -> bool:
+    """Whether the request asks for output ``name`` in binary: per output
+    (``parameters.binary_data``), or for all (``parameters.binary_data_output``)."""
+    for output in body.get("outputs") or []:
+        if isinstance(output, dict) and output.get("name") == name:
+            flag = (output.get("parameters") or {}).get("binary_data")
+            if flag is not None:
+                return flag is True
+    return (body.get("parameters") or {}).get("binary_data_output") is True
+
+
+def encode_body(document: dict[str, Any], body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The response body, with the outputs asked for in binary appended after the JSON
+    header (the binary tensor extension), and the headers that describe it."""
+    chunks = []
+    for output in document["outputs"]:
+        if wants_binary(body, output["name"]):
+            raw = tensor_bytes(output["datatype"], output.pop("data"))
+            output.setdefault("parameters", {})["binary_data_size"] = len(raw)
+            chunks.append(raw)
+    head = orjson.dumps(document)
+    if not chunks:
+        return head, {}
+    return head + b"".join(chunks), {"inference-header-content-length": str(len(head))}
+
+
+def tensor_bytes(datatype: str, data: list[Any]) -> bytes:
+    """Flat tensor values as the binary tensor extension lays them out (little-endian;
+    BYTES as 4-byte lengths, each followed by the value)."""
+    if datatype == "BYTES":
+        parts = []
+        for value in data:
+            raw = value if isinstance(value, bytes) else str(value).encode()
+            parts.append(struct.pack("<I", len(raw)) + raw)
+        return b"".join(parts)
+    dtype = np.dtype(DTYPES[datatype]).newbyteorder("<")
+    return np.asarray(data, dtype=dtype).tobytes()

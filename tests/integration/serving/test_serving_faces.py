@@ -68,6 +68,15 @@ def test_every_mlflow_payload_form(server: str, cancer: pd.DataFrame, form: str)
     assert response.json()["predictions"] == _native(server, frame)
 
 
+def test_mlflow_routes_per_deployment(server: str) -> None:
+    assert httpx.get(f"{server}/deployments/c/ping").status_code == 200
+    assert httpx.get(f"{server}/deployments/c/health").status_code == 200
+    assert httpx.get(f"{server}/deployments/c/version").text
+    missing = httpx.get(f"{server}/deployments/nope/ping")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
 def test_mlflow_error_shape(server: str) -> None:
     response = httpx.post(f"{server}/invocations", json={"instances": [{"mean_radius": 1}]})
     assert response.status_code == 422

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mlflow.models import Model, ModelSignature
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import Array
 
 from lanza.runtime import mlmodel
@@ -21,7 +21,11 @@ CASES = {
     "unnamed tensor": (ModelSignature(Schema([TensorSpec(np.dtype("float32"), (-1, 4))])), True),
     "named tensors": (
         ModelSignature(Schema([TensorSpec(np.dtype("float32"), (-1,), "x")])),
-        False,
+        True,
+    ),
+    "columns and params": (
+        ModelSignature(PLAIN, params=ParamSchema([ParamSpec("k", "long", 3)])),
+        True,
     ),
     "an array column": (ModelSignature(Schema([ColSpec(Array("double"), "v")])), False),
 }

@@ -68,8 +68,9 @@ def test_text_imputer_is_rewritten_and_predictions_match(tmp_path: Path) -> None
     frame = _frame()
     pipeline = _pipeline(frame)
     converted = convert(pipeline, SCHEMA, "m/1")
-    assert len(converted.rewrites) == 1
-    assert "categorical.impute" in converted.rewrites[0]
+    assert len(converted.rewrites) == 2
+    assert "prepare.numeric: numbers imputed and scaled in float64" in converted.rewrites[0]
+    assert "categorical.impute" in converted.rewrites[1]
     assert np.isnan(
         pipeline.named_steps["prepare"].named_transformers_["categorical"][0].missing_values
     )
@@ -90,7 +91,7 @@ def test_text_imputer_is_rewritten_and_predictions_match(tmp_path: Path) -> None
     )
     feeds = onnx.feeds(SCHEMA.validate(frame.head(3).assign(colour=[None, "red", np.nan])))
     assert feeds["colour"][:, 0].tolist() == [MISSING, "red", MISSING]
-    assert feeds["size"].dtype == np.float32
+    assert feeds["size"].dtype == np.float64  # imputed and scaled in float64, as in scikit-learn
 
 
 def test_text_column_without_encoding_pipeline_is_refused() -> None:

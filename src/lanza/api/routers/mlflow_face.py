@@ -1,6 +1,8 @@
 """The MLflow scoring protocol, so clients of ``mlflow models serve`` work unchanged.
 
-``POST /deployments/{name}/invocations`` for any deployment; ``POST /invocations``,
+``POST /deployments/{name}/invocations`` (and ``/ping``, ``/health``, ``/version`` under the
+same prefix, so a client given ``…/deployments/{name}`` as its base URL works) for any
+deployment; ``POST /invocations``,
 ``GET /ping`` and ``GET /health`` when the server holds exactly one deployment (or
 ``LANZA_SERVE_DEPLOYMENT`` names it). Answers ``{"predictions": [...]}``.
 """
@@ -14,8 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from lanza.api.auth import require
 from lanza.api.routers.deps import request_id, serving
-from lanza.errors import NotFoundError, UnavailableError
-from lanza.serving.codecs import check_count, decode_mlflow
+from lanza.errors import InvalidInputError, NotFoundError, UnavailableError
+from lanza.serving.codecs import check_count, decode_mlflow_request
 from lanza.serving.component import ServingComponent
 from lanza.serving.dataplane import InferenceRequest
 
@@ -37,13 +39,23 @@ def default_deployment(component: ServingComponent) -> str:
 
 async def _invoke(name: str, request: Request) -> Response:
     component = serving(request)
-    payload = decode_mlflow(await request.body(), request.headers.get("content-type"))
-    check_count(payload, request.app.state.settings.server.max_rows_per_request)
+    schema = component.manager.serving(name).variants[0].loaded.runtime.schema
+    decoded = decode_mlflow_request(
+        await request.body(), request.headers.get("content-type"), schema
+    )
+    check_count(decoded.payload, request.app.state.settings.server.max_rows_per_request)
+    params = decoded.params
+    if params is not None and not isinstance(params, dict):
+        if schema.params is not None:
+            raise InvalidInputError("'params' must be an object of parameter names and values.")
+        params = None  # ignored, as by a model without a params schema in MLflow
     result = await component.dataplane.infer(
-        InferenceRequest(name, payload, "mlflow", False, request_id(request))
+        InferenceRequest(
+            name, decoded.payload, "mlflow", False, request_id(request), params=params or None
+        )
     )
     return Response(
-        orjson.dumps({"predictions": result.predictions}),
+        orjson.dumps({"predictions": result.prediction.to_mlflow()}),
         media_type="application/json",
         headers={"x-request-id": result.request_id, "x-model": result.model},
     )
@@ -68,6 +80,19 @@ def router() -> APIRouter:
     )
     async def invocations(request: Request) -> Response:
         return await _invoke(default_deployment(serving(request)), request)
+
+    @api.get("/deployments/{name}/ping", summary="MLflow health check of one deployment")
+    @api.get("/deployments/{name}/health", include_in_schema=False)
+    async def ping_for(name: str, request: Request) -> Response:
+        serving(request).manager.serving(name)
+        return Response("\n", media_type="application/json")
+
+    @api.get("/deployments/{name}/version", include_in_schema=False)
+    async def version_for(name: str, request: Request) -> Response:
+        from lanza import __version__
+
+        serving(request).manager.get(name)
+        return Response(__version__, media_type="text/plain")
 
     @api.get("/ping", summary="MLflow health check")
     @api.get("/health", summary="MLflow health check", include_in_schema=False)

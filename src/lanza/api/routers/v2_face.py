@@ -1,6 +1,8 @@
 """The Open Inference Protocol v2 REST face (KServe, Triton and MLServer clients).
 
 Models are deployments; a version path segment must match the version that serves.
+Requests may be gzip- or deflate-compressed and use the binary tensor extension; the
+answer is compressed when ``Accept-Encoding`` asks, and binary when outputs ask for it.
 """
 
 from __future__ import annotations
@@ -13,57 +15,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from lanza import __version__
 from lanza.api.auth import require
 from lanza.api.routers.deps import request_id, serving
-from lanza.errors import InvalidInputError, NotFoundError
+from lanza.serving import openinference as oip
 from lanza.serving import v2
-from lanza.serving.codecs import check_count
-from lanza.serving.dataplane import InferenceRequest
-from lanza.serving.live import LiveDeployment
-
-V2_TYPES = {
-    "double": "FP64",
-    "float": "FP32",
-    "long": "INT64",
-    "integer": "INT32",
-    "boolean": "BOOL",
-    "string": "BYTES",
-    "binary": "BYTES",
-}
+from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_json
 
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
-
-
-def _live(request: Request, name: str, version: str | None) -> LiveDeployment:
-    live = serving(request).manager.get(name)
-    if version is not None and live.status == "ready":
-        served = {v.loaded.version.version for v in live.variants}
-        if version not in served:
-            raise NotFoundError(
-                f"Model '{name}' does not serve version {version} "
-                f"(it serves {', '.join(sorted(served))})."
-            )
-    return live
-
-
-def _metadata(live: LiveDeployment) -> dict[str, Any]:
-    variant = live.variants[0] if live.variants else None
-    inputs = (
-        []
-        if variant is None
-        else [
-            {"name": c.name, "datatype": V2_TYPES.get(c.type, "BYTES"), "shape": [-1]}
-            for c in variant.loaded.runtime.schema.columns
-        ]
-    )
-    return {
-        "name": live.spec.name,
-        "versions": [v.loaded.version.version for v in live.variants],
-        "platform": "lanza-"
-        + (variant.loaded.runtime.__class__.__name__.lower() if variant else "loading"),
-        "inputs": inputs,
-        "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}],
-    }
 
 
 def router() -> APIRouter:
@@ -86,12 +44,24 @@ def router() -> APIRouter:
     @api.get("/models/{name}", dependencies=[Depends(require("read"))])
     @api.get("/models/{name}/versions/{version}", dependencies=[Depends(require("read"))])
     async def model_metadata(name: str, request: Request, version: str | None = None) -> Response:
-        return _json(_metadata(_live(request, name, version)))
+        return _json(oip.metadata(oip.model(serving(request), name, version)))
+
+    @api.get("/models/{name}/config", dependencies=[Depends(require("read"))])
+    @api.get("/models/{name}/versions/{version}/config", dependencies=[Depends(require("read"))])
+    async def model_config(name: str, request: Request, version: str | None = None) -> Response:
+        return _json(oip.config(oip.model(serving(request), name, version)))
+
+    # A POST, so it takes a 'predict' key like every POST (reading needs no more over gRPC).
+    @api.post("/repository/index", dependencies=[Depends(require("predict"))])
+    async def repository_index(request: Request) -> Response:
+        body = await request.body()
+        ready = bool(body.strip()) and parse_json(body).get("ready") is True
+        return _json(oip.repository(serving(request), ready_only=ready))
 
     @api.get("/models/{name}/ready")
     @api.get("/models/{name}/versions/{version}/ready")
     async def model_ready(name: str, request: Request, version: str | None = None) -> Response:
-        ok = _live(request, name, version).status == "ready"
+        ok = oip.model(serving(request), name, version).status == "ready"
         return _json({"name": name, "ready": ok}, 200 if ok else 503)
 
     @api.post("/models/{name}/infer", dependencies=[Depends(require("predict"))])
@@ -103,34 +73,24 @@ def router() -> APIRouter:
 
 
 async def _infer(request: Request, name: str, version: str | None) -> Response:
-    component = serving(request)
-    body = v2.decode_body(
-        await request.body(), request.headers.get("inference-header-content-length")
+    settings = request.app.state.settings.server
+    raw = decompress(
+        await request.body(), request.headers.get("content-encoding"), settings.max_body_bytes
     )
-    live = _live(request, name, version)
-    deployment = component.manager.serving(name)
-    schema = deployment.variants[0].loaded.runtime.schema
-    payload = v2.to_payload(body, schema)
-    check_count(payload, request.app.state.settings.server.max_rows_per_request)
-    params = body.get("parameters") or {}
-    if not isinstance(params, dict):
-        raise InvalidInputError("'parameters' must be an object.")
-    wanted = {o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)}
-    probabilities = "predict_proba" in wanted or params.get("probabilities") is True
-    result = await component.dataplane.infer(
-        InferenceRequest(
-            live.spec.name, payload, "v2", probabilities, str(body.get("id") or request_id(request))
-        )
+    body = v2.decode_body(raw, request.headers.get("inference-header-content-length"))
+    answer = await oip.infer(
+        serving(request), name, version, body, request_id(request), settings.max_rows_per_request
     )
-    model_version = result.model.rsplit("/", 1)[-1]
-    outputs = v2.encode_outputs(result.prediction, probabilities)
-    if wanted:
-        outputs = [o for o in outputs if o["name"] in wanted] or outputs
-    return _json(
-        {
-            "model_name": name,
-            "model_version": model_version,
-            "id": result.request_id,
-            "outputs": outputs,
-        }
-    )
+    document = {
+        "model_name": name,
+        "model_version": answer.version,
+        "id": answer.response.request_id,
+        "outputs": answer.outputs,
+    }
+    content, headers = v2.encode_body(document, body)
+    encoding = accepted_encoding(request.headers.get("accept-encoding"))
+    if encoding is not None:
+        content = compress(content, encoding)
+        headers["content-encoding"] = encoding
+    kind = "application/json" if "inference-header-content-length" not in headers else None
+    return Response(content, media_type=kind or "application/octet-stream", headers=headers)
