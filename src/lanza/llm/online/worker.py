@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class OnlineEvaluator:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._alert_lock = threading.Lock()
         self._scored = Counter(
             "lanza_llm_evaluator_scores", "Scores given", ["evaluator", "scorer"], registry=metrics
         )
@@ -187,7 +189,7 @@ class OnlineEvaluator:
         state.scored += 1
         for scorer in scores:
             self._scored.labels(rule, scorer).inc()
-        await run_in_threadpool(self._check_alert, state)
+        await run_in_threadpool(self._check_alert_once, state)
         return scores
 
     def _settled(self) -> list[TraceSummary]:
@@ -254,6 +256,11 @@ class OnlineEvaluator:
                 key=f"{spec.name}.{scorer}", score=value, value=source, comment="evaluator"
             )
             self.reader.add_feedback(trace_id, feedback, require_trace=False)
+
+    def _check_alert_once(self, state: RuleState) -> None:
+        # Two workers finishing together must not both see the window cross and both fire.
+        with self._alert_lock:
+            self._check_alert(state)
 
     def _check_alert(self, state: RuleState) -> None:
         spec = state.spec
