@@ -1,11 +1,13 @@
-"""Open Inference v2 over gRPC: ``lanza serve --grpc-port`` against MLServer.
+"""Open Inference v2 over gRPC and REST: ``lanza serve`` against MLServer.
 
 One scikit-learn model (logistic regression on four columns of the breast-cancer table)
 is served by each server in turn on this machine: lanza from an MLflow registry, MLServer
 (``mlserver``, ``mlserver-sklearn``) from the same model saved with joblib. The same load
 drives both: single-row ``ModelInfer`` calls (one FP64 tensor of shape [1, 4]) from
-``--connections`` concurrent callers on one gRPC channel for ``--seconds``. Prints
-requests/s, p50 and p99 for both, and the ratio.
+``--connections`` concurrent callers on one gRPC channel for ``--seconds``, then the same
+call as v2 REST JSON (``POST /v2/models/cancer/infer``) from as many callers on one HTTP
+connection pool. Prints requests/s, p50 and p99 for both servers on both protocols, and
+the ratios.
 
 MLServer pins its own FastAPI, protobuf and uvicorn, so it runs from its own virtualenv:
 ``bench/out/mlserver-venv`` is created on first use (``pip install mlserver
@@ -47,6 +49,7 @@ from lanza.api.grpc import open_inference_pb2 as pb
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "bench" / "out" / "mlserver-venv"
 INFER = "/inference.GRPCInferenceService/ModelInfer"
+INFER_REST = "/v2/models/cancer/infer"
 READY = "/inference.GRPCInferenceService/ServerReady"
 FEATURES = ["mean radius", "mean texture", "mean smoothness", "worst area"]
 
@@ -81,9 +84,9 @@ def mlserver_python(given: str | None) -> str:
 
 def start_mlserver(
     python: str, folder: Path, estimator: LogisticRegression
-) -> tuple[subprocess.Popen[bytes], int]:
-    """MLServer on a free gRPC port, serving the model from ``folder``."""
-    grpc_port = free_port()
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """MLServer on free gRPC and HTTP ports, serving the model from ``folder``."""
+    grpc_port, http_port = free_port(), free_port()
     folder.mkdir(parents=True)
     joblib.dump(estimator, folder / "model.joblib")
     (folder / "model-settings.json").write_text(
@@ -98,7 +101,7 @@ def start_mlserver(
     (folder / "settings.json").write_text(
         json.dumps(
             {
-                "http_port": free_port(),
+                "http_port": http_port,
                 "grpc_port": grpc_port,
                 "metrics_port": free_port(),
                 "parallel_workers": 0,
@@ -109,12 +112,12 @@ def start_mlserver(
     process = subprocess.Popen(
         [mlserver, "start", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return process, grpc_port
+    return process, grpc_port, http_port
 
 
 def start_lanza(
     home: Path, estimator: LogisticRegression, workers: int
-) -> tuple[subprocess.Popen[bytes], int]:
+) -> tuple[subprocess.Popen[bytes], int, int]:
     """``lanza serve`` on free ports, with the model registered and deployed."""
     env = {
         **os.environ,
@@ -158,7 +161,7 @@ def start_lanza(
     httpx.post(f"{url}/api/v1/deployments", json={"name": "cancer", "model": "cancer/1"})
     while time.monotonic() < deadline and httpx.get(f"{url}/readyz").status_code != 200:
         time.sleep(0.2)
-    return process, grpc_port
+    return process, grpc_port, port
 
 
 def request(row: np.ndarray) -> bytes:
@@ -167,6 +170,56 @@ def request(row: np.ndarray) -> bytes:
     message.inputs.add(name="input", datatype="FP64", shape=[1, 4])
     message.raw_input_contents.append(row.astype("<f8").tobytes())
     return message.SerializeToString()
+
+
+def rest_body(row: np.ndarray) -> bytes:
+    """The same single-row request as v2 REST JSON."""
+    tensor = {"name": "input", "datatype": "FP64", "shape": [1, 4], "data": row.tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+async def drive_rest(
+    url: str, bodies: list[bytes], seconds: float, connections: int
+) -> dict[str, float]:
+    """Single-row v2 REST calls from ``connections`` callers for ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        deadline = time.monotonic() + 180
+        while (
+            await client.post(INFER_REST, content=bodies[0], headers=headers)
+        ).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no v2 REST answer from {url}")
+            await asyncio.sleep(0.5)
+        stop = time.perf_counter() + seconds
+
+        async def caller(offset: int) -> None:
+            nonlocal errors
+            index = offset
+            while time.perf_counter() < stop:
+                began = time.perf_counter()
+                answer = await client.post(
+                    INFER_REST, content=bodies[index % len(bodies)], headers=headers
+                )
+                if answer.status_code == 200:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+                index += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller(i) for i in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors,
+    }
 
 
 async def wait_grpc(target: str, timeout: float = 180) -> None:
@@ -222,6 +275,10 @@ def measure(target: str, bodies: list[bytes], args: argparse.Namespace) -> dict[
     return asyncio.run(drive(target, bodies, args.seconds, args.connections))
 
 
+def measure_rest(url: str, bodies: list[bytes], args: argparse.Namespace) -> dict[str, float]:
+    return asyncio.run(drive_rest(url, bodies, args.seconds, args.connections))
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     try:
@@ -239,26 +296,31 @@ def main() -> None:
     args = parser.parse_args()
     estimator, x = model()
     bodies = [request(row) for row in x[:256]]
+    rest = [rest_body(row) for row in x[:256]]
     python = mlserver_python(args.mlserver_python)
-    results = {}
+    results: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        process, port = start_lanza(Path(tmp) / "lanza", estimator, args.workers)
+        process, port, http = start_lanza(Path(tmp) / "lanza", estimator, args.workers)
         try:
-            results["lanza"] = measure(f"127.0.0.1:{port}", bodies, args)
+            results["lanza", "grpc"] = measure(f"127.0.0.1:{port}", bodies, args)
+            results["lanza", "rest"] = measure_rest(f"http://127.0.0.1:{http}", rest, args)
         finally:
             stop(process)
-        process, port = start_mlserver(python, Path(tmp) / "mlserver", estimator)
+        process, port, http = start_mlserver(python, Path(tmp) / "mlserver", estimator)
         try:
-            results["mlserver"] = measure(f"127.0.0.1:{port}", bodies, args)
+            results["mlserver", "grpc"] = measure(f"127.0.0.1:{port}", bodies, args)
+            results["mlserver", "rest"] = measure_rest(f"http://127.0.0.1:{http}", rest, args)
         finally:
             stop(process)
-    for name, figures in results.items():
+    for (name, protocol), figures in results.items():
         print(
-            f"{name:9s} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:6.2f} ms  "
-            f"p99 {figures['p99_ms']:6.2f} ms  errors {figures['errors']:.0f}"
+            f"{name:9s} {protocol:4s} {figures['rps']:8.1f} req/s  "
+            f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms  "
+            f"errors {figures['errors']:.0f}"
         )
-    ratio = results["lanza"]["rps"] / results["mlserver"]["rps"]
-    print(f"lanza / MLServer throughput: {ratio:.2f}x (gRPC, single-row requests)")
+    for protocol in ("grpc", "rest"):
+        ratio = results["lanza", protocol]["rps"] / results["mlserver", protocol]["rps"]
+        print(f"lanza / MLServer throughput: {ratio:.2f}x ({protocol}, single-row requests)")
 
 
 if __name__ == "__main__":

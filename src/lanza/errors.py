@@ -5,12 +5,14 @@
     LanzaError (500, internal_error)
     ├── InvalidInputError (400, invalid_input)
     │   ├── DataError (400, invalid_data)          bad training or batch data
-    │   └── ValidationError (422, validation_error) input does not match a signature
+    │   ├── ValidationError (422, validation_error) input does not match a signature
+    │   └── GuardrailBlockedError (422, guardrail_blocked) an LLM guardrail refused a text
     ├── NotFoundError (404, not_found)
     ├── ConflictError (409, conflict)
     ├── PayloadTooLargeError (413, payload_too_large)
     ├── UnsupportedMediaTypeError (415, unsupported_media_type)
     ├── RateLimitedError (429, rate_limited)
+    │   └── BudgetExceededError (429, budget_exceeded)  an LLM budget is spent
     ├── UnavailableError (503, unavailable)
     │   └── RegistryUnavailableError (503, registry_unavailable)
     └── DeadlineExceededError (504, timeout)
@@ -57,6 +59,13 @@ class ValidationError(InvalidInputError):
     code = "validation_error"
 
 
+class GuardrailBlockedError(InvalidInputError):
+    """A guardrail of an LLM deployment refused the request or the answer."""
+
+    status_code = 422
+    code = "guardrail_blocked"
+
+
 class NotFoundError(LanzaError):
     """A model, version, deployment or job does not exist."""
 
@@ -90,6 +99,12 @@ class RateLimitedError(LanzaError):
 
     status_code = 429
     code = "rate_limited"
+
+
+class BudgetExceededError(RateLimitedError):
+    """A blocking LLM budget is spent for this period."""
+
+    code = "budget_exceeded"
 
 
 class UnavailableError(LanzaError):

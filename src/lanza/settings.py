@@ -122,12 +122,32 @@ class MonitoringSettings(BaseModel):
         30.0, gt=0, description="Seconds between drift, quality and alert computations."
     )
     min_rows: int = Field(30, ge=1, description="Rows a window needs before drift is judged.")
-    p_value: float = Field(0.05, gt=0, lt=1, description="KS and chi-squared drift threshold.")
+    p_value: float = Field(
+        0.01, gt=0, lt=1, description="A drifting column's test must reach this p-value."
+    )
+    significance: bool = Field(
+        True, description="Require significance (p < p_value) besides the effect size."
+    )
     distance: float = Field(
-        0.1, gt=0, description="Normed Wasserstein and Jensen-Shannon drift threshold."
+        0.1, gt=0, description="Numeric drift: Wasserstein distance in reference SDs."
+    )
+    category_share: float = Field(
+        0.05, gt=0, le=1, description="Categorical drift: share of rows that changed category."
     )
     dataset_share: float = Field(
         0.5, gt=0, le=1, description="Share of drifting features that makes the dataset drift."
+    )
+    quality_drop: float = Field(
+        0.05,
+        gt=0,
+        description="Quality drop below training that degrades a deployment (absolute for "
+        "scores, relative for RMSE/MAE); half of it puts it on watch.",
+    )
+    objective_error_rate: float = Field(
+        0.01, gt=0, le=1, description="Share of failed requests that degrades a deployment."
+    )
+    objective_p99_ms: float | None = Field(
+        None, gt=0, description="p99 latency objective in ms; above it a deployment degrades."
     )
     mlflow_experiment: str = Field(
         "lanza-monitoring", description="MLflow experiment holding one run per deployment."

@@ -20,8 +20,10 @@ pages                  GET /deployments/{name}[/upload|/label], /models/{name}/v
                        uploads|labelling, /api/v1/models/{name}/versions/{v}/card
 automation             /api/v1/pipelines[/{name}[/runs]], /api/v1/pipeline-runs/{id},
                        /api/v1/schedules[/{name}/runs]
-llm-dashboard          GET /traces[/{id}] /evaluations, /api/v1/datasets[/{name}],
-                       /api/v1/evaluations[/compare|/{run_id}]
+llm-dashboard          GET /traces[/{id}] /evaluations /evaluators /spend,
+                       /api/v1/datasets[/{name}], /api/v1/evaluations[/compare|/{run_id}]
+online-evaluation      /api/v1/evaluators[/{name}[/scores|/arms]], /annotate/{queue},
+                       /api/v1/annotation-queues[/{name}/next|/reviews/{trace}|/agreement]
 =====================  ==============================================================
 """
 
@@ -148,6 +150,7 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     from lanza.batch.component import BatchComponent
     from lanza.llm.dashboard.component import LLMDashboardComponent
     from lanza.llm.gateway.component import LLMComponent
+    from lanza.llm.online.component import OnlineEvaluationComponent
     from lanza.llm.tracing.component import TracingComponent
     from lanza.monitoring.component import MonitoringComponent
     from lanza.pages.component import PagesComponent
@@ -162,10 +165,12 @@ def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[C
     monitoring = MonitoringComponent(workspace, metrics, serving)
     components.append(monitoring)
     components.append(PagesComponent(workspace, serving, monitoring))
-    components.append(LLMComponent(workspace, metrics))
+    llm = LLMComponent(workspace, metrics)
+    components.append(llm)
     components.append(BatchComponent(workspace))
     components.append(TracingComponent(workspace))
     components.append(LLMDashboardComponent(workspace))
+    components.append(OnlineEvaluationComponent(workspace, metrics, llm))
     components.append(AutomationComponent(workspace))
     return components
 

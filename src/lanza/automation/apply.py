@@ -146,6 +146,16 @@ class Applier:
         else:
             store.replace(spec)
 
+    def _evaluator(self, change: Change) -> None:
+        from lanza.llm.online.spec import EvaluatorSpec
+        from lanza.llm.online.store import EvaluatorStore
+
+        store = EvaluatorStore(self.workspace.database)
+        if change.action == "delete":
+            store.delete(change.name)
+            return
+        store.create(EvaluatorSpec.model_validate(change.desired), replace=True)
+
     def _prompt(self, change: Change) -> None:
         if change.action == "delete":
             self.resources.remove("prompt", change.name)

@@ -18,7 +18,10 @@ from lanza.automation.spec import LanzaFile
 from lanza.errors import InvalidInputError
 
 Path_ = tuple[str | int, ...]
-KINDS = ("models", "deployments", "llm_deployments", "prompts", "alerts", "schedules", "pipelines")
+KINDS = (
+    *("models", "deployments", "llm_deployments", "prompts", "evaluators"),
+    *("alerts", "schedules", "pipelines"),
+)
 
 
 class SpecFileError(InvalidInputError):

@@ -17,24 +17,34 @@ from typing import Any, Literal
 from lanza.automation.resources import ResourceStore
 from lanza.automation.spec import AlertSpec, LanzaFile, PromptSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
+from lanza.llm.online.store import EvaluatorStore
 from lanza.monitoring.alerts import AlertStore
 from lanza.serving.store import DeploymentStore
 from lanza.workspace import Workspace
 
 Action = Literal["create", "update", "delete", "adopt"]
-KINDS = ("model", "deployment", "llm_deployment", "prompt", "alert", "schedule", "pipeline")
+KINDS = (
+    *("model", "deployment", "llm_deployment", "prompt", "evaluator"),
+    *("alert", "schedule", "pipeline"),
+)
 SECTIONS = {
     "model": "models",
     "deployment": "deployments",
     "llm_deployment": "llm_deployments",
     "prompt": "prompts",
+    "evaluator": "evaluators",
     "alert": "alerts",
     "schedule": "schedules",
     "pipeline": "pipelines",
 }
 # Kinds that also exist without a file; apply records which of them it manages.
-OWNED_KINDS = ("deployment", "llm_deployment", "alert")
-PLURALS = {"deployment": "deployments", "llm_deployment": "LLM deployments", "alert": "alert rules"}
+OWNED_KINDS = ("deployment", "llm_deployment", "evaluator", "alert")
+PLURALS = {
+    "deployment": "deployments",
+    "llm_deployment": "LLM deployments",
+    "evaluator": "evaluators",
+    "alert": "alert rules",
+}
 ALERT_FIELDS = ("deployment", "metric", "comparison", "threshold", "window", "cooldown_s")
 
 
@@ -130,6 +140,8 @@ def desired_state(spec: LanzaFile) -> dict[tuple[str, str], dict[str, Any]]:
         state[("llm_deployment", llm.name)] = llm.model_dump(mode="json")
     for prompt in spec.prompts:
         state[("prompt", prompt.name)] = prompt.model_dump(mode="json")
+    for evaluator in spec.evaluators:
+        state[("evaluator", evaluator.name)] = evaluator.model_dump(mode="json")
     for alert in spec.alerts:
         state[("alert", alert.key)] = alert.model_dump(mode="json")
     for schedule in spec.schedules:
@@ -151,6 +163,8 @@ def running_state(workspace: Workspace) -> dict[tuple[str, str], dict[str, Any]]
     state.update(_prompts(workspace, resources.all("prompt")))
     for llm in LLMDeploymentStore(workspace.database).list():
         state[("llm_deployment", llm.name)] = llm.model_dump(mode="json")
+    for evaluator in EvaluatorStore(workspace.database).list():
+        state[("evaluator", evaluator.name)] = evaluator.model_dump(mode="json")
     for rule in AlertStore(workspace.database).rules():
         values = {f: getattr(rule, f) for f in ALERT_FIELDS}
         alert = AlertSpec.model_validate({**values, "webhook_url": rule.webhook_url})

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lanza.automation.cron import parse_cron, parse_interval
 from lanza.batch.spec import DEFAULT_CHUNK_ROWS, Format
 from lanza.llm.gateway.spec import LLMDeploymentSpec
+from lanza.llm.online.spec import EvaluatorSpec
 from lanza.monitoring.alerts import METRICS, AlertRule
 from lanza.registry.references import parse_reference
 from lanza.serving.spec import NAME, DeploymentSpec
@@ -211,6 +212,7 @@ class LanzaFile(Strict):
     deployments: list[DeploymentSpec] = Field(default_factory=list)
     llm_deployments: list[LLMDeploymentSpec] = Field(default_factory=list)
     prompts: list[PromptSpec] = Field(default_factory=list)
+    evaluators: list[EvaluatorSpec] = Field(default_factory=list)
     alerts: list[AlertSpec] = Field(default_factory=list)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     pipelines: list[PipelineSpec] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from lanza.cli import alerts, deployments, keys, models
 from lanza.cli import cloud as cloud_cli
 from lanza.cli import datasets as datasets_cli
 from lanza.cli import eval as eval_cli
+from lanza.cli import evaluators as evaluators_cli
 from lanza.cli import llm as llm_cli
 from lanza.cli import prompts as prompts_cli
 from lanza.cli import traces as traces_cli
@@ -55,6 +56,7 @@ app.add_typer(llm_cli.app, name="llm")
 app.add_typer(traces_cli.app, name="traces")
 app.add_typer(prompts_cli.app, name="prompts")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(evaluators_cli.app, name="evaluators")
 app.add_typer(datasets_cli.app, name="datasets")
 app.command("predict")(predict_command)
 app.command("info")(info_command)

@@ -62,6 +62,10 @@ def deploy(
     retries: Annotated[int, typer.Option(help="Extra tries on 429, 5xx, timeouts.")] = 2,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute per API key.")] = None,
     cache: Annotated[bool, typer.Option("--cache", help="Cache identical requests.")] = False,
+    prompt: Annotated[
+        str | None,
+        typer.Option(help="Default prompt; 'support@production=90,support@candidate=10' splits."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create or replace an LLM deployment.
@@ -85,11 +89,13 @@ def deploy(
             "retries": retries,
             "rate_limit_rpm": rate_limit,
             "cache": cache,
+            "prompt": prompt,
         }
     )
     store = _store(ctx)
     try:
-        store.get(name)
+        # Guardrails are set apart (lanza llm guardrails); a redeploy keeps them.
+        spec = spec.model_copy(update={"guardrails": store.get(name).guardrails})
         store.replace(spec)
         action = "updated"
     except NotFoundError:
@@ -142,3 +148,14 @@ def delete(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         print_json({"deleted": name})
         return
     console.print(f"LLM deployment [bold]{name}[/] deleted.")
+
+
+def _policies() -> None:
+    # Budgets and guardrails live in their own module; they hang under ``lanza llm``.
+    from lanza.cli.llm_policy import budgets_app, guardrails_app
+
+    app.add_typer(budgets_app, name="budgets")
+    app.add_typer(guardrails_app, name="guardrails")
+
+
+_policies()

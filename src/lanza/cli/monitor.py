@@ -13,6 +13,9 @@ import typer
 from lanza.cli.context import state
 from lanza.cli.output import console, print_json, print_table
 
+COLOURS = {"healthy": "green", "watch": "yellow", "degraded": "red"}
+EFFECT_UNITS = {"wasserstein_sd": "SD", "total_variation": "moved"}
+
 
 def monitor_command(
     ctx: typer.Context,
@@ -45,10 +48,14 @@ def monitor_command(
 
 
 def show(report: dict[str, Any]) -> None:
-    """The report for people: headline figures, then drift, quality and alerts."""
+    """The report for people: the verdict and its reasons, figures, drift, quality, alerts."""
     traffic, latency, drift = report["traffic"], report["latency"], report["drift"]
     serving = ", ".join(f"{m} ({n})" for m, n in report["serving"].items()) or "-"
-    console.print(f"[bold]{report['deployment']}[/]  serving {serving}")
+    health = report["health"]
+    colour = COLOURS[health["status"]]
+    console.print(f"[bold]{report['deployment']}[/]  [{colour}]{health['status']}[/]  {serving}")
+    for reason in health["reasons"]:
+        console.print(f"  [{COLOURS[reason['level']]}]{reason['level']}[/]: {reason['text']}")
     console.print(
         f"requests {traffic['requests']}  rows {traffic['rows']}  "
         f"p50 {_ms(latency['p50_ms'])}  p99 {_ms(latency['p99_ms'])}"
@@ -56,22 +63,26 @@ def show(report: dict[str, Any]) -> None:
     if drift["reason"]:
         console.print(f"drift: {drift['reason']}")
     else:
-        verdict = "[red]drifts[/]" if drift["dataset_drift"] else "[green]no dataset drift[/]"
+        verdict = "[red]drifts[/]" if drift["dataset_drift"] else "no dataset drift"
         console.print(f"drift: {drift['share']:.0%} of features drift, {verdict}")
         items = [*drift["features"], *([drift["prediction"]] if drift["prediction"] else [])]
         print_table(
             None,
-            ["column", "method", "statistic", "threshold", "psi", "drifted"],
+            ["column", "test", "statistic", "p-value", "effect size", "threshold", "drifted"],
             [
-                [i["column"], i["method"], i["statistic"], i["threshold"], i["psi"], i["drifted"]]
+                [
+                    i["column"],
+                    i["test"],
+                    f"{i['statistic']:.4g}",
+                    "-" if i["p_value"] is None else f"{i['p_value']:.3g}",
+                    f"{i['effect_size']:.3f} {EFFECT_UNITS[i['effect']]}",
+                    i["threshold"],
+                    i["drifted"],
+                ]
                 for i in items
             ],
         )
-    quality = report["quality"]
-    figures = ", ".join(f"{k} {v:.4f}" for k, v in quality["metrics"].items()) or "no feedback yet"
-    training = quality["training"]
-    beside = f" (training {training['metric']} {training['cv_mean']:.4f})" if training else ""
-    console.print(f"live quality over {quality['labelled']} labelled rows: {figures}{beside}")
+    _quality(report)
     if report["alerts"]:
         print_table(
             "alerts",
@@ -87,6 +98,22 @@ def show(report: dict[str, Any]) -> None:
                 for a in report["alerts"]
             ],
         )
+
+
+def _quality(report: dict[str, Any]) -> None:
+    quality = report["quality"]
+    training = quality["training"]
+    beside = f" (training {training['metric']} {training['cv_mean']:.4f})" if training else ""
+    figures = ", ".join(f"{k} {v:.4f}" for k, v in quality["metrics"].items())
+    console.print(f"live quality: {quality.get('labels_text', '')}{beside}")
+    if figures:
+        console.print(f"  {figures}")
+    estimated = report.get("estimated") or {}
+    if estimated.get("metrics"):
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in estimated["metrics"].items())
+        console.print(f"estimated without labels over {estimated['rows']} rows: {shown}")
+    elif estimated.get("reason"):
+        console.print(f"estimated quality: {estimated['reason']}")
 
 
 def _ms(value: float | None) -> str:

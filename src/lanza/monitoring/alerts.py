@@ -1,10 +1,12 @@
 """Alert rules per deployment, checked against each report, and their webhook calls.
 
-A rule names a report metric (``drift_share``, ``drift.<feature>``, ``accuracy``,
-``f1``, ``roc_auc``, ``rmse``, ``mae``, ``latency_p50_ms``, ``latency_p99_ms``,
-``error_rate``, ``requests``), a comparison, a threshold, the window (latest N
-predictions) it is judged over and a cool-down between two firings. A firing is
-recorded, and POSTed as JSON to the rule's webhook when it has one.
+A rule names a report metric (``health`` (0 healthy, 1 watch, 2 degraded),
+``drift_share``, ``drift.<feature>`` (its effect size), ``accuracy``, ``f1``, ``roc_auc``,
+``rmse``, ``mae``, ``estimated.<metric>`` (estimated without labels),
+``latency_p50_ms``, ``latency_p99_ms``, ``error_rate``, ``requests``), a comparison,
+a threshold, the window (latest N predictions) it is judged over and a cool-down
+between two firings. A firing is recorded, and POSTed as JSON to the rule's webhook
+when it has one.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 METRICS = (
+    "health",
     "drift_share",
     "accuracy",
     "f1",
@@ -62,6 +65,11 @@ class AlertRule(BaseModel):
 def metric_value(report: dict[str, Any], metric: str) -> float | None:
     """The value of a rule's metric in a report, or None when the report lacks it."""
     drift = report.get("drift") or {}
+    if metric == "health":
+        return float((report.get("health") or {}).get("level", 0))
+    if metric.startswith("estimated."):
+        estimated = (report.get("estimated") or {}).get("metrics") or {}
+        return estimated.get(metric.removeprefix("estimated."))
     if metric == "drift_share":
         return drift.get("share")
     if metric.startswith("drift."):
@@ -69,7 +77,7 @@ def metric_value(report: dict[str, Any], metric: str) -> float | None:
         found = [f for f in drift.get("features", []) if f["column"] == column]
         if column == "prediction" and drift.get("prediction"):
             found = [drift["prediction"]]
-        return float(found[0]["statistic"]) if found else None
+        return float(found[0]["effect_size"]) if found else None
     if metric in ("latency_p50_ms", "latency_p99_ms"):
         return (report.get("latency") or {}).get(metric.removeprefix("latency_"))
     if metric == "error_rate":
@@ -87,10 +95,10 @@ class AlertStore:
 
     def create(self, deployment: str, rule: AlertRule) -> dict[str, Any]:
         """Persist a rule; 422 for an unknown metric."""
-        if rule.metric not in METRICS and not rule.metric.startswith("drift."):
+        if rule.metric not in METRICS and not rule.metric.startswith(("drift.", "estimated.")):
             raise ValidationError(
-                f"Unknown alert metric '{rule.metric}'; use one of {', '.join(METRICS)} "
-                "or drift.<feature>."
+                f"Unknown alert metric '{rule.metric}'; use one of {', '.join(METRICS)}, "
+                "drift.<feature> or estimated.<metric>."
             )
         row = AlertRuleRow(id=uuid.uuid4().hex, deployment=deployment, **rule.model_dump())
         with self.database.session() as session:
@@ -172,6 +180,7 @@ def _post(
         "comparison": rule.comparison,
         "fired_at": now.isoformat(),
         "serving": report.get("serving"),
+        "health": report.get("health"),
     }
     try:
         response = httpx.post(rule.webhook_url, json=body, timeout=5)

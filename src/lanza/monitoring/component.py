@@ -21,6 +21,7 @@ from lanza.monitoring.feedback import FeedbackStore
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.service import Monitor
 from lanza.monitoring.writer import PredictionLog
+from lanza.runtime.base import ModelRuntime
 from lanza.serving.component import ServingComponent
 from lanza.workspace import Workspace
 
@@ -45,7 +46,7 @@ class MonitoringComponent(Component):
             journal=workspace.settings.home / "journal" / "predictions",
         )
         self.feedback = FeedbackStore(workspace.database)
-        self.monitor = Monitor(workspace, self.metrics, serving.metrics)
+        self.monitor = Monitor(workspace, self.metrics, serving.metrics, self._runtime)
         self._task: asyncio.Task[None] | None = None
 
     def install(self, app: FastAPI) -> None:
@@ -96,6 +97,14 @@ class MonitoringComponent(Component):
         self.prediction_log.flush()
         self.monitor.tick()
 
+    def _runtime(self, model: str) -> ModelRuntime | None:
+        """The runtime a deployment of this process serves ``model`` with, if any."""
+        for live in self.serving.manager.all():
+            for variant in [*live.variants, *([live.shadow] if live.shadow else [])]:
+                if variant.version == model:
+                    return variant.loaded.runtime
+        return None
+
     def known(self, name: str) -> None:
         """404 unless the deployment is configured or has logged traffic."""
         try:
@@ -125,6 +134,10 @@ class MonitoringComponent(Component):
                     "drift_share": report["drift"]["share"] if report else None,
                     "dataset_drift": report["drift"]["dataset_drift"] if report else None,
                     "quality": report["quality"]["metrics"] if report else {},
+                    "estimated": (report.get("estimated") or {}).get("metrics", {})
+                    if report
+                    else {},
+                    "health": report.get("health") if report else None,
                     "errors": report.get("errors") if report else None,
                 }
             )

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class MonitoringMetrics:
-    """Log health (written, dropped, failed writes) and the latest drift and quality."""
+    """Log health (written, dropped, failed writes), the latest drift, quality and verdict."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry or CollectorRegistry()
@@ -25,8 +25,15 @@ class MonitoringMetrics:
         )
         self.drift = Gauge(
             "lanza_drift_score",
-            "Drift statistic of a feature (or the prediction) in the latest window.",
-            ["deployment", "feature", "method"],
+            "Drift effect size of a feature (or the prediction) in the latest window: "
+            "Wasserstein distance in reference SDs, or the share of rows that changed category.",
+            ["deployment", "feature", "effect"],
+            registry=registry,
+        )
+        self.p_value = Gauge(
+            "lanza_drift_p_value",
+            "p-value of a feature's drift test (KS or chi-squared) in the latest window.",
+            ["deployment", "feature", "test"],
             registry=registry,
         )
         self.drifted = Gauge(
@@ -45,5 +52,17 @@ class MonitoringMetrics:
             "lanza_live_quality",
             "Live quality against ground truth in the latest window.",
             ["deployment", "metric"],
+            registry=registry,
+        )
+        self.estimated = Gauge(
+            "lanza_estimated_quality",
+            "Quality estimated without labels (calibrated confidence or a loss model).",
+            ["deployment", "metric"],
+            registry=registry,
+        )
+        self.health = Gauge(
+            "lanza_deployment_health",
+            "Health verdict of the latest window: 0 healthy, 1 watch, 2 degraded.",
+            ["deployment"],
             registry=registry,
         )

@@ -1,6 +1,7 @@
 """What training registered with a model version: its reference sample and its scores.
 
-The sample (``lanza.reference``, a parquet of training rows with the target) is
+The sample (``lanza.reference``, a parquet of training rows with the target) and the
+performance estimator (``monitoring/``, see ``lanza.monitoring.estimation``) are
 downloaded once through the workspace's explicit MLflow client and kept on disk
 under ``<home>/monitoring/reference`` and in memory.
 """
@@ -8,13 +9,18 @@ under ``<home>/monitoring/reference`` and in memory.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from lanza.monitoring import estimation
+from lanza.monitoring.estimation import Estimator
 from lanza.workspace import Workspace
+
+log = logging.getLogger("lanza.monitoring")
 
 REFERENCE_PATH = "reference/reference.parquet"
 
@@ -30,6 +36,7 @@ class Reference:
     metric: str | None
     cv_mean: float | None
     classes: list[str] | None = field(default=None)
+    estimator: Estimator | None = field(default=None)
 
     @property
     def features(self) -> list[str]:
@@ -60,15 +67,35 @@ class ReferenceCache:
         tags = self.workspace.registry.get_version(name, version).tags
         classes = json.loads(tags["lanza.classes"]) if "lanza.classes" in tags else None
         cv_mean = tags.get("lanza.cv_mean")
+        run_id = tags.get("lanza.train_run_id")
         return Reference(
             model,
-            self._frame(name, version, tags.get("lanza.train_run_id")),
+            self._frame(name, version, run_id),
             tags.get("lanza.target"),
             tags.get("lanza.task"),
             tags.get("lanza.metric"),
             float(cv_mean) if cv_mean else None,
             [str(c) for c in classes] if classes is not None else None,
+            self._estimator(name, version, run_id),
         )
+
+    def _estimator(self, name: str, version: str, run_id: str | None) -> Estimator | None:
+        """The version's performance estimator, when training registered one."""
+        local = self.folder / name / version / estimation.FOLDER
+        if not (local / estimation.FILE).exists():
+            if run_id is None:
+                return None
+            staging = self.folder / name / version
+            staging.mkdir(parents=True, exist_ok=True)
+            try:
+                self.workspace.mlflow.download_artifacts(run_id, estimation.FOLDER, str(staging))
+            except Exception:
+                return None
+        try:
+            return Estimator.load(local)
+        except Exception as exc:
+            log.warning("the performance estimator of %s/%s cannot be read: %s", name, version, exc)
+            return None
 
     def _frame(self, name: str, version: str, run_id: str | None) -> pd.DataFrame | None:
         local = self.folder / name / version / "reference.parquet"

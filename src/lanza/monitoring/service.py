@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from lanza.monitoring import snapshot
+import numpy as np
+import pandas as pd
+
+from lanza.monitoring import health, snapshot
 from lanza.monitoring.alerts import AlertStore
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.reference import Reference, ReferenceCache
 from lanza.monitoring.tracking import MonitoringRuns
 from lanza.monitoring.window import logged_deployments, read_window
+from lanza.runtime.base import ModelRuntime
 from lanza.serving.metrics import ServingMetrics
 from lanza.store.lease import Lease
 from lanza.workspace import Workspace
@@ -36,6 +41,7 @@ class Monitor:
         workspace: Workspace,
         metrics: MonitoringMetrics | None = None,
         serving: ServingMetrics | None = None,
+        runtimes: Callable[[str], ModelRuntime | None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.settings = workspace.settings.monitoring
@@ -51,6 +57,8 @@ class Monitor:
         self.latest: dict[str, dict[str, Any]] = {}
         self.history: dict[str, deque[dict[str, Any]]] = {}
         self._counts: dict[str, tuple[int, int]] = {}
+        self._runtimes = runtimes
+        self._loaded: dict[str, ModelRuntime] = {}
 
     def report(self, deployment: str, window: int | None = None) -> dict[str, Any]:
         """A fresh report of one deployment's window, with its alert history."""
@@ -58,11 +66,29 @@ class Monitor:
         seconds = self.settings.window_s if window is None else None
         current = read_window(self.workspace.database, deployment, size, seconds)
         model = current.main_model()
-        built = snapshot.build(current, self._reference(model), self.settings)
+        built = snapshot.build(current, self._reference(model), self.settings, self.score)
         built["errors"] = self._errors(deployment)
         built["data_quality"] = self._data_quality(deployment)
         built["alerts"] = self.alerts.history(deployment)
+        built["health"] = health.judge(built, self.settings)
         return built
+
+    def score(self, model: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[Any]]:
+        """Class probabilities of ``frame`` by ``model``: the serving copy, else one loaded.
+
+        A server passes ``runtimes`` (its loaded versions); ``lanza monitor`` loads the
+        version once per process.
+        """
+        runtime = self._runtimes(model) if self._runtimes is not None else None
+        if runtime is None:
+            if model not in self._loaded:
+                self._loaded.clear()  # one spare model in memory at most
+                self._loaded[model] = self.workspace.loader.load(model).runtime
+            runtime = self._loaded[model]
+        prediction = runtime.predict_frame(frame, probabilities=True)
+        if prediction.probabilities is None or prediction.classes is None:
+            raise ValueError(f"{model} gives no class probabilities")
+        return prediction.probabilities, list(prediction.classes)
 
     def tick(self) -> None:
         """One round: report, gauges, MLflow and alerts for every watched deployment."""
@@ -89,6 +115,7 @@ class Monitor:
     def _round(self, deployment: str, leader: bool = True) -> None:
         report = self.report(deployment)
         self._error_rate(deployment, report)
+        report["health"] = health.judge(report, self.settings)  # with this round's error rate
         self.latest[deployment] = report
         if deployment not in self.history:
             self.history[deployment] = deque(self._logged(deployment), maxlen=HISTORY)
@@ -148,7 +175,8 @@ class Monitor:
 
     def _data_quality(self, deployment: str) -> dict[str, Any] | None:
         """Rows answered on flagged inputs so far (missing, unseen, out of range), per
-        feature and reason, from the serving counters of this process."""
+        feature and reason, from the serving counters of this process; with the totals
+        per reason and the rows the model answered, which the health verdict weighs."""
         if self.serving is None:
             return None
         counts: list[dict[str, Any]] = []
@@ -159,7 +187,25 @@ class Monitor:
                     feature, reason = labels["feature"], labels["reason"]
                     counts.append({"feature": feature, "reason": reason, "rows": int(sample.value)})
         counts.sort(key=lambda c: (-c["rows"], c["feature"], c["reason"]))
-        return {"flagged": sum(c["rows"] for c in counts), "by_feature": counts}
+        per_reason: dict[str, int] = {}
+        for count in counts:
+            per_reason[count["reason"]] = per_reason.get(count["reason"], 0) + count["rows"]
+        return {
+            "flagged": sum(c["rows"] for c in counts),
+            "by_feature": counts,
+            "counts": per_reason,
+            "rows": int(self._rows(deployment)),
+        }
+
+    def _rows(self, deployment: str) -> float:
+        """Rows the deployment's model answered so far (the sum of its batch sizes)."""
+        assert self.serving is not None
+        return sum(
+            sample.value
+            for family in self.serving.batch_size.collect()
+            for sample in family.samples
+            if sample.name.endswith("_sum") and sample.labels.get("deployment") == deployment
+        )
 
     def _error_rate(self, deployment: str, report: dict[str, Any]) -> None:
         """Errors per request since the previous round, into the report."""
@@ -176,14 +222,18 @@ class Monitor:
         drift = report["drift"]
         for item in [*drift["features"], drift["prediction"]]:
             if item:
-                self.metrics.drift.labels(name, item["column"], item["method"]).set(
-                    item["statistic"]
-                )
-                self.metrics.drifted.labels(name, item["column"]).set(float(item["drifted"]))
+                column = item["column"]
+                self.metrics.drift.labels(name, column, item["effect"]).set(item["effect_size"])
+                if item["p_value"] is not None:
+                    self.metrics.p_value.labels(name, column, item["test"]).set(item["p_value"])
+                self.metrics.drifted.labels(name, column).set(float(item["drifted"]))
         if drift["share"] is not None:
             self.metrics.dataset_drift.labels(name).set(drift["share"])
         for metric, value in report["quality"]["metrics"].items():
             self.metrics.quality.labels(name, metric).set(value)
+        for metric, value in (report.get("estimated") or {}).get("metrics", {}).items():
+            self.metrics.estimated.labels(name, metric).set(value)
+        self.metrics.health.labels(name).set(report["health"]["level"])
 
 
 def _point(report: dict[str, Any]) -> dict[str, Any]:
@@ -199,4 +249,6 @@ def _point(report: dict[str, Any]) -> dict[str, Any]:
         "error_rate": errors.get("rate"),
         "drift_share": report["drift"]["share"],
         "quality": report["quality"]["metrics"],
+        "estimated": (report.get("estimated") or {}).get("metrics", {}),
+        "health": report["health"]["level"],
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lanza.store.tables import Base, utcnow
@@ -23,6 +23,8 @@ class PredictionLogRow(Base):
     """One answered prediction request."""
 
     __tablename__ = "monitoring_predictions"
+    # a window is the end of one deployment's log: read from this index, never sorted
+    __table_args__ = (Index("ix_monitoring_predictions_deployment_id", "deployment", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -55,15 +55,16 @@ class MonitoringRuns:
         run = runs[0]
         rounds: dict[int, dict[str, Any]] = {}
         for key in run.data.metrics:
-            field = CHARTED.get(key) or (key if key.startswith("quality_") else None)
-            if field is None:
+            group = next((g for g in GROUPED if key.startswith(f"{g}_")), None)
+            field = CHARTED.get(key)
+            if field is None and group is None:
                 continue
             for metric in self.client.get_metric_history(run.info.run_id, key):
-                point = rounds.setdefault(metric.step, {"quality": {}})
+                point = rounds.setdefault(metric.step, {"quality": {}, "estimated": {}})
                 point.setdefault("t", _iso(metric.timestamp))
-                if field.startswith("quality_"):
-                    point["quality"][field.removeprefix("quality_")] = metric.value
-                else:
+                if group is not None:
+                    point[group][key.removeprefix(f"{group}_")] = metric.value
+                elif field is not None:
                     point[field] = metric.value
         return [rounds[step] for step in sorted(rounds)[-limit:]]
 
@@ -112,7 +113,10 @@ CHARTED = {
     "latency_p99_ms": "p99_ms",
     "error_rate": "error_rate",
     "drift_share": "drift_share",
+    "health": "health",
 }
+# MLflow metrics ``<group>_<name>`` -> ``point[group][name]``.
+GROUPED = ("quality", "estimated")
 
 
 def _iso(millis: int) -> str:
@@ -136,14 +140,25 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
         out["drift_share"] = float(drift["share"])
     for item in [*drift.get("features", []), drift.get("prediction")]:
         if item:
-            out[f"drift_{_safe(item['column'])}"] = float(item["statistic"])
+            out[f"drift_{_safe(item['column'])}"] = float(item["effect_size"])
+            if item.get("p_value") is not None:
+                out[f"drift_p_{_safe(item['column'])}"] = float(item["p_value"])
             if item.get("psi") is not None:
                 out[f"psi_{_safe(item['column'])}"] = float(item["psi"])
-    for key, value in report["quality"]["metrics"].items():
-        out[f"quality_{key}"] = float(value)
+    out.update(_quality_figures(report))
+    return out
+
+
+def _quality_figures(report: dict[str, Any]) -> dict[str, float]:
+    """Live and estimated quality, flagged inputs per feature and reason, and the verdict."""
+    out = {f"quality_{k}": float(v) for k, v in report["quality"]["metrics"].items()}
     flagged = report.get("data_quality") or {}
     for item in flagged.get("by_feature", []):
         out[f"flagged_{item['reason']}_{_safe(item['feature'])}"] = float(item["rows"])
+    for key, value in (report.get("estimated") or {}).get("metrics", {}).items():
+        out[f"estimated_{key}"] = float(value)
+    if report.get("health"):
+        out["health"] = float(report["health"]["level"])
     return out
 
 

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lanza.monitoring.tables import BATCH_FACE, FeedbackRow, PredictionLogRow
 from lanza.store import Database
+
+LABELS_COUNTED = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Window:
     deployment: str
     logs: list[Logged]
     feedback: dict[str, list[Any]] = field(default_factory=dict)
+    labels_total: int = 0
 
     @property
     def models(self) -> dict[str, int]:
@@ -89,6 +92,19 @@ class Window:
             truth = self.feedback.get(row.request_id)
             columns["__truth__"].extend(truth if truth and len(truth) == count else [None] * count)
         return pd.DataFrame(columns)
+
+    def probabilities(self, model: str) -> tuple[list[list[float]], list[Any]] | None:
+        """Logged class probabilities of every row of ``model``, or None if any lacks them."""
+        rows: list[list[float]] = []
+        classes = None
+        for row in self.logs:
+            if row.model != model:
+                continue
+            if row.probabilities is None or len(row.probabilities) != len(row.prediction):
+                return None
+            rows.extend(row.probabilities)
+            classes = row.classes
+        return (rows, classes) if classes is not None else None
 
     def labelled(self, model: str | None = None) -> tuple[list[Any], list[Any], list[Any], Any]:
         """Truth, predictions, probabilities (or empty) and classes of rows with feedback."""
@@ -131,7 +147,11 @@ def read_window(
             chunk = ids[start : start + 500]
             found = session.scalars(select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk)))
             feedback.update({f.request_id: f.value for f in found})
-    return Window(deployment, logs, feedback)
+        # counted up to a cap: a count over millions of labels would cost more than the round
+        labels = select(FeedbackRow.request_id).where(FeedbackRow.deployment == deployment)
+        count = select(func.count()).select_from(labels.limit(LABELS_COUNTED).subquery())
+        total = int(session.scalar(count) or 0)
+    return Window(deployment, logs, feedback, total)
 
 
 def logged_deployments(database: Database) -> list[str]:

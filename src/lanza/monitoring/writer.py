@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import AlertEventRow, FeedbackRow, PredictionLogRow
@@ -46,6 +46,7 @@ from lanza.store.journal import Journal, Orphan, Position
 
 log = logging.getLogger("lanza.monitoring")
 RETENTION_EVERY_S = 600.0
+PURGE_BATCH = 20_000
 TABLE = cast(Table, PredictionLogRow.__table__)
 COLUMNS = (
     "request_id",
@@ -256,15 +257,32 @@ class PredictionLog:
             log.exception("the prediction journal offset could not be recorded")
 
     def purge(self, now: datetime | None = None) -> int:
-        """Delete log rows, feedback and fired alerts older than the retention; returns log rows."""
+        """Delete log rows, feedback and fired alerts older than the retention; returns log rows.
+
+        Log rows go in batches of ``PURGE_BATCH``, each its own transaction, so a purge of
+        millions of rows never holds the table (or the writer beside it) for long.
+        """
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.settings.retention_days)
+        deleted = 0
+        while True:
+            with self.database.session() as session:
+                old = (
+                    select(PredictionLogRow.id)
+                    .where(PredictionLogRow.created_at < cutoff)
+                    .order_by(PredictionLogRow.id)
+                    .limit(PURGE_BATCH)
+                )
+                result = session.execute(
+                    delete(PredictionLogRow).where(PredictionLogRow.id.in_(old.scalar_subquery()))
+                )
+                count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < PURGE_BATCH:
+                break
         with self.database.session() as session:
-            result = session.execute(
-                delete(PredictionLogRow).where(PredictionLogRow.created_at < cutoff)
-            )
             session.execute(delete(FeedbackRow).where(FeedbackRow.created_at < cutoff))
             session.execute(delete(AlertEventRow).where(AlertEventRow.created_at < cutoff))
-            return int(getattr(result, "rowcount", 0) or 0)
+        return deleted
 
     def _insert(self, connection: Any, rows: list[Row]) -> None:
         """Insert rows: ``COPY`` on Postgres, else one multi-row ``INSERT`` per ``CHUNK`` rows.

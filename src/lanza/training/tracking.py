@@ -24,6 +24,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from lanza.experiments import experiment_id
+from lanza.monitoring import estimation
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
 from lanza.runtime.rules import describe_inputs
 from lanza.training.candidates import final_estimator
@@ -227,6 +228,10 @@ class TrainingTracker:
                 sample = sample.sample(reference_rows, random_state=0)
             sample.to_parquet(reference / "reference.parquet", index=False)
             self.client.log_artifacts(run_id, str(reference), "reference")
+            estimator = folder / estimation.FOLDER
+            pick = board.pick.model
+            if estimation.fit_and_save(pick, data.features, data.target, data.task, estimator):
+                self.client.log_artifacts(run_id, str(estimator), estimation.FOLDER)
             model_dir = folder / "model"
             self._save_model(board.pick.model, data, model_dir)
             self.client.log_artifacts(run_id, str(model_dir), "model")

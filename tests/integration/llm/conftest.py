@@ -131,3 +131,33 @@ def upstream() -> Iterator[tuple[Upstream, str]]:
     fake = Upstream()
     with running(fake.app()) as url:
         yield fake, url + "/v1"
+
+
+class Hooks:
+    """A webhook receiver on a real port: keeps every JSON body POSTed to ``/hook``."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+    def app(self) -> FastAPI:
+        """The receiver's app."""
+        app = FastAPI()
+
+        @app.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.post("/hook")
+        async def hook(request: Request) -> dict[str, str]:
+            self.received.append(await request.json())
+            return {"status": "ok"}
+
+        return app
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[tuple[Hooks, str]]:
+    """The receiver and its ``/hook`` URL."""
+    receiver = Hooks()
+    with running(receiver.app()) as url:
+        yield receiver, url + "/hook"

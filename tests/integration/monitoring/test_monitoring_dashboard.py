@@ -59,6 +59,13 @@ def test_dashboard_shows_the_traffic_sent(
         assert quality.count() >= 1
         assert page.locator('svg[data-chart="quality"] line[data-guide]').count() == 1
         assert page.locator('svg[data-chart="latency"] circle').count() >= 2
+        assert page.locator("#health").get_attribute("data-status") in ("watch", "degraded")
+        assert page.locator("#health li").count() >= 1  # the verdict's reasons in words
+        heads = page.eval_on_selector_all("#drift-table th", "hs => hs.map(h => h.textContent)")
+        assert heads[:5] == ["column", "test", "statistic", "p-value", "effect size"]
+        assert page.locator('svg[data-chart="traffic"] text[data-axis="x"]').count() >= 1
+        top = page.locator('svg[data-chart="quality"] text[data-axis="y"]').first.text_content()
+        assert float(top or "nan") <= 1.0  # a score's axis stops at its range
 
         _send(http, shuffled, "c", "target", "mean_texture", 0, 0.0, limit=20)
         page.wait_for_function(

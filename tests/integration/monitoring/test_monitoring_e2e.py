@@ -39,6 +39,7 @@ def test_reference_traffic_shows_no_drift(serve: Serve, cancer: pd.DataFrame) ->
     assert report["drift"]["dataset_drift"] is False
     assert report["drift"]["prediction"]["drifted"] is False
     assert report["serving"] == {"cancer/1": 20}
+    assert report["health"]["status"] == "healthy", report["health"]
 
 
 def test_a_round_counts_requests_the_writer_has_not_written_yet(
@@ -115,6 +116,11 @@ def test_shifted_feature_drifts_alone_and_alerts(
         metrics = http.get("/metrics").text
         assert 'lanza_feature_drifted{deployment="c",feature="mean_texture"} 1.0' in metrics
         assert 'lanza_feature_drifted{deployment="c",feature="mean_radius"} 0.0' in metrics
+        assert 'lanza_deployment_health{deployment="c"} 1.0' in metrics
+        assert report["health"]["status"] == "watch"
+        reasons = [r["text"] for r in report["health"]["reasons"]]
+        drift = [r for r in reasons if r.startswith("1 of 4 features drift: mean_texture moved")]
+        assert drift, reasons
         rule_id = made.json()["id"]
         assert http.delete(f"/api/v1/deployments/c/alerts/{rule_id}").status_code == 204
         assert http.get("/api/v1/deployments/c/alerts").json()["rules"] == []
@@ -135,7 +141,10 @@ def _check_mlflow(settings: Settings) -> None:
     steps = [m.step for m in history]
     assert steps
     assert steps == sorted(set(steps))
-    assert max(history, key=lambda m: m.step).value < 0.05  # the KS p-value of the shift
+    assert max(history, key=lambda m: m.step).value > 0.1  # the shift's effect size in SDs
+    p_values = client.get_metric_history(runs[0].info.run_id, "drift_p_mean_texture")
+    assert max(p_values, key=lambda m: m.step).value < 0.01
+    assert "health" in runs[0].data.metrics
     assert "latency_p99_ms" in runs[0].data.metrics
     tags = client.get_model_version("cancer", "1").tags
     assert tags["lanza.monitoring_run"] == runs[0].info.run_id

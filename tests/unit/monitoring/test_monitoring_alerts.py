@@ -18,10 +18,12 @@ REPORT: dict[str, Any] = {
     "errors": {"rate": 0.1},
     "drift": {
         "share": 0.5,
-        "features": [{"column": "x", "statistic": 0.01}],
-        "prediction": {"column": "prediction", "statistic": 0.3},
+        "features": [{"column": "x", "statistic": 0.2, "effect_size": 0.01}],
+        "prediction": {"column": "prediction", "statistic": 0.1, "effect_size": 0.3},
     },
     "quality": {"metrics": {"accuracy": 0.8}},
+    "estimated": {"metrics": {"accuracy": 0.7}},
+    "health": {"status": "watch", "level": 1, "reasons": []},
 }
 
 
@@ -35,6 +37,9 @@ def test_metric_values() -> None:
     assert metric_value(REPORT, "requests") == 40
     assert metric_value(REPORT, "accuracy") == 0.8
     assert metric_value(REPORT, "rmse") is None
+    assert metric_value(REPORT, "estimated.accuracy") == 0.7
+    assert metric_value(REPORT, "estimated.rmse") is None
+    assert metric_value(REPORT, "health") == 1
 
 
 def test_fires_once_per_cooldown_and_records(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The LLMOps views: ``/traces``, ``/traces/{id}`` and ``/evaluations`` pages, plus the
-dataset and evaluation routes they read.
+"""The LLMOps views: ``/traces``, ``/traces/{id}``, ``/evaluations``, ``/evaluators`` and
+``/spend`` pages, plus the dataset and evaluation routes they read.
 
 Plain HTML, CSS and JavaScript shipped in ``lanza/llm/dashboard/static`` (no CDN, no
 build step); the pages share the monitoring dashboard's stylesheet and read the JSON
@@ -49,6 +49,8 @@ class LLMDashboardComponent(Component):
         shell = (STATIC / "page.html").read_text()
         traces_page = shell.replace("{page}", "traces")
         evaluations_page = shell.replace("{page}", "evaluations")
+        spend_page = shell.replace("{page}", "spend")
+        evaluators_page = shell.replace("{page}", "evaluators")
 
         @app.get("/traces", include_in_schema=False)
         async def traces() -> HTMLResponse:
@@ -61,3 +63,11 @@ class LLMDashboardComponent(Component):
         @app.get("/evaluations", include_in_schema=False)
         async def evaluations() -> HTMLResponse:
             return HTMLResponse(evaluations_page)
+
+        @app.get("/evaluators", include_in_schema=False)
+        async def evaluators() -> HTMLResponse:
+            return HTMLResponse(evaluators_page)
+
+        @app.get("/spend", include_in_schema=False)
+        async def spend() -> HTMLResponse:
+            return HTMLResponse(spend_page)

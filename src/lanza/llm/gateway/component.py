@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.concurrency import run_in_threadpool
 
 from lanza.api.component import Component
+from lanza.llm.budgets.budgets import Budgets
+from lanza.llm.budgets.ledger import Ledger
 from lanza.llm.gateway.face import OpenAIFace
 from lanza.llm.gateway.metrics import GatewayMetrics
 from lanza.llm.gateway.observe import Traces
+from lanza.llm.gateway.policy import CallPolicy
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.service import Gateway
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.prompts import PromptStore
 from lanza.llm.tracing import Tracer
+from lanza.security.keys import KeyStore
 from lanza.workspace import Workspace
+
+log = logging.getLogger("lanza.llm")
+LEDGER_FLUSH_S = 1.0
 
 
 def build_gateway(workspace: Workspace) -> Gateway:
@@ -48,20 +60,47 @@ class LLMComponent(Component):
         self.store = self.gateway.store
         self.traces = Traces()
         self.metrics = GatewayMetrics(registry or CollectorRegistry())
+        self.ledger = Ledger(workspace.database)
+        self.budgets = Budgets(workspace.database, self.ledger)
+        policy = CallPolicy(
+            self.gateway.specs, self.ledger, self.budgets, KeyStore(workspace.database)
+        )
         prompts = PromptStore(workspace.mlflow)
-        self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics)
+        self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics, policy)
+        self._stopping = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
 
     def install(self, app: FastAPI) -> None:
+        from lanza.llm.budgets.routes import budgets_router
         from lanza.llm.gateway.routes import deployments_router, openai_router
 
         app.state.llm = self
         app.include_router(openai_router(), prefix="/v1")
         app.include_router(deployments_router(), prefix="/api/v1")
+        app.include_router(budgets_router(self.budgets, self.ledger))
 
     async def start(self) -> None:
         # The gateway's spans go to this server's trace store, through a tracer of its own.
         self.traces.tracer = store_tracer(self.workspace)
+        self._stopping = asyncio.Event()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="lanza-llm-ledger")
 
     async def stop(self) -> None:
+        self._stopping.set()
+        if self._flusher is not None:
+            await self._flusher
+            self._flusher = None
         await self.gateway.close()
         self.traces.close()
+
+    async def _flush_loop(self) -> None:
+        """Write the ledger every second, and once more when the server stops."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), LEDGER_FLUSH_S)
+            try:
+                await run_in_threadpool(self.ledger.flush)
+            except Exception:  # a database outage: the charges stay queued for the next round
+                log.exception("writing the LLM cost ledger failed; retrying")
+            if self._stopping.is_set():
+                return

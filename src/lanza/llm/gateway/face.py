@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from lanza.errors import InvalidInputError, LanzaError
 from lanza.llm.gateway.metrics import CallRecord, GatewayMetrics
 from lanza.llm.gateway.observe import Traces
+from lanza.llm.gateway.policy import CallPolicy
 from lanza.llm.gateway.schemas import (
     ChatRequest,
     CompletionRequest,
@@ -36,8 +37,8 @@ from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider, U
 from lanza.llm.tracing import Span
 from lanza.llm.tracing.propagation import RemoteParent
 
-_StreamCall = tuple[str, dict[str, Any], LLMDeploymentSpec, RemoteParent | None, CallRecord]
-"""A stream's operation, inputs, deployment, caller's span and metrics record."""
+_StreamCall = tuple[str, dict[str, Any], LLMDeploymentSpec, RemoteParent | None, CallRecord, str]
+"""A stream's operation, inputs, deployment, caller's span, metrics record and caller."""
 
 
 class OpenAIFace:
@@ -49,11 +50,13 @@ class OpenAIFace:
         prompts: PromptStore | None,
         traces: Traces,
         metrics: GatewayMetrics | None = None,
+        policy: CallPolicy | None = None,
     ) -> None:
         self.gateway = gateway
         self.prompts = prompts
         self.traces = traces
         self.metrics = metrics or GatewayMetrics(CollectorRegistry())
+        self.policy = policy or CallPolicy(gateway.specs)
 
     def models(self) -> dict[str, Any]:
         """``GET /v1/models``."""
@@ -69,7 +72,9 @@ class OpenAIFace:
         self, body: ChatRequest, caller: str, remote: RemoteParent | None = None
     ) -> JSONResponse | StreamingResponse:
         """``POST /v1/chat/completions``; ``remote`` is the caller's span, when it sent one."""
+        await self.policy.admit(body.model, caller)  # hook: budgets
         messages = await self.messages(body)
+        messages = self.policy.screen_messages(body.model, messages, self.traces)  # hook
         params = body.params()
         inputs = {"messages": [m.model_dump(exclude_none=True) for m in messages]}
 
@@ -86,7 +91,10 @@ class OpenAIFace:
         self, body: CompletionRequest, caller: str, remote: RemoteParent | None = None
     ) -> JSONResponse | StreamingResponse:
         """``POST /v1/completions``."""
+        await self.policy.admit(body.model, caller)  # hook: budgets
         prompt = body.text()
+        if isinstance(prompt, str):  # token ids are not screened
+            prompt = self.policy.screen_text(body.model, prompt, self.traces, "completion")
         params = body.params()
 
         def opener(provider: Provider) -> AsyncIterator[Delta]:
@@ -104,6 +112,7 @@ class OpenAIFace:
     ) -> JSONResponse:
         """``POST /v1/embeddings``."""
         texts = body.texts()
+        await self.policy.admit(body.model, caller)  # hook: budgets
         key = {"input": texts, "dimensions": body.dimensions}
         inputs = {"input": texts}
         with (
@@ -116,6 +125,7 @@ class OpenAIFace:
             span.set_outputs({"count": len(reply.result.vectors)})
             _record_usage(span, reply)
             _answered(record, reply)
+        self._charge(body.model, reply, caller)  # hook: ledger
         vectors = reply.result.vectors
         payload = embeddings_body(body.model, vectors, reply.usage, body.encoding_format)
         return JSONResponse(payload, headers=_headers(reply))
@@ -123,11 +133,13 @@ class OpenAIFace:
     async def messages(self, body: ChatRequest) -> list[ChatMessage]:
         """The request's messages, after the rendered prompt when one is referenced."""
         messages = list(body.messages)
-        if body.prompt:
+        reference = self.policy.prompt_of(body)  # hook: the deployment's default, experiments
+        if reference:
             if self.prompts is None:
                 raise InvalidInputError("Prompt references need MLflow's prompt registry.")
             # The registry is a blocking MLflow call: keep it off the event loop.
-            prompt = await asyncio.to_thread(self.prompts.get, body.prompt)
+            prompt = await asyncio.to_thread(self.prompts.get, reference)
+            self.policy.remember_prompt(reference, prompt.reference)  # hook: ledger and trace
             messages = prompt.messages(body.variables) + messages
         if not messages:
             raise InvalidInputError("Field 'messages': give at least one message or a 'prompt'.")
@@ -146,14 +158,18 @@ class OpenAIFace:
     ) -> JSONResponse | StreamingResponse:
         operation = "chat" if chat else "completion"
         rid = new_id("chatcmpl" if chat else "cmpl")
-        if body.stream and not self.gateway.specs.get(body.model).cache:
+        if body.stream and not self._whole(body.model):
             return await self._stream(body, caller, inputs, opener, chat, rid, remote)
         with (
             self.metrics.call(body.model, operation) as record,
             self.traces.call(operation, body.model, inputs, remote=remote) as span,
         ):
-            reply = await self.gateway.call(body.model, call, caller, key)
-            completion: Completion = reply.result
+            try:
+                reply = await self.gateway.call(body.model, call, caller, key)
+                self._charge(body.model, reply, caller)  # hook: ledger
+                completion: Completion = self.policy.screen_answer(body.model, reply.result)
+            finally:
+                self.policy.annotate(span)  # hook: guardrails on the trace
             span.set_outputs(_outputs(completion))
             _record_usage(span, reply)
             _answered(record, reply)
@@ -189,14 +205,15 @@ class OpenAIFace:
                 raise
         spec = self.gateway.specs.get(served_by)
         stream = SSEStream(rid, body.model, chat, body.include_usage)
-        events = self._traced(stream, pieces, (operation, inputs, spec, remote, record))
+        call = (operation, inputs, spec, remote, record, caller)
+        events = self._traced(stream, pieces, call)
         headers = {"x-lanza-served-by": served_by}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     async def _traced(
         self, stream: SSEStream, pieces: AsyncIterator[Delta], call: _StreamCall
     ) -> AsyncIterator[str]:
-        operation, inputs, spec, remote, record = call
+        operation, inputs, spec, remote, record, caller = call
         # The span opens and closes inside the response's own task, so its context is whole.
         try:
             with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
@@ -209,10 +226,25 @@ class OpenAIFace:
                 usage = stream.usage
                 span.set_usage(usage.prompt_tokens, usage.completion_tokens, spec.model, cost)
                 record.answered(spec.name, usage, cost, stream.error)
+                # hooks: the ledger, and what the guardrails found (a stream is only flagged)
+                self.policy.charge(stream.model, spec.name, spec.model, caller, usage, cost)
+                sent = Completion(str(stream.outputs().get("text", "")), "", usage)
+                self.policy.screen_answer(spec.name, sent, enforce=False)
+                self.policy.annotate(span)
         finally:
             if stream.first_token_at is not None:
                 record.first_token_s = stream.first_token_at - record.started
             self.metrics.observe(record)
+
+    def _whole(self, deployment: str) -> bool:
+        """Whether a stream is generated whole first: to cache it, or to screen it."""
+        return self.gateway.specs.get(deployment).cache or self.policy.holds_output(deployment)
+
+    def _charge(self, deployment: str, reply: Reply, caller: str) -> None:
+        if not reply.cached:
+            self.policy.charge(
+                deployment, reply.served_by, reply.model, caller, reply.usage, reply.cost_usd
+            )
 
 
 def _answered(record: CallRecord, reply: Reply) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from lanza.api.auth import bearer, require
+from lanza.llm.gateway.policy import set_user
 from lanza.llm.gateway.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
 from lanza.llm.gateway.store import parse_spec
 from lanza.llm.tracing.propagation import remote_parent
@@ -68,6 +69,7 @@ def openai_router() -> APIRouter:
 
     @router.post("/chat/completions", summary="Chat completion (OpenAI)")
     async def chat(request: Request, body: ChatRequest, key: Caller) -> Response:
+        set_user(request.headers.get("x-lanza-user"))  # hook: sticky prompt experiments
         remote = remote_parent(request.headers)
         return await _llm(request).face.chat(body, caller_of(request, key), remote)
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lanza.llm.guardrails.spec import Guardrails
+
 ProviderKind = Literal["openai", "local-transformers", "local-embeddings"]
 Device = Literal["cpu", "cuda", "auto"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -33,6 +35,13 @@ class LLMDeploymentSpec(BaseModel):
         None, ge=1, description="Requests per minute allowed per API key (token bucket)."
     )
     cache: bool = Field(False, description="Answer identical requests from a cache.")
+    prompt: str | None = Field(
+        None,
+        description="Prompt used when a chat request names none; 'P@A=90,P@B=10' splits it.",
+    )
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails, description="Checks on what goes in and what comes out."
+    )
 
     @field_validator("name")
     @classmethod

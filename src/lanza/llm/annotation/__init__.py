@@ -1,0 +1,1 @@
+"""Annotation queues: people review the traces the filters and the evaluators point at."""

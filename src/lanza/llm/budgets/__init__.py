@@ -1,0 +1,1 @@
+"""The cost ledger of the LLM gateway and the budgets that watch it."""
