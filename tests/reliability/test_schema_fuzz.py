@@ -38,9 +38,13 @@ EXAMPLES = 15
 # A readiness probe answers 503 while something is not ready (here, deployments the
 # generated requests created with models that do not exist): documented, and the answer.
 READINESS = re.compile(r"(^/readyz|/ready)$")
+# Online evaluators and annotation queues take bodies whose validity rests on rules
+# between fields (a judge scorer needs a judge deployment, a regex scorer a pattern) and on
+# traces that exist, which a JSON schema cannot say either.
 MODEL_DEPENDENT = re.compile(
     r"(/predict|/invocations|/infer|/explain|/feedback|/labelling/answers|/uploads(/validate)?"
-    r"|^/api/v1/datasets)$"
+    r"|^/api/v1/datasets|^/api/v1/evaluators(/\{name\})?"
+    r"|^/api/v1/annotation-queues(/\{name\}/reviews/\{trace_id\})?)$"
 )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,8 +136,10 @@ def test_ingest_needs_a_predict_key_once_keys_exist(server: Server) -> None:
     keys = KeyStore(server.workspace.database)
     _, reader_key = keys.create("dashboard", "read")
     _, writer_key = keys.create("app", "predict")
-    time.sleep(2.1)  # the guard caches "no keys yet" for two seconds
     body = {"spans": [{"id": "s", "trace_id": "t", "name": "x", "start_time": 1.0}]}
+    # The guard re-reads keys in the background every two seconds: new keys apply shortly
+    # (a read that stores nothing tells when).
+    wait_for(lambda: httpx.get(f"{server.url}/api/v1/traces").status_code == 401, timeout=15)
     assert httpx.post(f"{server.url}/api/v1/traces", json=body).status_code == 401
     denied = httpx.post(
         f"{server.url}/api/v1/traces", json=body, headers={"authorization": f"Bearer {reader_key}"}
