@@ -117,15 +117,18 @@ def _register_elsewhere(home: Path, name: str, example: bool) -> None:
     model = LogisticRegression(max_iter=5000).fit(features, data.target)
     ws = Workspace(Settings(home=home))
     mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
-    with mlflow.start_run():
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(features, model.predict(features)),
-            input_example=features.head(3) if example else None,
-            registered_model_name=name,
-        )
-    ws.close()
+    try:
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(features, model.predict(features)),
+                input_example=features.head(3) if example else None,
+                registered_model_name=name,
+            )
+    finally:  # MLflow's tracking URI is process-wide: later tests must not inherit it
+        mlflow.set_tracking_uri(None)
+        ws.close()
 
 
 @pytest.mark.parametrize(

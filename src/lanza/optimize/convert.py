@@ -265,6 +265,7 @@ def _register_boosters() -> None:
         raise ConversionError(INSTALL) from exc
     _register_numeric_steps(update_registered_converter)
     _linear_svc_inside_pipelines()
+    _plain_attribute_lists()
     classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
     try:
         from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
@@ -305,6 +306,42 @@ def _register_boosters() -> None:
         )
     except ImportError:
         pass
+
+
+def _plain_attribute_lists() -> None:
+    """Give ONNX node attributes plain Python numbers, as protobuf 7 requires.
+
+    skl2onnx's tree converters pass lists mixing NumPy scalars and booleans as node
+    attributes; protobuf 7 refuses the booleans ("Field onnx.AttributeProto.ints:
+    Expected an int, got a boolean"), so every tree model failed to convert there. The
+    container's ``add_node`` is wrapped once to turn such lists into ints and floats.
+    """
+    from skl2onnx.common._container import ModelComponentContainer
+
+    original = ModelComponentContainer.add_node
+    if getattr(original, "_lanza_plain", False):
+        return
+
+    def add_node(
+        self: Any, op_type: Any, inputs: Any, outputs: Any, *args: Any, **attrs: Any
+    ) -> Any:
+        plain = {k: _plain_list(v) if isinstance(v, list) else v for k, v in attrs.items()}
+        return original(self, op_type, inputs, outputs, *args, **plain)
+
+    add_node._lanza_plain = True  # type: ignore[attr-defined]
+    ModelComponentContainer.add_node = add_node
+
+
+def _plain_list(values: list[Any]) -> list[Any]:
+    """Booleans and NumPy integers as ``int``, NumPy floats as ``float``; the rest as is."""
+    return [
+        int(v)
+        if isinstance(v, bool | np.integer | np.bool_)
+        else float(v)
+        if isinstance(v, np.floating)
+        else v
+        for v in values
+    ]
 
 
 def _linear_svc_inside_pipelines() -> None:
