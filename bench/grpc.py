@@ -172,6 +172,17 @@ def request(row: np.ndarray) -> bytes:
     return message.SerializeToString()
 
 
+def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, float]:
+    """Requests per second, p50 and p99 in milliseconds, and the failed calls."""
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors,
+    }
+
+
 def rest_body(row: np.ndarray) -> bytes:
     """The same single-row request as v2 REST JSON."""
     tensor = {"name": "input", "datatype": "FP64", "shape": [1, 4], "data": row.tolist()}
@@ -213,13 +224,7 @@ async def drive_rest(
         began = time.perf_counter()
         await asyncio.gather(*(caller(i) for i in range(connections)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
-    }
+    return summary(latencies, elapsed, errors)
 
 
 async def wait_grpc(target: str, timeout: float = 180) -> None:
@@ -261,13 +266,7 @@ async def drive(
         began = time.perf_counter()
         await asyncio.gather(*(caller(i) for i in range(connections)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
-    }
+    return summary(latencies, elapsed, errors)
 
 
 def measure(target: str, bodies: list[bytes], args: argparse.Namespace) -> dict[str, float]:
