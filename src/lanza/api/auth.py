@@ -18,8 +18,8 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza.errors import LanzaError, UnavailableError
-from lanza.llm.gateway.limits import RateLimiter
 from lanza.security.keys import KeyInfo, KeyStore, Role, allows, hash_key
+from lanza.security.limits import RateLimiter
 from lanza.store import Database
 from lanza.store.tables import AuditEntry, utcnow
 

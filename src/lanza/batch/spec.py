@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from lanza.errors import LanzaError
+from lanza.records import SampledRow
 
 Format = Literal["parquet", "csv", "jsonl", "vertex"]
 EngineName = Literal["local", "ray"]
@@ -112,17 +113,6 @@ class ScoredChunk:
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
     sample: list[SampledRow] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SampledRow:
-    """One scored row picked for the prediction log, so batch traffic is watched for drift."""
-
-    row: int
-    features: dict[str, Any]
-    prediction: Any
-    probabilities: list[float] | None
-    classes: list[Any] | None
 
 
 @dataclass

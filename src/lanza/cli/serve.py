@@ -90,7 +90,7 @@ def run_server(workspace: object, banner: str | None = None) -> None:
         soft_wrap=True,
     )
     uvicorn.run(
-        "lanza.api.app:create_app",
+        "lanza.server:create_app",
         factory=True,
         host=server.host,
         port=server.port,

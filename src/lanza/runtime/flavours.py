@@ -11,8 +11,8 @@ import pandas as pd
 from lanza.errors import ValidationError
 from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
 from lanza.runtime.schema import InputSchema
+from lanza.runtime.serialization import VerifiedCache, load_model
 from lanza.runtime.tensors import model_input
-from lanza.training.serialization import VerifiedCache, load_model
 
 
 class SklearnRuntime(ModelRuntime):

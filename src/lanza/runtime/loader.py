@@ -27,8 +27,8 @@ from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
 from lanza.runtime.mlmodel import ModelFile, read_model_file
 from lanza.runtime.onnxrt import OnnxRuntime
 from lanza.runtime.pytorch import TorchRuntime, exported
+from lanza.runtime.serialization import UntrustedModelError, VerifiedCache
 from lanza.runtime.xgb import XGBoostRuntime
-from lanza.training.serialization import UntrustedModelError, VerifiedCache
 
 if TYPE_CHECKING:
     from lanza.registry.registry import Registry

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from lanza.api import create_app
 from lanza.automation.apply import Applier
 from lanza.automation.loader import load_text
 from lanza.automation.pipelines import PipelineRunner
 from lanza.monitoring.tables import PredictionLogRow
+from lanza.server import create_app
 from lanza.serving.store import DeploymentStore
 from lanza.settings import AutomationSettings, MonitoringSettings, ServerSettings, Settings
 from lanza.store.tables import utcnow

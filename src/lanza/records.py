@@ -1,0 +1,22 @@
+"""What the serving and batch paths hand to their observers (the prediction log, monitors).
+
+Plain records with no behaviour, on the bottom floor: the producers (the data plane,
+batch jobs) and the consumers (monitoring) both import them, and neither imports the other
+for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SampledRow:
+    """One scored row picked for the prediction log, so batch traffic is watched for drift."""
+
+    row: int
+    features: dict[str, Any]
+    prediction: Any
+    probabilities: list[float] | None
+    classes: list[Any] | None
