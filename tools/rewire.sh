@@ -17,5 +17,6 @@ sed -i -E \
   -e 's/lanza\.training\.serialization/lanza.runtime.serialization/g' \
   -e 's/from lanza\.training import serialization/from lanza.runtime import serialization/' \
   -e 's/from lanza\.llm\.gateway\.limits import RateLimiter$/from lanza.security.limits import RateLimiter/' \
+  -e 's/^(\s*)from lanza\.store\.tables import utcnow$/\1from lanza.clock import utcnow/' \
   $files
 echo "$files"

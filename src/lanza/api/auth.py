@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lanza.clock import utcnow
 from lanza.errors import LanzaError, UnavailableError
 from lanza.security.keys import KeyInfo, KeyStore, Role, allows, hash_key
 from lanza.security.limits import RateLimiter
 from lanza.store import Database
-from lanza.store.tables import AuditEntry, utcnow
+from lanza.store.tables import AuditEntry
 
 REFRESH_S = 2.0  # how stale the in-memory keys may be while the database answers
 MISS_REFRESH_S = 0.5  # an unknown secret re-reads the keys at most this often

@@ -22,6 +22,7 @@ from functools import partial
 
 from prometheus_client import CollectorRegistry
 
+from lanza.clock import utcnow
 from lanza.errors import LanzaError, NotFoundError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.devices import check_device
@@ -33,7 +34,6 @@ from lanza.serving.metrics import ServingMetrics
 from lanza.serving.residency import ResidencyBook, ResidencyMetrics, deployment_bytes
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import DeploymentStore, StoredDeployment
-from lanza.store.tables import utcnow
 
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
