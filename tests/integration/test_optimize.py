@@ -16,7 +16,7 @@ import pytest
 
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
-from lanza.optimize.convert import ConversionError
+from lanza.errors import ConversionError
 from lanza.optimize.service import optimize
 from lanza.registry import ModelVersionInfo
 from lanza.runtime.onnxrt import OnnxRuntime

@@ -23,11 +23,11 @@ import pytest
 
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
+from lanza.errors import DeviceUnavailableError, UntrustedModelError
 from lanza.registry import ModelVersionInfo
-from lanza.runtime.devices import DeviceUnavailableError, any_gpu
+from lanza.runtime.devices import any_gpu
 from lanza.runtime.pytorch import TorchRuntime
 from lanza.runtime.rules import check_frame
-from lanza.runtime.serialization import UntrustedModelError
 from lanza.runtime.xgb import XGBoostRuntime
 from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings

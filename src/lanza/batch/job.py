@@ -26,13 +26,12 @@ from lanza.batch.spec import (
     GPU_CHUNK_ROWS,
     BatchOptions,
     BatchSummary,
-    JobCancelledError,
     Progress,
     ScoredChunk,
 )
 from lanza.batch.tracking import JobTracker, Tracker
 from lanza.batch.writers import PartWriter
-from lanza.errors import InvalidInputError
+from lanza.errors import InvalidInputError, JobCancelledError
 from lanza.runtime.schema import InputSchema
 
 PREFETCH_BYTES = 64 << 20  # parsed input held while the model loads (20 chunks of 20 x 20k)

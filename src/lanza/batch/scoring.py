@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lanza.batch.readers import Unread
-from lanza.batch.spec import BatchError, RowError, ScoredChunk
-from lanza.errors import LanzaError
+from lanza.batch.spec import RowError, ScoredChunk
+from lanza.errors import BatchError, LanzaError
 from lanza.records import SampledRow
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.rules import check_frame, frame_warnings

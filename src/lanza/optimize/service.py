@@ -17,8 +17,9 @@ from typing import Any
 from mlflow.models import Model
 
 from lanza.advisor.service import reference_sample
+from lanza.errors import ConversionError
 from lanza.optimize.checks import Parity, Speed, compare, time_both
-from lanza.optimize.convert import ConversionError, convert
+from lanza.optimize.convert import convert
 from lanza.registry import ModelVersionInfo
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime

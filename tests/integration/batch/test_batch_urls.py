@@ -14,8 +14,8 @@ import pytest
 from lanza.batch.job import JobHooks, run_batch
 from lanza.batch.manifest import Manifest
 from lanza.batch.remote import RemoteFolder, output_folder
-from lanza.batch.spec import BatchOptions, JobCancelledError
-from lanza.errors import ConflictError, InvalidInputError
+from lanza.batch.spec import BatchOptions
+from lanza.errors import ConflictError, InvalidInputError, JobCancelledError
 from lanza.server import create_app
 from lanza.workspace import Workspace
 from tests.integration.batch.conftest import make_rows

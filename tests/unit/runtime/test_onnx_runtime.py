@@ -20,8 +20,9 @@ from lanza.runtime.schema import Column, InputSchema
 pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 
+from lanza.errors import ConversionError
 from lanza.optimize.checks import compare
-from lanza.optimize.convert import ConversionError, convert
+from lanza.optimize.convert import convert
 from lanza.runtime.flavours import SklearnRuntime
 from lanza.runtime.onnxrt import MISSING, OnnxRuntime
 from lanza.runtime.serialization import dump_model

@@ -69,7 +69,7 @@ def test_an_entry_signed_with_another_key_is_ignored(tmp_path: Path, blob: bytes
 def test_an_untrusted_type_is_refused_before_anything_is_cached(tmp_path: Path) -> None:
     import skops.io as sio
 
-    from lanza.runtime.serialization import UntrustedModelError
+    from lanza.errors import UntrustedModelError
 
     blob = bytes(sio.dumps({"x": Path("/tmp")}))
     with pytest.raises(UntrustedModelError, match="does not trust"):
