@@ -20,3 +20,13 @@ class SampledRow:
     prediction: Any
     probabilities: list[float] | None
     classes: list[Any] | None
+
+
+# The prediction log's column width: an id longer than this is cut the same way on every
+# face, so the id a caller gets back is the id the log holds.
+REQUEST_ID_CHARS = 64
+
+
+def caller_request_id(header: str | None) -> str:
+    """The caller's ``X-Request-ID``, cut to what the log keeps; empty when none was sent."""
+    return (header or "")[:REQUEST_ID_CHARS]
