@@ -11,10 +11,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,11 +25,11 @@ from lanza.api.routers.ops import OpsComponent
 from lanza.errors import PayloadTooLargeError
 from lanza.security.keys import KeyStore
 from lanza.settings import Settings
+from lanza.web import assets
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.server")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-STATIC = Path(__file__).parent / "static"
 
 
 def assemble(
@@ -89,8 +87,8 @@ def assemble(
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.server.max_body_bytes)
-    # Helpers every page loads before its own script (headers, fetch, el, fmt).
-    app.mount("/static/lanza", StaticFiles(directory=STATIC), name="lanza-static")
+    # The web shell's base stylesheet and helpers (headers, fetch, el, fmt), at /static/lanza.
+    assets(app)
     for component in components:
         component.install(app)
     openapi.install(app)
