@@ -34,8 +34,8 @@ test-fast: $(STAMP)
 
 ## lint: ruff (lint and format check) and mypy strict on src/
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
@@ -48,8 +48,8 @@ bench: $(STAMP)
 
 ## protos: regenerate the gRPC messages of Open Inference v2 from their .proto
 protos: $(STAMP)
-	$(PY) -m grpc_tools.protoc -Isrc/lanza/api/grpc --python_out=src/lanza/api/grpc \
-		--pyi_out=src/lanza/api/grpc src/lanza/api/grpc/open_inference.proto
+	$(PY) -m grpc_tools.protoc -Isrc/lanza/serving/faces/grpc --python_out=src/lanza/serving/faces/grpc \
+		--pyi_out=src/lanza/serving/faces/grpc src/lanza/serving/faces/grpc/open_inference.proto
 
 clean:
 	rm -rf $(VENV) .lanza .pytest_cache .mypy_cache .ruff_cache

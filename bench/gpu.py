@@ -121,7 +121,7 @@ def register_xgboost(ws: Any, frame: pd.DataFrame) -> str:
 def register(ws: Any, name: str, save: Callable[[str], Any]) -> str:
     """Save with ``save(folder)``, log the folder to a run, register it; returns NAME/1."""
     client = ws.mlflow
-    run = client.create_run(ws.tracker.experiment_id("bench-gpu"))
+    run = client.create_run(ws.experiment_id("bench-gpu"))
     with tempfile.TemporaryDirectory() as tmp:
         save(str(Path(tmp) / "model"))
         client.log_artifacts(run.info.run_id, str(Path(tmp) / "model"), "model")
@@ -133,9 +133,11 @@ def measure(
     ws: Any, ref: str, device: str, frame: pd.DataFrame, seconds: float
 ) -> tuple[float, float]:
     """Median seconds of one batch call and of one single-row call on ``device``."""
+    from lanza.runtime.rules import check_frame
+
     runtime = ws.loader.load(ref, device=device).runtime
     assert runtime.device == device, (ref, runtime.device)
-    batch = runtime.schema.validate(frame)
+    batch = check_frame(frame, runtime.schema)
     single = batch.head(1)
     result = (
         _median(runtime.predict_frame, batch, seconds),

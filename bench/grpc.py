@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from lanza.api.grpc import open_inference_pb2 as pb
+from lanza.serving.faces.grpc import open_inference_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "bench" / "out" / "mlserver-venv"

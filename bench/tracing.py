@@ -223,7 +223,7 @@ def _start_server(home: Path) -> str:
         sys.executable,
         "-m",
         "uvicorn",
-        "lanza.api.app:create_app",
+        "lanza.server:create_app",
         "--factory",
         "--port",
         str(port),

@@ -75,8 +75,8 @@ def latency_ms(predict: Any, one: pd.DataFrame) -> float:
 
 def run_lanza(table: ZooTable, frame: pd.DataFrame, budget: float) -> Row:
     """Train with lanza in a fresh home; figures from its leaderboard and the pick."""
+    from lanza.runtime.serialization import dump_model
     from lanza.settings import Settings
-    from lanza.training.serialization import dump_model
     from lanza.training.service import TrainRequest, train
     from lanza.workspace import Workspace
 

@@ -125,3 +125,104 @@ class DeadlineExceededError(LanzaError):
 
     status_code = 504
     code = "timeout"
+
+
+class PredictionError(LanzaError):
+    """The model raised while predicting."""
+
+    status_code = 500
+    code = "prediction_error"
+
+
+class DeviceUnavailableError(LanzaError):
+    """A model was asked to run on a GPU that this machine (or its framework) cannot use."""
+
+    status_code = 422
+    code = "device_unavailable"
+
+
+class ModelLoadError(LanzaError):
+    """A model version exists but cannot be loaded."""
+
+    status_code = 503
+    code = "model_load_failed"
+
+
+class UntrustedModelError(LanzaError):
+    """A model file needs a type lanza does not trust."""
+
+    status_code = 422
+    code = "untrusted_model"
+
+
+class SpecFileError(InvalidInputError):
+    """A ``lanza.yaml`` that cannot be read or does not validate."""
+
+    code = "invalid_spec_file"
+
+
+class ProviderError(LanzaError):
+    """An upstream provider failed; ``status_code`` is what it answered (or 502/504)."""
+
+    code = "provider_error"
+
+    def __init__(
+        self, message: str, status_code: int = 502, upstream: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.upstream = upstream
+
+    @property
+    def retryable(self) -> bool:
+        """429 and 5xx are worth another try; other 4xx are the caller's fault."""
+        return self.status_code == 429 or self.status_code >= 500
+
+
+class UnauthorizedError(LanzaError):
+    """No key, or a key that is wrong or revoked."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(LanzaError):
+    """A valid key whose role is too low for the route."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class SwapRefusedError(LanzaError):
+    """A new configuration whose input signature cannot take the serving one's requests."""
+
+    status_code = 409
+    code = "incompatible_signature"
+
+
+class CloudCommandError(LanzaError):
+    """A ``gcloud`` or ``kubectl`` command failed."""
+
+    status_code = 502
+    code = "cloud_command_failed"
+
+
+class BatchError(LanzaError):
+    """A batch job cannot go on: full disk, bad row under --fail-fast, changed input."""
+
+    status_code = 400
+    code = "batch_failed"
+
+
+class JobCancelledError(LanzaError):
+    """The job was cancelled between two chunks; committed parts stay valid."""
+
+    status_code = 409
+    code = "cancelled"
+
+
+class ConversionError(LanzaError):
+    """A model cannot be converted to ONNX; the message says why."""
+
+    status_code = 422
+    code = "not_convertible"

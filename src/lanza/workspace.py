@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
     from lanza.registry import Registry
     from lanza.store import Database
-    from lanza.training.tracking import TrainingTracker
 
 # Servers and batch jobs log their own progress; MLflow's download bars would only be noise.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -32,7 +31,7 @@ for _noisy in ("mlflow", "alembic", "alembic.runtime.migration"):
 
 
 class Workspace:
-    """Lazily connected database, MLflow client, registry and tracker for one ``Settings``.
+    """Lazily connected database, MLflow client, registry and loader for one ``Settings``.
 
     Each part is imported when first used: a batch job that loads a model already on
     disk never imports MLflow or SQLAlchemy (about 1.8 s and 100 MB on 2 cores).
@@ -70,19 +69,12 @@ class Workspace:
         actor = self.settings.actor or "unknown"
         return Registry(self.mlflow, AliasHistory(self.database), actor)
 
-    @cached_property
-    def tracker(self) -> TrainingTracker:
-        """Writes training runs and registers picks."""
-        from lanza.training.serialization import VerifiedCache
-        from lanza.training.tracking import TrainingTracker
+    def experiment_id(self, name: str) -> str:
+        """The id of MLflow experiment ``name``, made under lanza's artifact root if missing."""
+        from lanza.experiments import experiment_id
 
         assert self.settings.artifact_root is not None
-        return TrainingTracker(
-            self.mlflow,
-            self.registry,
-            self.settings.artifact_root,
-            VerifiedCache(self.settings.model_cache / ".verified"),
-        )
+        return experiment_id(self.mlflow, name, self.settings.artifact_root)
 
     @cached_property
     def loader(self) -> ModelLoader:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from lanza.runtime import loader as loader_module
+from lanza.runtime import serialization
 from lanza.runtime.loader import ModelLoader, local_folder
-from lanza.training import serialization
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 

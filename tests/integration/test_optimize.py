@@ -16,10 +16,11 @@ import pytest
 
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
-from lanza.optimize.convert import ConversionError
+from lanza.errors import ConversionError
 from lanza.optimize.service import optimize
 from lanza.registry import ModelVersionInfo
 from lanza.runtime.onnxrt import OnnxRuntime
+from lanza.runtime.rules import check_frame
 from lanza.settings import Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
@@ -31,7 +32,7 @@ pytest.importorskip("skl2onnx")
 def register(ws: Workspace, name: str, save: Callable[[Path], None]) -> ModelVersionInfo:
     """Save a model with ``save(folder)``, log it to a run and register it."""
     client = ws.mlflow
-    run = client.create_run(ws.tracker.experiment_id("tests"))
+    run = client.create_run(ws.experiment_id("tests"))
     with tempfile.TemporaryDirectory() as tmp:
         save(Path(tmp) / "model")
         client.log_artifacts(run.info.run_id, str(Path(tmp) / "model"), "model")
@@ -90,7 +91,7 @@ def test_optimize_registers_an_onnx_version_that_matches(
     onnx = ws.loader.load("fraud/2").runtime
     original = ws.loader.load("fraud/1").runtime
     assert isinstance(onnx, OnnxRuntime)
-    rows = onnx.schema.validate(frame.drop(columns="fraud").head(50))
+    rows = check_frame(frame.drop(columns="fraud").head(50), onnx.schema)
     got, want = onnx.predict_frame(rows, True), original.predict_frame(rows, True)
     np.testing.assert_array_equal(got.values, want.values)
     assert got.probabilities is not None
@@ -106,7 +107,7 @@ def test_optimize_registers_an_onnx_version_that_matches(
     assert summary.errors == 0
     assert summary.device == "cpu"
     scored = pd.read_parquet(out)
-    expected = original.predict_frame(original.schema.validate(frame.drop(columns="fraud")))
+    expected = original.predict_frame(check_frame(frame.drop(columns="fraud"), original.schema))
     np.testing.assert_array_equal(scored["prediction"], expected.values)
 
 
@@ -160,7 +161,7 @@ def test_xgboost_and_lightgbm_models_convert(home: Path, tmp_path: Path) -> None
         assert result.parity.ok, result.parity
         runtime = ws.loader.load(result.created.ref).runtime
         assert isinstance(runtime, OnnxRuntime)
-        got = runtime.predict_frame(runtime.schema.validate(features)).values
+        got = runtime.predict_frame(check_frame(features, runtime.schema)).values
         np.testing.assert_allclose(got, model.predict(features), rtol=1e-5, atol=1e-5)
     ws.close()
 
@@ -195,14 +196,14 @@ def test_cli_prints_parity_and_speed(trained: tuple[Workspace, pd.DataFrame], ho
 def test_server_answers_with_the_onnx_version(trained: tuple[Workspace, pd.DataFrame]) -> None:
     import httpx
 
-    from lanza.api import create_app
+    from lanza.server import create_app
     from tests.servers import running, wait_for
 
     ws, frame = trained
     optimize(ws, "fraud/1", seconds=0.1)
     original = ws.loader.load("fraud/1").runtime
     rows = frame.drop(columns="fraud").head(8)
-    expected = original.predict_frame(original.schema.validate(rows)).values.tolist()
+    expected = original.predict_frame(check_frame(rows, original.schema)).values.tolist()
     with running(create_app(workspace=ws)) as url:
         created = httpx.post(
             f"{url}/api/v1/deployments", json={"name": "fraud", "model": "fraud/2"}

@@ -21,15 +21,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
+from lanza.errors import DeviceUnavailableError, UntrustedModelError
 from lanza.registry import ModelVersionInfo
-from lanza.runtime.devices import DeviceUnavailableError, any_gpu
+from lanza.runtime.devices import any_gpu
 from lanza.runtime.pytorch import TorchRuntime
+from lanza.runtime.rules import check_frame
 from lanza.runtime.xgb import XGBoostRuntime
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
-from lanza.training.serialization import UntrustedModelError
 from lanza.workspace import Workspace
 from tests.servers import running, wait_for
 
@@ -74,7 +75,7 @@ def _network(frame: pd.DataFrame) -> Any:
 def register(ws: Workspace, name: str, save: Callable[[Path], None]) -> ModelVersionInfo:
     """Save a model with ``save(folder)``, log it to a run and register it."""
     client = ws.mlflow
-    run = client.create_run(ws.tracker.experiment_id("tests"))
+    run = client.create_run(ws.experiment_id("tests"))
     with tempfile.TemporaryDirectory() as tmp:
         save(Path(tmp) / "model")
         client.log_artifacts(run.info.run_id, str(Path(tmp) / "model"), "model")
@@ -122,7 +123,7 @@ def test_pytorch_flavour_loads_and_predicts_on_cpu(
     assert isinstance(runtime, TorchRuntime)
     assert runtime.device == TORCH_DEVICE
     runtime.batch_rows = 64  # several slices through the network, joined in order
-    prediction = runtime.predict_frame(runtime.schema.validate(frame[COLUMNS]))
+    prediction = runtime.predict_frame(check_frame(frame[COLUMNS], runtime.schema))
     np.testing.assert_allclose(prediction.values, _expected(net, frame), rtol=RTOL, atol=1e-5)
     assert runtime.schema.names == COLUMNS
 
@@ -248,7 +249,7 @@ def test_xgboost_flavour_runs_from_its_own_file(home: Path) -> None:
     runtime = ws.loader.load("xgb/1", device="auto").runtime
     assert isinstance(runtime, XGBoostRuntime)
     assert runtime.device == _xgboost_device()
-    prediction = runtime.predict_frame(runtime.schema.validate(frame[COLUMNS]), True)
+    prediction = runtime.predict_frame(check_frame(frame[COLUMNS], runtime.schema), True)
     np.testing.assert_array_equal(prediction.values, model.predict(frame[COLUMNS]))
     assert prediction.probabilities is not None
     np.testing.assert_allclose(prediction.probabilities, model.predict_proba(frame[COLUMNS]))

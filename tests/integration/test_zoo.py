@@ -18,9 +18,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace

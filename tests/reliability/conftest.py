@@ -77,7 +77,7 @@ def slow_model(model_home: Path, cancer: pd.DataFrame) -> str:
     import mlflow
 
     ws = Workspace(Settings(home=model_home))
-    experiment = ws.tracker.experiment_id("reliability")
+    experiment = ws.experiment_id("reliability")
     code = model_home / "slow_model.py"
     code.write_text(SLOW_MODEL)
     mlflow.set_tracking_uri(ws.settings.tracking)

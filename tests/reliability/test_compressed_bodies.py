@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lanza.api import create_app
 from lanza.llm.tracing.bodies import MAX_INFLATED, inflate, read_body
+from lanza.server import create_app
 from lanza.settings import Settings
 from lanza.workspace import Workspace
 from tests.servers import running

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from lanza.api import create_app
 from lanza.security.keys import KeyStore
+from lanza.server import create_app
 from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.workspace import Workspace
 from tests.conftest import PG_ADMIN

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
 from lanza.workspace import Workspace
 from tests.reliability.conftest import FEATURES, deploy

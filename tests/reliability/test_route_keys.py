@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 
-from lanza.api import create_app
 from lanza.security.keys import KeyStore
+from lanza.server import create_app
 from lanza.settings import Settings
 from lanza.store.tables import AuditEntry
 from lanza.workspace import Workspace

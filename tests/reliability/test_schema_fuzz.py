@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
 from lanza.workspace import Workspace
 from tests.reliability.conftest import deploy

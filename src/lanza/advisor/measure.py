@@ -32,6 +32,7 @@ import pandas as pd
 
 from lanza.errors import DataError
 from lanza.runtime.base import ModelRuntime
+from lanza.runtime.rules import check_frame
 
 BATCH_SIZES = (1, 8, 32, 128, 1024)
 ROUNDS = 5
@@ -120,7 +121,7 @@ def measure(
     max_delay_ms: float = 2.0,
 ) -> Measured:
     """Time ``runtime`` on rows drawn from ``sample``, about ``seconds`` per figure."""
-    frame = runtime.schema.validate(sample) if runtime.schema.columns else sample
+    frame = check_frame(sample, runtime.schema) if runtime.schema.columns else sample
     chosen = choose_cores(cores)
     rng = np.random.default_rng(0)
     device = getattr(runtime, "device", "cpu")

@@ -1,5 +1,3 @@
-"""The HTTP server: one FastAPI app, several faces, one data plane behind them."""
-
-from lanza.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP kit: the component protocol, keys and scopes, error shapes, and the app
+assembly every component plugs into. Features import from here; the composition root
+(``lanza.server``) puts them together."""

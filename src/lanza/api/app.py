@@ -1,30 +1,8 @@
-"""The app factory: ``create_app(settings) -> FastAPI``, with every component in sight.
+"""The HTTP kit's assembly: one FastAPI app from components, with the layers they share.
 
-Route table (each component's module lists its routes):
-
-=====================  ==============================================================
-component              routes
-=====================  ==============================================================
-ops                    GET /healthz, /readyz, /metrics
-grpc                   inference.GRPCInferenceService on server.grpc_port (when set)
-serving                /api/v1/deployments[...], /api/v1/models[...],
-                       MLflow /invocations /ping /deployments/{name}/invocations,
-                       Open Inference v2 /v2/..., Vertex AI AIP_* routes
-llm                    OpenAI /v1/chat/completions /v1/completions /v1/embeddings
-                       /v1/models, /api/v1/llm/deployments[...]
-batch                  /api/v1/batch-jobs[/{id}[/resume]]
-monitoring             GET / /dashboard/{name}, /api/v1/monitoring, /api/v1/deployments/
-                       {name}/feedback|monitoring|alerts[/{id}]
-pages                  GET /deployments/{name}[/upload|/label], /models/{name}/versions/
-                       {v}/card[.md|.html], /api/v1/deployments/{name}/form|explain|
-                       uploads|labelling, /api/v1/models/{name}/versions/{v}/card
-automation             /api/v1/pipelines[/{name}[/runs]], /api/v1/pipeline-runs/{id},
-                       /api/v1/schedules[/{name}/runs]
-llm-dashboard          GET /traces[/{id}] /evaluations /evaluators /spend,
-                       /api/v1/datasets[/{name}], /api/v1/evaluations[/compare|/{run_id}]
-online-evaluation      /api/v1/evaluators[/{name}[/scores|/arms]], /annotate/{queue},
-                       /api/v1/annotation-queues[/{name}/next|/reviews/{trace}|/agreement]
-=====================  ==============================================================
+``lanza.server`` chooses the components (the composition root); this module gives them
+an app: lifespan (start in order, stop in reverse), the key guard, error handlers, the
+body limit, the audit log, the OpenAPI document and its docs page.
 """
 
 from __future__ import annotations
@@ -33,10 +11,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,20 +25,23 @@ from lanza.api.routers.ops import OpsComponent
 from lanza.errors import PayloadTooLargeError
 from lanza.security.keys import KeyStore
 from lanza.settings import Settings
+from lanza.web import assets
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.server")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
-    """Build the server for one workspace; components start when the app starts."""
-    workspace = workspace or Workspace(settings)
+def assemble(
+    workspace: Workspace, components: list[Component], metrics: CollectorRegistry
+) -> FastAPI:
+    """The app serving ``components`` for one workspace; they start when the app starts.
+
+    The operations routes (health, readiness, metrics) are added in front: they report on
+    every other component.
+    """
     settings = workspace.settings
-    metrics = CollectorRegistry()
-    components: list[Component] = build_components(workspace, metrics)
-    components.insert(0, OpsComponent(components, metrics))
+    components = [OpsComponent(components, metrics), *components]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,8 +87,8 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.server.max_body_bytes)
-    # Helpers every page loads before its own script (headers, fetch, el, fmt).
-    app.mount("/static/lanza", StaticFiles(directory=STATIC), name="lanza-static")
+    # The web shell's base stylesheet and helpers (headers, fetch, el, fmt), at /static/lanza.
+    assets(app)
     for component in components:
         component.install(app)
     openapi.install(app)
@@ -142,37 +121,6 @@ def install_docs(app: FastAPI, exposed: bool) -> None:
 def is_public(settings: Settings) -> bool:
     """Keys are mandatory on any interface beyond loopback, unless told ``insecure``."""
     return settings.server.host not in LOOPBACK and not settings.server.insecure
-
-
-def build_components(workspace: Workspace, metrics: CollectorRegistry) -> list[Component]:
-    """Every component of the server, in start order."""
-    from lanza.automation.component import AutomationComponent
-    from lanza.batch.component import BatchComponent
-    from lanza.llm.dashboard.component import LLMDashboardComponent
-    from lanza.llm.gateway.component import LLMComponent
-    from lanza.llm.online.component import OnlineEvaluationComponent
-    from lanza.llm.tracing.component import TracingComponent
-    from lanza.monitoring.component import MonitoringComponent
-    from lanza.pages.component import PagesComponent
-    from lanza.serving.component import ServingComponent
-
-    serving = ServingComponent(workspace, metrics)
-    components: list[Component] = [serving]
-    if workspace.settings.server.grpc_port:
-        from lanza.api.grpc.face import GrpcComponent
-
-        components.append(GrpcComponent(serving, workspace.settings.server))
-    monitoring = MonitoringComponent(workspace, metrics, serving)
-    components.append(monitoring)
-    components.append(PagesComponent(workspace, serving, monitoring))
-    llm = LLMComponent(workspace, metrics)
-    components.append(llm)
-    components.append(BatchComponent(workspace))
-    components.append(TracingComponent(workspace))
-    components.append(LLMDashboardComponent(workspace))
-    components.append(OnlineEvaluationComponent(workspace, metrics, llm))
-    components.append(AutomationComponent(workspace))
-    return components
 
 
 class BodyLimitMiddleware:

@@ -17,31 +17,18 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lanza.errors import LanzaError, UnavailableError
-from lanza.llm.gateway.limits import RateLimiter
+from lanza.clock import utcnow
+from lanza.errors import ForbiddenError, UnauthorizedError, UnavailableError
 from lanza.security.keys import KeyInfo, KeyStore, Role, allows, hash_key
+from lanza.security.limits import RateLimiter
 from lanza.store import Database
-from lanza.store.tables import AuditEntry, utcnow
+from lanza.store.tables import AuditEntry
 
 REFRESH_S = 2.0  # how stale the in-memory keys may be while the database answers
 MISS_REFRESH_S = 0.5  # an unknown secret re-reads the keys at most this often
 MISS_WAIT_S = 1.0  # and waits this long for that read
 log = logging.getLogger("lanza.auth")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class UnauthorizedError(LanzaError):
-    """No key, or a key that is wrong or revoked."""
-
-    status_code = 401
-    code = "unauthorized"
-
-
-class ForbiddenError(LanzaError):
-    """A valid key whose role is too low for the route."""
-
-    status_code = 403
-    code = "forbidden"
 
 
 @dataclass

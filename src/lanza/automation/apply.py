@@ -26,11 +26,11 @@ from lanza.automation.plan import (
 )
 from lanza.automation.resources import ResourceStore
 from lanza.automation.spec import AlertSpec, LanzaFile, ModelSpec, PromptSpec
+from lanza.clock import utcnow
 from lanza.errors import InvalidInputError, NotFoundError
 from lanza.monitoring.alerts import AlertRule, AlertStore
 from lanza.serving.spec import DeploymentSpec
 from lanza.serving.store import DeploymentStore
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 Report = Callable[[Change], None]

@@ -15,19 +15,13 @@ import pydantic
 import yaml
 
 from lanza.automation.spec import LanzaFile
-from lanza.errors import InvalidInputError
+from lanza.errors import SpecFileError
 
 Path_ = tuple[str | int, ...]
 KINDS = (
     *("models", "deployments", "llm_deployments", "prompts", "evaluators"),
     *("alerts", "schedules", "pipelines"),
 )
-
-
-class SpecFileError(InvalidInputError):
-    """A ``lanza.yaml`` that cannot be read or does not validate."""
-
-    code = "invalid_spec_file"
 
 
 def load_file(path: str | Path) -> LanzaFile:

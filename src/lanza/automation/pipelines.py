@@ -30,11 +30,11 @@ from lanza.automation import evidence
 from lanza.automation.resources import ResourceStore, aware
 from lanza.automation.runs import PipelineRuns
 from lanza.automation.spec import HIGHER_IS_BETTER, PipelineSpec
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, NotFoundError
 from lanza.monitoring.tables import AlertEventRow
 from lanza.serving.spec import DeploymentSpec
 from lanza.serving.store import DeploymentStore
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.automation")

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from lanza.automation.tables import ResourceRow, TimerRow
+from lanza.clock import utcnow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 
 def aware(moment: datetime) -> datetime:

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from lanza.automation.resources import aware
 from lanza.automation.spec import PipelineSpec
 from lanza.automation.tables import RunRow
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, NotFoundError
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 EXPERIMENT = "lanza-pipelines"

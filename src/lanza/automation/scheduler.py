@@ -27,8 +27,8 @@ from lanza.automation.spec import CatchUp, ScheduleSpec
 from lanza.automation.tables import RunRow
 from lanza.batch.spec import BatchOptions
 from lanza.batch.store import JobStore
+from lanza.clock import utcnow
 from lanza.errors import ConflictError
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.automation")

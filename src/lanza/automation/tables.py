@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanza.store.tables import Base, utcnow
+from lanza.clock import utcnow
+from lanza.store.tables import Base
 
 
 class ResourceRow(Base):

@@ -26,8 +26,7 @@ from typing import Literal
 
 from lanza.batch.readers import Unread
 from lanza.batch.scoring import ChunkScorer, ScoreOptions
-from lanza.batch.spec import BatchOptions, ScoredChunk
-from lanza.errors import InvalidInputError
+from lanza.batch.spec import ScoredChunk
 from lanza.runtime.base import ModelRuntime
 
 Mode = Literal["threads", "processes"]
@@ -109,16 +108,3 @@ def default_workers() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # pragma: no cover - macOS
         return os.cpu_count() or 1
-
-
-def make_engine(options: BatchOptions, runtime: ModelRuntime) -> Engine:
-    """The engine a job asked for, built once for the whole job."""
-    score = ScoreOptions(options.probabilities, options.fail_fast, options.log_rate)
-    workers = options.workers or default_workers()
-    if options.engine == "local":
-        return LocalEngine(runtime, score, workers)
-    if options.engine == "ray":
-        from lanza.batch.ray_engine import RayEngine
-
-        return RayEngine(runtime, score, options.ray_address, workers)
-    raise InvalidInputError(f"Unknown engine '{options.engine}'; use local or ray.")

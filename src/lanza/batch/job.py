@@ -15,23 +15,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lanza.batch.engines import make_engine
+from lanza.batch.engines import Engine, LocalEngine, default_workers
 from lanza.batch.manifest import Manifest, PartRecord, open_output
 from lanza.batch.readers import ChunkReader, InputSet, Unread, resolve_input
 from lanza.batch.remote import RemoteFolder, output_folder
+from lanza.batch.scoring import ScoreOptions
 from lanza.batch.spec import (
     DEFAULT_CHUNK_ROWS,
     FORMATS,
     GPU_CHUNK_ROWS,
     BatchOptions,
     BatchSummary,
-    JobCancelledError,
     Progress,
     ScoredChunk,
 )
 from lanza.batch.tracking import JobTracker, Tracker
 from lanza.batch.writers import PartWriter
-from lanza.errors import InvalidInputError
+from lanza.errors import InvalidInputError, JobCancelledError
 from lanza.runtime.schema import InputSchema
 
 PREFETCH_BYTES = 64 << 20  # parsed input held while the model loads (20 chunks of 20 x 20k)
@@ -283,3 +283,16 @@ def _check(options: BatchOptions) -> None:
         raise InvalidInputError("Pass --resume or --overwrite, not both.")
     if not 0 <= options.log_rate <= 1:
         raise InvalidInputError(f"--log-rate must be between 0 and 1, not {options.log_rate}.")
+
+
+def make_engine(options: BatchOptions, runtime: ModelRuntime) -> Engine:
+    """The engine a job asked for, built once for the whole job."""
+    score = ScoreOptions(options.probabilities, options.fail_fast, options.log_rate)
+    workers = options.workers or default_workers()
+    if options.engine == "local":
+        return LocalEngine(runtime, score, workers)
+    if options.engine == "ray":
+        from lanza.batch.ray_engine import RayEngine
+
+        return RayEngine(runtime, score, options.ray_address, workers)
+    raise InvalidInputError(f"Unknown engine '{options.engine}'; use local or ray.")

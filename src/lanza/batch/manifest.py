@@ -31,9 +31,9 @@ import orjson
 
 from lanza.batch.readers import kind_of
 from lanza.batch.remote import RemoteFolder
-from lanza.batch.spec import BatchError, BatchOptions
+from lanza.batch.spec import BatchOptions
 from lanza.batch.writers import ERRORS_DIR, append_synced, write_atomic
-from lanza.errors import ConflictError
+from lanza.errors import BatchError, ConflictError
 
 MANIFEST = "_manifest.json"
 PART_LOG = "_manifest.parts"

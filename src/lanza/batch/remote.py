@@ -16,8 +16,7 @@ from typing import Any
 
 import fsspec  # type: ignore[import-untyped]
 
-from lanza.batch.spec import BatchError
-from lanza.errors import InvalidInputError
+from lanza.errors import BatchError, InvalidInputError
 
 # What a batch job writes into its output, and nothing else is removed by --overwrite.
 PART = re.compile(r"^(?:_errors/)?part-(\d{5})\.[a-z]+$")

@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lanza.batch.readers import Unread
-from lanza.batch.spec import BatchError, RowError, SampledRow, ScoredChunk
-from lanza.errors import LanzaError
+from lanza.batch.spec import RowError, ScoredChunk
+from lanza.errors import BatchError, LanzaError
+from lanza.records import SampledRow
 from lanza.runtime.base import ModelRuntime, Prediction
-from lanza.runtime.rules import frame_warnings
+from lanza.runtime.rules import check_frame, frame_warnings
 from lanza.runtime.schema import Column, InputSchema
 
 PREDICTION = "prediction"
@@ -54,7 +55,8 @@ class ChunkScorer:
         else:
             frame.index = pd.Index(numbers)
         errors = list(chunk.errors)
-        valid, bad = isolate(frame, self.runtime.schema.validate)
+        schema = self.runtime.schema
+        valid, bad = isolate(frame, lambda rows: check_frame(rows, schema))
         errors += bad
         self._stop_on(errors)
         valid, prediction, failed = self._predict_good(valid)

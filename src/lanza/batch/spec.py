@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from lanza.errors import LanzaError
+from lanza.records import SampledRow
 
 Format = Literal["parquet", "csv", "jsonl", "vertex"]
 EngineName = Literal["local", "ray"]
@@ -16,20 +16,6 @@ FORMATS: tuple[str, ...] = ("parquet", "csv", "jsonl", "vertex")
 ENGINES: tuple[str, ...] = ("local", "ray")
 DEFAULT_CHUNK_ROWS = 20_000
 GPU_CHUNK_ROWS = 100_000  # a GPU is kept busy by large model calls, not by many small ones
-
-
-class BatchError(LanzaError):
-    """A batch job cannot go on: full disk, bad row under --fail-fast, changed input."""
-
-    status_code = 400
-    code = "batch_failed"
-
-
-class JobCancelledError(LanzaError):
-    """The job was cancelled between two chunks; committed parts stay valid."""
-
-    status_code = 409
-    code = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -112,17 +98,6 @@ class ScoredChunk:
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
     sample: list[SampledRow] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SampledRow:
-    """One scored row picked for the prediction log, so batch traffic is watched for drift."""
-
-    row: int
-    features: dict[str, Any]
-    prediction: Any
-    probabilities: list[float] | None
-    classes: list[Any] | None
 
 
 @dataclass

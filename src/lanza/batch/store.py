@@ -19,9 +19,9 @@ from sqlalchemy import select, update
 
 from lanza.batch.spec import BatchOptions, BatchSummary, Progress
 from lanza.batch.tables import FINAL, BatchJob
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, NotFoundError
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(seconds=120)

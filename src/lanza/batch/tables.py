@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanza.store.tables import Base, utcnow
+from lanza.clock import utcnow
+from lanza.store.tables import Base
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 FINAL = ("succeeded", "failed", "cancelled")

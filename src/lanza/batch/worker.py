@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass, field
 
 from lanza.batch.job import JobHooks, run_batch
-from lanza.batch.spec import BatchOptions, JobCancelledError, Progress
+from lanza.batch.spec import BatchOptions, Progress
 from lanza.batch.store import JobStore, this_owner
 from lanza.batch.tracking import OUTBOX, drain
-from lanza.errors import LanzaError
+from lanza.errors import JobCancelledError, LanzaError
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.batch")

@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from lanza.batch.remote import RemoteFolder
 from lanza.batch.scoring import PREDICTION, WARNINGS
-from lanza.batch.spec import BatchError, RowError
-from lanza.errors import LanzaError
+from lanza.batch.spec import RowError
+from lanza.errors import BatchError, LanzaError
 
 SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl", "vertex": ".jsonl"}
 ERRORS_DIR = "_errors"

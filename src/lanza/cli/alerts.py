@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
     from lanza.monitoring.alerts import AlertStore
 
 app = typer.Typer(help="Add, list and delete alert rules of deployments.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _store(ctx: typer.Context) -> AlertStore:

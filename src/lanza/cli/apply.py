@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 FileOption = Annotated[
     Path, typer.Option("--file", "-f", help="The file describing the production setup.")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 PruneFlag = Annotated[
     bool,
     typer.Option(

@@ -16,6 +16,7 @@ from rich.progress import (
 
 from lanza.cli.allocators import bound_for_batch
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from lanza.batch.spec import Progress as JobProgress
     from lanza.batch.store import JobStore, JobView
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 jobs_app = typer.Typer(help="Batch jobs queued on the server: list, show, cancel.")
 
 

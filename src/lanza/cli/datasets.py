@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from lanza.llm.evaluation.datasets import DatasetLibrary
 
 app = typer.Typer(help="Evaluation datasets built from traces or JSONL.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _library(ctx: typer.Context) -> DatasetLibrary:

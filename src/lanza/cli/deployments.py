@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from lanza.workspace import Workspace
 
 app = typer.Typer(help="List, show, update and delete deployments.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Traffic = Annotated[
     str | None, typer.Option(help="Weighted routes: 'm@champion=90,m@challenger=10'.")
 ]

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ app = typer.Typer(
     help="Evaluate a deployment or prompt on a JSONL dataset; compare two runs.",
     no_args_is_help=True,
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("run")

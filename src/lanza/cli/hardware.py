@@ -9,9 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def info_command(as_json: JsonFlag = False) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ app = typer.Typer(
     help="Deploy LLMs (remote OpenAI-compatible APIs or local models) behind /v1.",
     no_args_is_help=True,
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 COLUMNS = ["name", "provider", "model", "device", "fallback", "retries", "rpm", "cache"]
 
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
     from lanza.llm.budgets.budgets import Budgets
     from lanza.llm.budgets.ledger import Ledger
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 budgets_app = typer.Typer(help="Spending limits per API key and deployment.", no_args_is_help=True)
 guardrails_app = typer.Typer(help="Checks on what an LLM deployment reads and writes.")
 guardrails_app.info.no_args_is_help = True

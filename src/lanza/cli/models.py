@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="List, inspect, promote, roll back, archive and delete models.", no_args_is_help=True
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import hand_off, platform_port
 from lanza.cli.output import console, print_json
 from lanza.cloud.bundle import MANIFEST, BundleManifest
 
@@ -82,17 +83,7 @@ def container_start_command(
     install(workspace, bundle, folder.resolve())
     name = bundle.deployment.name
     os.environ.setdefault("LANZA_SERVE_DEPLOYMENT", name)
-    os.environ["LANZA_SERVER__HOST"] = host
-    os.environ["LANZA_SERVER__PORT"] = _port()
-    if insecure:
-        os.environ["LANZA_SERVER__INSECURE"] = "true"
+    port = platform_port(8080)
+    hand_off({}, {"host": host, "port": port, "insecure": "true" if insecure else None})
     workspace.close()
-    run_server(workspace, f"lanza serving '{name}' on http://{host}:{_port()}")
-
-
-def _port() -> str:
-    # Vertex AI sets AIP_HTTP_PORT, Cloud Run sets PORT.
-    for name in ("AIP_HTTP_PORT", "PORT"):
-        if os.environ.get(name, "").isdigit():
-            return os.environ[name]
-    return "8080"
+    run_server(workspace, f"lanza serving '{name}' on http://{host}:{port}")

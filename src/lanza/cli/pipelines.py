@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
     from lanza.automation.pipelines import PipelineRunner
 
 app = typer.Typer(help="List, run and inspect retrain pipelines.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _runner(ctx: typer.Context) -> PipelineRunner:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Create, list, show and promote versioned prompt templates.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _store(ctx: typer.Context) -> PromptStore:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import hand_off, platform_port
 from lanza.cli.output import console
 from lanza.errors import InvalidInputError
 
@@ -34,7 +34,7 @@ def serve_command(
     """
     cli = state(ctx)
     _export(cli.overrides, host, port, workers, insecure)
-    os.environ["LANZA_SERVER__GRPC_PORT"] = str(grpc_port)
+    hand_off({}, {"grpc_port": grpc_port})
     run_server(cli.workspace())
 
 
@@ -46,23 +46,15 @@ def _export(
     insecure: bool,
 ) -> None:
     """Flags become LANZA_* variables so every worker process sees the same settings."""
-    for key, value in overrides.items():
-        if value is not None:
-            os.environ[f"LANZA_{key.upper()}"] = str(value)
-    port = port or _env_port()
-    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
-        if value is not None:
-            os.environ[f"LANZA_SERVER__{key}"] = str(value)
-    if insecure:
-        os.environ["LANZA_SERVER__INSECURE"] = "true"
-
-
-def _env_port() -> int | None:
-    # Vertex AI sets AIP_HTTP_PORT, Cloud Run sets PORT.
-    for name in ("AIP_HTTP_PORT", "PORT"):
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return None
+    hand_off(
+        overrides,
+        {
+            "host": host,
+            "port": port or platform_port(None),
+            "workers": workers,
+            "insecure": "true" if insecure else None,
+        },
+    )
 
 
 def run_server(workspace: object, banner: str | None = None) -> None:
@@ -90,7 +82,7 @@ def run_server(workspace: object, banner: str | None = None) -> None:
         soft_wrap=True,
     )
     uvicorn.run(
-        "lanza.api.app:create_app",
+        "lanza.server:create_app",
         factory=True,
         host=server.host,
         port=server.port,

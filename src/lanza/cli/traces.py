@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lanza.cli.context import state
+from lanza.cli.options import JsonFlag
 from lanza.cli.output import console, print_json, print_table
 from lanza.errors import InvalidInputError
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from lanza.llm.tracing.queries import TraceReader
 
 app = typer.Typer(help="Browse traces of LLM applications and add feedback.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _reader(ctx: typer.Context) -> TraceReader:

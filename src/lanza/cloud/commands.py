@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from lanza.errors import InvalidInputError, LanzaError
+from lanza.errors import CloudCommandError, InvalidInputError
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -29,13 +29,6 @@ class _PlainDumper(yaml.SafeDumper):
 def dump_yaml(*documents: dict[str, Any]) -> str:
     """Manifests as YAML documents, keys in the order written."""
     return yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False)
-
-
-class CloudCommandError(LanzaError):
-    """A ``gcloud`` or ``kubectl`` command failed."""
-
-    status_code = 502
-    code = "cloud_command_failed"
 
 
 def command(*words: str) -> str:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanza.api.routers.vertex_face import DEFAULT_HEALTH, DEFAULT_PREDICT
 from lanza.cloud.commands import Script, command
 from lanza.cloud.dockerfile import PORT
 from lanza.cloud.target import CloudTarget, add_repository
 from lanza.errors import InvalidInputError
+from lanza.serving.faces.vertex import DEFAULT_HEALTH, DEFAULT_PREDICT
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lanza.api.routers.vertex_face import DEFAULT_HEALTH, DEFAULT_PREDICT
 from lanza.cloud.dockerfile import PORT
 from lanza.cloud.target import CloudTarget
 from lanza.cloud.vertex import VertexBatchOptions, VertexOptions
 from lanza.errors import NotFoundError
+from lanza.serving.faces.vertex import DEFAULT_HEALTH, DEFAULT_PREDICT
 
 
 def load_sdk() -> Any | None:

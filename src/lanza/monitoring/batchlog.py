@@ -17,10 +17,10 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from lanza.batch.spec import SampledRow
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import BATCH_FACE
 from lanza.monitoring.writer import PredictionLog
+from lanza.records import SampledRow
 from lanza.runtime.base import ModelRuntime
 from lanza.serving.dataplane import PredictionRecord
 from lanza.workspace import Workspace

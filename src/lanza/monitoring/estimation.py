@@ -65,7 +65,7 @@ class Estimator:
 
     def save(self, folder: Path) -> None:
         """Write the estimator's files into ``folder``."""
-        from lanza.training.serialization import dump_model
+        from lanza.runtime.serialization import dump_model
 
         folder.mkdir(parents=True, exist_ok=True)
         body = {
@@ -82,7 +82,7 @@ class Estimator:
     @classmethod
     def load(cls, folder: Path) -> Estimator:
         """Read what ``save`` wrote (the loss model through lanza's trusted skops types)."""
-        from lanza.training.serialization import load_model
+        from lanza.runtime.serialization import load_model
 
         body = json.loads((folder / FILE).read_text())
         loss_path = folder / LOSS_FILE

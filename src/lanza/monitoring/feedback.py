@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from lanza.clock import utcnow
 from lanza.errors import NotFoundError, ValidationError
 from lanza.monitoring.tables import FeedbackRow, PredictionLogRow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 
 class FeedbackItem(BaseModel):

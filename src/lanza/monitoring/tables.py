@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanza.store.tables import Base, utcnow
+from lanza.clock import utcnow
+from lanza.store.tables import Base
 
 # The face of rows a batch job logged (``lanza batch --log-rate``): they carry no latency.
 BATCH_FACE = "batch"

@@ -39,6 +39,7 @@ from sqlalchemy import Table, delete, select
 
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import AlertEventRow, FeedbackRow, PredictionLogRow
+from lanza.records import REQUEST_ID_CHARS
 from lanza.serving.dataplane import PredictionRecord
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
@@ -369,7 +370,7 @@ class PredictionLog:
 def _row(record: PredictionRecord) -> Row:
     """The log row of a record, JSON-ready: JSON text columns, the time as epoch seconds."""
     return (
-        record.request_id[:64],  # the column's width: a longer X-Request-ID must not fail a batch
+        record.request_id[:REQUEST_ID_CHARS],  # a longer id must not fail a batch
         record.deployment,
         record.model,
         record.face,

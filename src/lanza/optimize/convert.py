@@ -32,19 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from lanza.errors import LanzaError
+from lanza.errors import ConversionError
 from lanza.runtime.onnxrt import MISSING
 from lanza.runtime.schema import InputSchema
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 INSTALL = "lanza optimize needs the onnx extra: pip install 'lanza[onnx]'."
-
-
-class ConversionError(LanzaError):
-    """A model cannot be converted to ONNX; the message says why."""
-
-    status_code = 422
-    code = "not_convertible"
 
 
 @dataclass(frozen=True)

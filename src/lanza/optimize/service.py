@@ -17,12 +17,14 @@ from typing import Any
 from mlflow.models import Model
 
 from lanza.advisor.service import reference_sample
+from lanza.errors import ConversionError
 from lanza.optimize.checks import Parity, Speed, compare, time_both
-from lanza.optimize.convert import ConversionError, convert
+from lanza.optimize.convert import convert
 from lanza.registry import ModelVersionInfo
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
 from lanza.runtime.onnxrt import OnnxRuntime
+from lanza.runtime.rules import check_frame
 from lanza.runtime.xgb import XGBoostRuntime
 from lanza.workspace import Workspace
 
@@ -72,7 +74,7 @@ def optimize(
     estimator = raw_estimator(before, source.ref)
     converted = convert(estimator, before.schema, source.ref)
     sample = reference_sample(workspace, source)
-    frame = before.schema.validate(sample) if before.schema.columns else sample
+    frame = check_frame(sample, before.schema) if before.schema.columns else sample
     signature = Model.load(str(workspace.loader.download(source))).signature
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
@@ -135,7 +137,7 @@ def _register(
     rewrites: list[str],
 ) -> ModelVersionInfo:
     client = workspace.mlflow
-    experiment = workspace.tracker.experiment_id(EXPERIMENT)
+    experiment = workspace.experiment_id(EXPERIMENT)
     run = client.create_run(experiment, tags={"mlflow.runName": f"optimize {source.ref}"})
     run_id = run.info.run_id
     figures = {

@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lanza.advisor.prices import PriceTable
+from lanza.clock import utcnow
 from lanza.pages.tables import ModelCardRow
 from lanza.runtime.rules import plain_number
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 ARTIFACTS = ("leaderboard.json", "selection.json")

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from lanza.clock import utcnow
 from lanza.errors import NotFoundError, ValidationError
 from lanza.monitoring.feedback import FeedbackItem, FeedbackStore
 from lanza.monitoring.tables import FeedbackRow, PredictionLogRow
 from lanza.monitoring.window import Logged
 from lanza.pages.tables import LabelRow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 SCAN = 2000
 

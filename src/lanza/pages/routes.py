@@ -34,6 +34,7 @@ from lanza.pages.card import CardEdit
 from lanza.pages.explain import explain
 from lanza.pages.form import Form, baselines
 from lanza.pages.validation import Checked, check, read_table
+from lanza.records import caller_request_id
 from lanza.runtime.rules import plain_number
 from lanza.security.keys import KeyInfo
 from lanza.serving.dataplane import InferenceRequest, InferenceResponse
@@ -112,7 +113,7 @@ def router() -> APIRouter:
                 Payload.from_records([body.record]),
                 "pages",
                 True,
-                request.headers.get("x-request-id", "")[:64],
+                caller_request_id(request.headers.get("x-request-id")),
             )
         )
         live = pages.serving.manager.get(name)

@@ -21,36 +21,39 @@ import asyncio
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import HTMLResponse, Response
 
 from lanza.api.auth import require
 from lanza.pages.card_text import to_html, to_markdown
+from lanza.web import assets, page
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
     """Mount the assets and the page routes."""
-    app.mount("/static/pages", StaticFiles(directory=STATIC), name="pages-static")
+    assets(app).add("pages", STATIC)
+    html = page(
+        "pages", script="/static/pages/pages.js", styles=("/static/pages/pages.css",), nav=False
+    )
 
-    def shell() -> FileResponse:
-        return FileResponse(STATIC / "pages.html", media_type="text/html")
+    def shell() -> HTMLResponse:
+        return HTMLResponse(html)
 
     @app.get("/deployments/{name}", include_in_schema=False)
-    async def predict_page(name: str) -> FileResponse:
+    async def predict_page(name: str) -> HTMLResponse:
         return shell()
 
     @app.get("/deployments/{name}/upload", include_in_schema=False)
-    async def upload_page(name: str) -> FileResponse:
+    async def upload_page(name: str) -> HTMLResponse:
         return shell()
 
     @app.get("/deployments/{name}/label", include_in_schema=False)
-    async def label_page(name: str) -> FileResponse:
+    async def label_page(name: str) -> HTMLResponse:
         return shell()
 
     @app.get("/models/{name}/versions/{version}/card", include_in_schema=False)
-    async def card_page(name: str, version: str) -> FileResponse:
+    async def card_page(name: str, version: str) -> HTMLResponse:
         return shell()
 
     @app.get(

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from lanza.clock import utcnow
 from lanza.store import Database
-from lanza.store.tables import AliasEvent, utcnow
+from lanza.store.tables import AliasEvent
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ validation, batching and device placement wrap it rather than live inside it.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -15,16 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lanza.errors import LanzaError
 from lanza.runtime.schema import InputSchema
-
-
-class PredictionError(LanzaError):
-    """The model raised while predicting."""
-
-    status_code = 500
-    code = "prediction_error"
-
 
 Layout = Literal["array", "records", "columns"]
 
@@ -91,10 +81,6 @@ class ModelRuntime(ABC):
         """Predict with inference params (checked against the params schema already); only
         pyfunc models take them, others ignore them as MLflow's own flavours do."""
         return self.predict_frame(frame, probabilities)
-
-    async def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
-        """Predict off the event loop."""
-        return await asyncio.to_thread(self.predict_frame, frame, probabilities)
 
     def unload(self) -> None:  # noqa: B027 - most runtimes hold nothing to release
         """Release what the model holds (memory, devices)."""

@@ -13,17 +13,10 @@ import functools
 import importlib.util
 from typing import Any, Literal
 
-from lanza.errors import LanzaError
+from lanza.errors import DeviceUnavailableError
 
 Framework = Literal["torch", "xgboost", "other"]
 DEVICES = ("cpu", "cuda", "auto")
-
-
-class DeviceUnavailableError(LanzaError):
-    """A model was asked to run on a GPU that this machine (or its framework) cannot use."""
-
-    status_code = 422
-    code = "device_unavailable"
 
 
 def check_device(requested: str) -> None:

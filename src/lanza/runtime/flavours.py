@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lanza.errors import ValidationError
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError, ValidationError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
+from lanza.runtime.serialization import VerifiedCache, load_model
 from lanza.runtime.tensors import model_input
-from lanza.training.serialization import VerifiedCache, load_model
 
 
 class SklearnRuntime(ModelRuntime):

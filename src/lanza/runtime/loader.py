@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from lanza.errors import LanzaError, NotFoundError
+from lanza.errors import LanzaError, ModelLoadError, NotFoundError, UntrustedModelError
 from lanza.registry.direct import read_version
 from lanza.registry.versions import ModelVersionInfo
 from lanza.runtime.base import ModelRuntime
@@ -27,18 +27,11 @@ from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
 from lanza.runtime.mlmodel import ModelFile, read_model_file
 from lanza.runtime.onnxrt import OnnxRuntime
 from lanza.runtime.pytorch import TorchRuntime, exported
+from lanza.runtime.serialization import VerifiedCache
 from lanza.runtime.xgb import XGBoostRuntime
-from lanza.training.serialization import UntrustedModelError, VerifiedCache
 
 if TYPE_CHECKING:
     from lanza.registry.registry import Registry
-
-
-class ModelLoadError(LanzaError):
-    """A model version exists but cannot be loaded."""
-
-    status_code = 503
-    code = "model_load_failed"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
 
 MISSING = "__lanza_missing__"

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
-from lanza.runtime.devices import DeviceUnavailableError
+from lanza.errors import DeviceUnavailableError, PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
 
 CPU_BATCH_ROWS = 8_192

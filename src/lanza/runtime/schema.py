@@ -1,7 +1,7 @@
 """A model's input columns, read from its MLflow signature, with what training saw of each.
 
-The rules that check inputs against it live in ``lanza.runtime.rules``; ``validate`` is
-their frame executor. A missing column, an extra column, a value of the wrong type or a
+The rules that check inputs against it live in ``lanza.runtime.rules`` (``check_frame``
+for frames, ``check`` for rows). A missing column, an extra column, a value of the wrong type or a
 frame of the wrong shape is a ``ValidationError`` (HTTP 422) that names the column.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
-
-import pandas as pd
 
 NUMERIC = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 NUMERIC_KINDS = set(NUMERIC)
@@ -129,12 +127,6 @@ class InputSchema:
     def has_facts(self) -> bool:
         """Whether training's ranges or categories are known for any column."""
         return any(c.categories is not None or c.minimum is not None for c in self.columns)
-
-    def validate(self, frame: pd.DataFrame, impute: bool = False) -> pd.DataFrame:
-        """Check and coerce a frame: the right columns, in order, of the right types."""
-        from lanza.runtime.rules import check_frame
-
-        return check_frame(frame, self, impute)
 
 
 def _float(value: Any) -> float | None:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.devices import move_xgboost
 from lanza.runtime.schema import Column, InputSchema
 from lanza.runtime.tensors import model_input

@@ -15,9 +15,10 @@ from typing import Literal
 
 from sqlalchemy import select
 
+from lanza.clock import utcnow
 from lanza.errors import InvalidInputError, NotFoundError
 from lanza.store import Database
-from lanza.store.tables import ApiKey, utcnow
+from lanza.store.tables import ApiKey
 
 Role = Literal["read", "predict", "admin"]
 ROLES: tuple[Role, ...] = ("read", "predict", "admin")

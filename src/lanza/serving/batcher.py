@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 
 log = logging.getLogger("lanza.batching")
 BatchObserver = Callable[[int, float], None]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
+from lanza.errors import NotFoundError
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
@@ -37,15 +40,33 @@ class ServingComponent(Component):
         )
         self.dataplane = DataPlane(self.manager, self.metrics, settings.server.request_timeout_s)
 
+    def default_deployment(self) -> str:
+        """The deployment that un-prefixed routes (MLflow, Vertex AI) serve.
+
+        The one ``LANZA_SERVE_DEPLOYMENT`` names (set by ``lanza package`` and the cloud
+        targets), else the only deployment on the server.
+        """
+        named = os.environ.get("LANZA_SERVE_DEPLOYMENT")
+        if named:
+            return named
+        live = self.manager.all()
+        if len(live) == 1:
+            return live[0].spec.name
+        if not live:
+            raise NotFoundError("No deployment is served yet; create one first.")
+        raise NotFoundError(
+            "This server holds several deployments; call /deployments/{name}/invocations."
+        )
+
     def install(self, app: FastAPI) -> None:
-        from lanza.api.routers import mlflow_face, native, v2_face, vertex_face
+        from lanza.serving.faces import mlflow, native, v2, vertex
 
         app.state.serving = self
         app.include_router(native.deployments_router(), prefix="/api/v1")
         app.include_router(native.models_router(), prefix="/api/v1")
-        app.include_router(mlflow_face.router())
-        app.include_router(v2_face.router(), prefix="/v2")
-        vertex_face.install(app)
+        app.include_router(mlflow.router())
+        app.include_router(v2.router(), prefix="/v2")
+        vertex.install(app)
 
     async def start(self) -> None:
         await self.manager.start()

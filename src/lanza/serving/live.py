@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from lanza.clock import utcnow
 from lanza.runtime.loader import LoadedModel
 from lanza.serving.batcher import MicroBatcher
 from lanza.serving.spec import DeploymentSpec
-from lanza.store.tables import utcnow
 
 Status = Literal["loading", "ready", "failed", "unloaded"]
 

@@ -22,7 +22,8 @@ from functools import partial
 
 from prometheus_client import CollectorRegistry
 
-from lanza.errors import LanzaError, NotFoundError, UnavailableError
+from lanza.clock import utcnow
+from lanza.errors import LanzaError, NotFoundError, SwapRefusedError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
@@ -33,7 +34,6 @@ from lanza.serving.metrics import ServingMetrics
 from lanza.serving.residency import ResidencyBook, ResidencyMetrics, deployment_bytes
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import DeploymentStore, StoredDeployment
-from lanza.store.tables import utcnow
 
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
@@ -457,13 +457,6 @@ class DeploymentManager:
 
 def _all(live: LiveDeployment) -> list[Variant]:
     return [*live.variants, *([live.shadow] if live.shadow else [])]
-
-
-class SwapRefusedError(LanzaError):
-    """A new configuration whose input signature cannot take the serving one's requests."""
-
-    status_code = 409
-    code = "incompatible_signature"
 
 
 def _refusal(current: LiveDeployment | None, fresh: LiveDeployment) -> str | None:

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, NotFoundError
 from lanza.serving.spec import DeploymentSpec
 from lanza.serving.tables import DeploymentRow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanza.store.tables import Base, utcnow
+from lanza.clock import utcnow
+from lanza.store.tables import Base
 
 
 class DeploymentRow(Base):

@@ -2,5 +2,5 @@
 
 Submodules are imported where they are used (``lanza.training.service`` for the whole
 job); this package imports nothing itself so that serving and batch, which only need
-``lanza.training.serialization``, do not pay for the trainer.
+``lanza.runtime.serialization``, never import it for the trainer.
 """

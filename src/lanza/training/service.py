@@ -13,7 +13,7 @@ from lanza.registry.references import parse_reference
 from lanza.training.candidates import candidate_names
 from lanza.training.data import Task, TrainingData, load_table, prepare
 from lanza.training.metrics import resolve_metric
-from lanza.training.tracking import TrainedModel
+from lanza.training.tracking import TrainedModel, tracker
 from lanza.training.trainer import Leaderboard, Progress, Trainer
 from lanza.workspace import Workspace
 
@@ -82,7 +82,7 @@ def train(
     )
     board = trainer.run(data, progress, started)
     params = {"data": source, "folds": data.folds, "time_budget": request.time_budget}
-    model = workspace.tracker.record(
+    model = tracker(workspace).record(
         request.name,
         data,
         board,

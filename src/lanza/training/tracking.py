@@ -27,10 +27,11 @@ from lanza.experiments import experiment_id
 from lanza.monitoring import estimation
 from lanza.registry.registry import CHALLENGER, CHAMPION, ModelVersionInfo, Registry
 from lanza.runtime.rules import describe_inputs
+from lanza.runtime.serialization import VerifiedCache, dump_model, trusted_types
 from lanza.training.candidates import final_estimator
 from lanza.training.data import TrainingData
-from lanza.training.serialization import VerifiedCache, dump_model, trusted_types
 from lanza.training.trainer import CandidateResult, Leaderboard
+from lanza.workspace import Workspace
 
 EXPERIMENT = "lanza-training"
 REFERENCE_PATH = "reference/reference.parquet"
@@ -310,3 +311,14 @@ def _requirements(model: Any) -> list[str]:
             if package == "xgboost":
                 pins.append(f"xgboost=={version('xgboost-cpu')}")
     return pins
+
+
+def tracker(workspace: Workspace) -> TrainingTracker:
+    """The tracker writing ``workspace``'s training runs, with its verified-model cache."""
+    assert workspace.settings.artifact_root is not None
+    return TrainingTracker(
+        workspace.mlflow,
+        workspace.registry,
+        workspace.settings.artifact_root,
+        VerifiedCache(workspace.settings.model_cache / ".verified"),
+    )

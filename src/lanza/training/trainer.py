@@ -24,11 +24,11 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from lanza.errors import DataError
+from lanza.runtime.serialization import dump_model
 from lanza.training.candidates import Candidate, build_pipeline, candidates_for, worth
 from lanza.training.data import TrainingData
 from lanza.training.metrics import Metric
 from lanza.training.selection import Selection, select_simplest
-from lanza.training.serialization import dump_model
 
 LATENCY_CALLS = 30
 SAMPLE_ROWS = 1000

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from lanza.api import create_app
 from lanza.automation.apply import Applier
 from lanza.automation.loader import load_file
 from lanza.automation.pipelines import PipelineRunner
+from lanza.server import create_app
 from lanza.settings import AutomationSettings, Settings
 from lanza.workspace import Workspace
 from tests.servers import running

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from lanza.api import create_app
 from lanza.automation.apply import Applier
 from lanza.automation.loader import load_text
 from lanza.automation.pipelines import PipelineRunner
+from lanza.clock import utcnow
 from lanza.monitoring.tables import PredictionLogRow
+from lanza.server import create_app
 from lanza.serving.store import DeploymentStore
 from lanza.settings import AutomationSettings, MonitoringSettings, ServerSettings, Settings
-from lanza.store.tables import utcnow
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.integration.automation.conftest import churn_frame

@@ -9,12 +9,12 @@ import httpx
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
 from lanza.automation.apply import Applier
 from lanza.automation.loader import load_text
 from lanza.automation.resources import ResourceStore
+from lanza.clock import utcnow
+from lanza.server import create_app
 from lanza.settings import AutomationSettings, Settings
-from lanza.store.tables import utcnow
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.integration.automation.conftest import churn_frame

@@ -14,10 +14,10 @@ from lanza.automation.evidence import compare
 from lanza.automation.loader import load_text
 from lanza.automation.pipelines import PipelineRunner
 from lanza.automation.scheduler import Scheduler
+from lanza.clock import utcnow
 from lanza.monitoring.feedback import FeedbackItem, FeedbackStore
 from lanza.monitoring.tables import AlertEventRow, PredictionLogRow
 from lanza.serving.store import DeploymentStore
-from lanza.store.tables import utcnow
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.integration.automation.conftest import churn_frame

@@ -10,10 +10,10 @@ import httpx
 import pyarrow.dataset as ds
 import pytest
 
-from lanza.api import create_app
 from lanza.batch.spec import BatchOptions
 from lanza.batch.store import JobStore
 from lanza.batch.tables import BatchJob
+from lanza.server import create_app
 from lanza.workspace import Workspace
 from tests.integration.batch.conftest import make_rows
 from tests.servers import running, wait_for

@@ -11,9 +11,9 @@ import pytest
 
 from lanza.batch.job import JobHooks, run_batch
 from lanza.batch.manifest import Manifest
-from lanza.batch.spec import BatchOptions, JobCancelledError, Progress
+from lanza.batch.spec import BatchOptions, Progress
 from lanza.batch.tracking import EXPERIMENT
-from lanza.errors import ConflictError, DataError
+from lanza.errors import ConflictError, DataError, JobCancelledError
 from lanza.workspace import Workspace
 from tests.integration.batch.conftest import make_rows
 

@@ -12,9 +12,9 @@ import pytest
 from lanza.batch.spec import BatchOptions, BatchSummary, Progress
 from lanza.batch.store import JobStore
 from lanza.batch.tables import BatchJob
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, NotFoundError
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

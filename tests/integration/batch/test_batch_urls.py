@@ -11,12 +11,12 @@ import httpx
 import pyarrow.dataset as ds
 import pytest
 
-from lanza.api import create_app
 from lanza.batch.job import JobHooks, run_batch
 from lanza.batch.manifest import Manifest
 from lanza.batch.remote import RemoteFolder, output_folder
-from lanza.batch.spec import BatchOptions, JobCancelledError
-from lanza.errors import ConflictError, InvalidInputError
+from lanza.batch.spec import BatchOptions
+from lanza.errors import ConflictError, InvalidInputError, JobCancelledError
+from lanza.server import create_app
 from lanza.workspace import Workspace
 from tests.integration.batch.conftest import make_rows
 from tests.servers import running, wait_for

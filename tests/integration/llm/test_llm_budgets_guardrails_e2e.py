@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from lanza.api import create_app
 from lanza.cli.app import app as cli
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.security.keys import KeyStore
+from lanza.server import create_app
 from lanza.settings import LLMSettings, Settings
 from lanza.workspace import Workspace
 from tests.integration.llm.conftest import Hooks, Upstream

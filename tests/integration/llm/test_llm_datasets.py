@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from lanza.api.app import create_app
 from lanza.cli.app import main
 from lanza.llm.tracing.queries import FeedbackIn, TraceReader
 from lanza.llm.tracing.records import SpanRecord
 from lanza.llm.tracing.store import TraceStore
+from lanza.server import create_app
 from lanza.settings import Settings, TracingSettings
 from lanza.workspace import Workspace
 from tests.integration.llm.conftest import Upstream

@@ -16,12 +16,12 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from lanza.api import create_app
 from lanza.llm.evaluation.scorers import cosine
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.prompts import PromptStore
 from lanza.llm.tracing.queries import TraceQuery, TraceReader
+from lanza.server import create_app
 from lanza.settings import LLMSettings, Settings
 from lanza.workspace import Workspace
 from tests.integration.llm.conftest import Upstream

@@ -17,11 +17,11 @@ import pytest
 from langsmith import Client, traceable, tracing_context
 from typer.testing import CliRunner
 
-from lanza.api import create_app
 from lanza.cli.app import app as cli
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.prompts import PromptStore
+from lanza.server import create_app
 from lanza.settings import LLMSettings, Settings, TracingSettings
 from lanza.workspace import Workspace
 from tests.integration.llm.conftest import Hooks, Upstream

@@ -18,9 +18,9 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lanza.api import create_app
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
+from lanza.server import create_app
 from lanza.settings import LLMSettings, Settings
 from lanza.workspace import Workspace
 from tests.integration.llm.wire_upstream import BAD_REQUEST, TOOL_CALL, WireUpstream

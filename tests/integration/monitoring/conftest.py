@@ -10,7 +10,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace

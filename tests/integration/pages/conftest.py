@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace

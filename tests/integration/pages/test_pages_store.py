@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+from lanza.clock import utcnow
 from lanza.monitoring.feedback import FeedbackStore
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.pages.labelling import LabellingQueue
 from lanza.pages.tables import ModelCardRow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 from palmerpenguins import load_penguins
 
-from lanza.api import create_app
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
 from lanza.errors import DataError
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
@@ -69,7 +69,7 @@ def rules_home(tmp_path_factory: pytest.TempPathFactory, penguins: pd.DataFrame)
     example = pd.DataFrame({"when": pd.to_datetime(["2024-01-02", "2024-03-01"]), "x": [1.0, 2.0]})
     mlflow.set_tracking_uri(ws.settings.tracking)
     try:
-        with mlflow.start_run(experiment_id=ws.tracker.experiment_id("rules")):
+        with mlflow.start_run(experiment_id=ws.experiment_id("rules")):
             mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(code),

@@ -23,8 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from lanza.api import create_app
 from lanza.security.keys import KeyStore
+from lanza.server import create_app
 from lanza.settings import ServerSettings, Settings
 from lanza.workspace import Workspace
 from tests.conftest import CANCER_FEATURES

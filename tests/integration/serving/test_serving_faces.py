@@ -11,7 +11,7 @@ import pytest
 import tritonclient.http as triton
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.workspace import Workspace
 from tests.servers import running, wait_for
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from lanza.api import create_app
 from lanza.security.keys import KeyStore
+from lanza.server import create_app
 from lanza.store.tables import AuditEntry
 from lanza.workspace import Workspace
 from tests.servers import running, wait_for

@@ -6,7 +6,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.workspace import Workspace
 from tests.servers import running, wait_for
 

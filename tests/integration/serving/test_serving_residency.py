@@ -15,7 +15,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from lanza.api import create_app
+from lanza.server import create_app
 from lanza.serving.residency import folder_bytes
 from lanza.settings import ServerSettings, Settings
 from lanza.workspace import Workspace

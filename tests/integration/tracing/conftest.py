@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lanza.api.app import create_app
+from lanza.server import create_app
 from lanza.settings import Settings, TracingSettings
 from lanza.workspace import Workspace
 from tests.servers import running

@@ -19,10 +19,10 @@ from langsmith.run_helpers import get_current_run_tree
 from langsmith.utils import LangSmithNotFoundError
 from langsmith.wrappers import wrap_openai
 
-from lanza.api.app import create_app
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
+from lanza.server import create_app
 from lanza.settings import Settings
 from lanza.workspace import Workspace
 from tests.integration.llm.wire_upstream import WireUpstream

@@ -20,9 +20,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Tracer
 
-from lanza.api.app import create_app
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore
+from lanza.server import create_app
 from lanza.settings import LLMSettings, Settings
 from lanza.workspace import Workspace
 from tests.integration.llm.wire_upstream import WireUpstream

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lanza.automation.loader import SpecFileError, load_file, load_text
+from lanza.automation.loader import load_file, load_text
+from lanza.errors import SpecFileError
 
 GOOD = """\
 version: 1

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import Column, InputSchema
 
 FEATURES = ["a", "b"]

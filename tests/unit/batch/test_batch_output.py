@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from lanza.batch.manifest import MANIFEST, PART_LOG, Manifest, PartRecord, open_output
-from lanza.batch.spec import DEFAULT_CHUNK_ROWS, BatchError, BatchOptions, RowError
+from lanza.batch.spec import DEFAULT_CHUNK_ROWS, BatchOptions, RowError
 from lanza.batch.writers import PartWriter
-from lanza.errors import ConflictError
+from lanza.errors import BatchError, ConflictError
 
 TABLE = pa.table({"id": ["a", "b"], "prediction": [1, 0], "proba_0": [0.2, 0.9]})
 

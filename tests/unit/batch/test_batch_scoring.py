@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from lanza.batch.scoring import ChunkScorer, ScoreOptions, isolate
-from lanza.batch.spec import BatchError, Chunk, RowError
-from lanza.errors import ValidationError
+from lanza.batch.spec import Chunk, RowError
+from lanza.errors import BatchError, ValidationError
 from tests.unit.batch.models_for_batch import TinyRuntime
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lanza.cloud.bundle import BundleManifest, merge_requirements
-from lanza.cloud.commands import CloudCommandError, Script, command, decide_dry_run
-from lanza.errors import InvalidInputError
+from lanza.cloud.commands import Script, command, decide_dry_run
+from lanza.errors import CloudCommandError, InvalidInputError
 
 
 def test_words_are_quoted_only_when_the_shell_needs_it() -> None:

@@ -6,19 +6,12 @@ import asyncio
 
 import pytest
 
-from lanza.errors import RateLimitedError
+from lanza.errors import ProviderError, RateLimitedError
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.service import Gateway
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import LLMDeploymentStore, parse_spec
-from lanza.llm.providers.base import (
-    ChatMessage,
-    Completion,
-    GenerationParams,
-    Provider,
-    ProviderError,
-    Usage,
-)
+from lanza.llm.providers.base import ChatMessage, Completion, GenerationParams, Provider, Usage
 from lanza.workspace import Workspace
 
 CLOSED = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, connections fail at once

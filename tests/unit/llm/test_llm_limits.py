@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lanza.errors import RateLimitedError
-from lanza.llm.gateway.limits import RateLimiter, ResponseCache
+from lanza.llm.gateway.limits import ResponseCache
+from lanza.security.limits import RateLimiter
 
 
 class Clock:

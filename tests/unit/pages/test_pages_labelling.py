@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from lanza.clock import utcnow
 from lanza.errors import NotFoundError, ValidationError
 from lanza.monitoring.feedback import FeedbackItem, FeedbackStore
 from lanza.monitoring.tables import FeedbackRow, PredictionLogRow
 from lanza.pages.labelling import LabellingQueue
-from lanza.store.tables import utcnow
 from lanza.workspace import Workspace
 
 

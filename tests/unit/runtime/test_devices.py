@@ -8,15 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lanza.runtime.devices import (
-    DeviceUnavailableError,
-    any_gpu,
-    check_device,
-    cuda_for,
-    move_xgboost,
-    place,
-    xgboost_step,
-)
+from lanza.errors import DeviceUnavailableError
+from lanza.runtime.devices import any_gpu, check_device, cuda_for, move_xgboost, place, xgboost_step
 
 no_gpu = pytest.mark.skipif(any_gpu(), reason="checks behaviour on a machine without a GPU")
 

@@ -14,16 +14,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from lanza.runtime.rules import check_frame
 from lanza.runtime.schema import Column, InputSchema
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 
+from lanza.errors import ConversionError
 from lanza.optimize.checks import compare
-from lanza.optimize.convert import ConversionError, convert
+from lanza.optimize.convert import convert
 from lanza.runtime.flavours import SklearnRuntime
 from lanza.runtime.onnxrt import MISSING, OnnxRuntime
-from lanza.training.serialization import dump_model
+from lanza.runtime.serialization import dump_model
 
 SCHEMA = InputSchema((Column("size", "double"), Column("colour", "string")))
 
@@ -80,16 +82,16 @@ def test_text_imputer_is_rewritten_and_predictions_match(tmp_path: Path) -> None
     skops = tmp_path / "model.skops"
     skops.write_bytes(dump_model(pipeline))
     original = SklearnRuntime("m", "1", skops, SCHEMA)
-    parity = compare(original, onnx, SCHEMA.validate(frame), tolerance=1e-4)
+    parity = compare(original, onnx, check_frame(frame, SCHEMA), tolerance=1e-4)
     assert parity.ok
     assert parity.label_mismatches == 0
     assert parity.max_abs_diff < 1e-5
     revived = pickle.loads(pickle.dumps(onnx))  # as Ray and process pools ship it
     np.testing.assert_array_equal(
-        revived.predict_frame(SCHEMA.validate(frame)).values,
-        onnx.predict_frame(SCHEMA.validate(frame)).values,
+        revived.predict_frame(check_frame(frame, SCHEMA)).values,
+        onnx.predict_frame(check_frame(frame, SCHEMA)).values,
     )
-    feeds = onnx.feeds(SCHEMA.validate(frame.head(3).assign(colour=[None, "red", np.nan])))
+    feeds = onnx.feeds(check_frame(frame.head(3).assign(colour=[None, "red", np.nan]), SCHEMA))
     assert feeds["colour"][:, 0].tolist() == [MISSING, "red", MISSING]
     assert feeds["size"].dtype == np.float64  # imputed and scaled in float64, as in scikit-learn
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lanza.errors import ValidationError
-from lanza.runtime.rules import check_rows, describe_inputs, frame_warnings
+from lanza.runtime.rules import check_frame, check_rows, describe_inputs, frame_warnings
 from lanza.runtime.schema import Column, InputSchema
 
 TRAINING = pd.DataFrame(
@@ -58,7 +58,7 @@ def test_rows_are_flagged_in_words() -> None:
 
 
 def test_frames_get_the_same_flags_as_rows() -> None:
-    frame = SCHEMA.validate(pd.DataFrame(ROWS))
+    frame = check_frame(pd.DataFrame(ROWS), SCHEMA)
     assert str(frame["when"].dtype) == "datetime64[ns]"
     rows = [" ".join(f.text for f in row) or None for row in check_rows(ROWS, 3, SCHEMA).warnings]
     assert frame_warnings(frame, SCHEMA) == rows
@@ -81,4 +81,4 @@ def test_rows_and_frames_refuse_the_same_inputs(
     with pytest.raises(ValidationError, match=message):
         check_rows(columns, count, SCHEMA)
     with pytest.raises(ValidationError, match=message):
-        SCHEMA.validate(pd.DataFrame(columns))
+        check_frame(pd.DataFrame(columns), SCHEMA)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from lanza.errors import ValidationError
+from lanza.runtime.rules import check_frame
 from lanza.runtime.schema import Column, InputSchema
 
 SCHEMA = InputSchema(
@@ -15,7 +16,7 @@ SCHEMA = InputSchema(
 
 def test_valid_frame_is_coerced_and_ordered() -> None:
     frame = pd.DataFrame({"city": ["Oslo"], "score": [None], "age": [41]})
-    out = SCHEMA.validate(frame)
+    out = check_frame(frame, SCHEMA)
     assert list(out.columns) == ["age", "city", "score"]
     assert out["age"].dtype == "float64"
     assert out["score"].isna().all()
@@ -24,8 +25,8 @@ def test_valid_frame_is_coerced_and_ordered() -> None:
 def test_a_column_left_out_is_refused_even_when_optional_unless_imputed() -> None:
     frame = pd.DataFrame({"city": ["Oslo"], "age": [41]})
     with pytest.raises(ValidationError, match=r"Column 'score' is missing\."):
-        SCHEMA.validate(frame)
-    assert SCHEMA.validate(frame, impute=True)["score"].isna().all()
+        check_frame(frame, SCHEMA)
+    assert check_frame(frame, SCHEMA, impute=True)["score"].isna().all()
 
 
 @pytest.mark.parametrize(
@@ -54,19 +55,19 @@ def test_a_column_left_out_is_refused_even_when_optional_unless_imputed() -> Non
 )
 def test_bad_frames_name_the_column(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        SCHEMA.validate(frame)
+        check_frame(frame, SCHEMA)
 
 
 def test_a_frame_already_in_shape_is_returned_without_a_copy() -> None:
     schema = InputSchema((Column("a", "double"), Column("b", "long")))
     exact = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
-    assert schema.validate(exact) is exact
+    assert check_frame(exact, schema) is exact
     # Integers, another order or a text column are still coerced into a new frame.
     for frame in (
         pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4]}),
         pd.DataFrame({"b": [3.0, 4.0], "a": [1.0, 2.0]}),
     ):
-        out = schema.validate(frame)
+        out = check_frame(frame, schema)
         assert out is not frame
         assert list(out.columns) == ["a", "b"]
         assert list(out.dtypes) == ["float64", "float64"]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
+from lanza.errors import PredictionError
+from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import Column, InputSchema
 from lanza.serving.batcher import MicroBatcher
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lanza.runtime.serialization import dump_model, load_model
 from lanza.training.features import DateParts, TextVectors, plan_columns
-from lanza.training.serialization import dump_model, load_model
 
 
 def _table(rows: int = 120) -> pd.DataFrame:

@@ -14,7 +14,6 @@ GET      /annotate/{name}                                  the page, one trace a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -25,8 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError
 from lanza.llm.annotation.queues import AnnotationQueues, QueueSpec, ReviewIn
-
-SHELL = Path(__file__).parents[1] / "dashboard" / "static" / "page.html"
+from lanza.llm.dashboard.pages import llm_page
 
 
 def _parse(model: type[QueueSpec] | type[ReviewIn], payload: dict[str, Any]) -> Any:
@@ -50,7 +48,7 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
     router = APIRouter(tags=["llm"])
     api = "/api/v1/annotation-queues"
     read = [Depends(require("read"))]
-    page = SHELL.read_text().replace("{page}", "annotate")
+    shell = llm_page("annotate")
 
     @router.get(api, dependencies=read, summary="Annotation queues")
     async def list_queues() -> list[dict[str, Any]]:
@@ -87,6 +85,6 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
 
     @router.get("/annotate/{name}", include_in_schema=False)
     async def annotate(name: str) -> HTMLResponse:
-        return HTMLResponse(page)
+        return HTMLResponse(shell)
 
     return router

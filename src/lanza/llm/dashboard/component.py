@@ -1,9 +1,9 @@
 """The LLMOps views: ``/traces``, ``/traces/{id}``, ``/evaluations``, ``/evaluators`` and
 ``/spend`` pages, plus the dataset and evaluation routes they read.
 
-Plain HTML, CSS and JavaScript shipped in ``lanza/llm/dashboard/static`` (no CDN, no
-build step); the pages share the monitoring dashboard's stylesheet and read the JSON
-API with the browser's stored key, like the monitoring pages do.
+Drawn in lanza's web shell (``lanza.web``) with their scripts in
+``lanza/llm/dashboard/static``; they read the JSON API with the browser's stored key,
+like the monitoring pages do.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from lanza.api.component import Component
+from lanza.llm.dashboard.pages import llm_page
 from lanza.llm.evaluation.datasets import DatasetLibrary
 from lanza.llm.evaluation.routes import datasets_router, evaluations_router
 from lanza.llm.evaluation.tracking import EvaluationLog
 from lanza.llm.tracing.queries import TraceReader
+from lanza.web import assets
 from lanza.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -43,14 +44,11 @@ class LLMDashboardComponent(Component):
         reader = TraceReader(self.workspace.database)
         app.include_router(datasets_router(DatasetLibrary.of(self.workspace.settings.home), reader))
         app.include_router(evaluations_router(evaluation_log(self.workspace)))
-        app.mount("/static/llm", StaticFiles(directory=STATIC), name="llm-static")
-
-        # One page shell for both: only the title and the page's script differ.
-        shell = (STATIC / "page.html").read_text()
-        traces_page = shell.replace("{page}", "traces")
-        evaluations_page = shell.replace("{page}", "evaluations")
-        spend_page = shell.replace("{page}", "spend")
-        evaluators_page = shell.replace("{page}", "evaluators")
+        assets(app).add("llm", STATIC)
+        traces_page = llm_page("traces")
+        evaluations_page = llm_page("evaluations")
+        spend_page = llm_page("spend")
+        evaluators_page = llm_page("evaluators")
 
         @app.get("/traces", include_in_schema=False)
         async def traces() -> HTMLResponse:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lanza.errors import DeadlineExceededError, LanzaError
-from lanza.llm.gateway.limits import RateLimiter, ResponseCache
+from lanza.llm.gateway.limits import ResponseCache
 from lanza.llm.gateway.pool import ProviderPool
 from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.spec_cache import SpecCache
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.providers.base import Completion, Delta, Embeddings, Provider, Usage
+from lanza.security.limits import RateLimiter
 
 log = logging.getLogger("lanza.llm")
 T = TypeVar("T")

@@ -6,11 +6,11 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lanza.clock import utcnow
 from lanza.errors import ConflictError, InvalidInputError, NotFoundError
 from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.tables import LLMDeploymentRow
 from lanza.store import Database
-from lanza.store.tables import utcnow
 
 
 class LLMDeploymentStore:

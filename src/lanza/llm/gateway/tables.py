@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanza.store.tables import Base, utcnow
+from lanza.clock import utcnow
+from lanza.store.tables import Base
 
 
 class LLMDeploymentRow(Base):

@@ -1,5 +1,6 @@
 """LLM providers: remote OpenAI-compatible APIs and local models behind one interface."""
 
+from lanza.errors import ProviderError
 from lanza.llm.providers.base import (
     ChatMessage,
     Completion,
@@ -7,7 +8,6 @@ from lanza.llm.providers.base import (
     Embeddings,
     GenerationParams,
     Provider,
-    ProviderError,
     Usage,
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lanza.errors import InvalidInputError, LanzaError
+from lanza.errors import InvalidInputError
 
 Prompt = str | list[str] | list[int] | list[list[int]]
 """A completion prompt: text, or token ids, one or several."""
@@ -147,24 +147,6 @@ class Embeddings:
 
     vectors: list[list[float]]
     usage: Usage
-
-
-class ProviderError(LanzaError):
-    """An upstream provider failed; ``status_code`` is what it answered (or 502/504)."""
-
-    code = "provider_error"
-
-    def __init__(
-        self, message: str, status_code: int = 502, upstream: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.upstream = upstream
-
-    @property
-    def retryable(self) -> bool:
-        """429 and 5xx are worth another try; other 4xx are the caller's fault."""
-        return self.status_code == 429 or self.status_code >= 500
 
 
 class Provider(ABC):

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from lanza.errors import DeadlineExceededError, InvalidInputError
+from lanza.errors import DeadlineExceededError, InvalidInputError, ProviderError
 from lanza.llm.providers.base import (
     ChatMessage,
     Choice,
@@ -24,7 +24,6 @@ from lanza.llm.providers.base import (
     GenerationParams,
     Prompt,
     Provider,
-    ProviderError,
     Usage,
 )
 

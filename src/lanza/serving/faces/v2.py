@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from lanza import __version__
 from lanza.api.auth import identified, require
-from lanza.api.routers.deps import request_id, serving
 from lanza.errors import NotFoundError
 from lanza.serving import openinference as oip
 from lanza.serving import v2
 from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_json
+from lanza.serving.faces.deps import request_id, serving
 
 
 def _json(body: Any, status: int = 200) -> Response:

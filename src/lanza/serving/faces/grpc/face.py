@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from lanza import __version__
 from lanza.api.auth import Guard
 from lanza.api.component import Component
-from lanza.api.grpc import open_inference_pb2 as pb
 from lanza.errors import InvalidInputError, LanzaError
 from lanza.security.keys import Role
 from lanza.serving import openinference as oip
 from lanza.serving.component import ServingComponent
+from lanza.serving.faces.grpc import open_inference_pb2 as pb
 from lanza.serving.v2 import tensor_bytes
 from lanza.settings import ServerSettings
 

@@ -9,32 +9,14 @@ deployment; ``POST /invocations``,
 
 from __future__ import annotations
 
-import os
-
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from lanza.api.auth import require
-from lanza.api.routers.deps import request_id, serving
-from lanza.errors import InvalidInputError, NotFoundError, UnavailableError
+from lanza.errors import InvalidInputError, UnavailableError
 from lanza.serving.codecs import check_count, decode_mlflow_request
-from lanza.serving.component import ServingComponent
 from lanza.serving.dataplane import InferenceRequest
-
-
-def default_deployment(component: ServingComponent) -> str:
-    """The deployment that un-prefixed routes serve."""
-    named = os.environ.get("LANZA_SERVE_DEPLOYMENT")
-    if named:
-        return named
-    live = component.manager.all()
-    if len(live) == 1:
-        return live[0].spec.name
-    if not live:
-        raise NotFoundError("No deployment is served yet; create one first.")
-    raise NotFoundError(
-        "This server holds several deployments; call /deployments/{name}/invocations."
-    )
+from lanza.serving.faces.deps import request_id, serving
 
 
 async def _invoke(name: str, request: Request) -> Response:
@@ -82,7 +64,7 @@ def router() -> APIRouter:
         summary="MLflow scoring protocol (single deployment)",
     )
     async def invocations(request: Request) -> Response:
-        return await _invoke(default_deployment(serving(request)), request)
+        return await _invoke(serving(request).default_deployment(), request)
 
     @api.get("/deployments/{name}/ping", summary="MLflow health check of one deployment")
     @api.get("/deployments/{name}/health", include_in_schema=False)
@@ -100,7 +82,7 @@ def router() -> APIRouter:
     @api.get("/ping", summary="MLflow health check")
     @api.get("/health", summary="MLflow health check", include_in_schema=False)
     async def ping(request: Request) -> Response:
-        name = default_deployment(serving(request))
+        name = serving(request).default_deployment()
         serving(request).manager.serving(name)
         return Response("\n", media_type="application/json")
 

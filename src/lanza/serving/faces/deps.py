@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from lanza.records import caller_request_id
+
 if TYPE_CHECKING:
     from lanza.serving.component import ServingComponent
 
@@ -18,4 +20,4 @@ def serving(request: Request) -> ServingComponent:
 
 def request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` if it sent one, else empty (the data plane makes one)."""
-    return request.headers.get("x-request-id", "")[:128]
+    return caller_request_id(request.headers.get("x-request-id"))

@@ -24,9 +24,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
-from lanza.api.routers.deps import request_id, serving
 from lanza.serving.codecs import check_count, decode_mlflow_json, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
+from lanza.serving.faces.deps import request_id, serving
 from lanza.serving.live import LiveDeployment
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate

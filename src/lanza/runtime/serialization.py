@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lanza.errors import LanzaError
+from lanza.errors import UntrustedModelError
 
 TRUSTED_PREFIXES = (
     "sklearn.",
@@ -47,13 +47,6 @@ TRUSTED_PREFIXES = (
     "lanza.training.features.DateParts",
     "lanza.training.features.TextVectors",
 )
-
-
-class UntrustedModelError(LanzaError):
-    """A model file needs a type lanza does not trust."""
-
-    status_code = 422
-    code = "untrusted_model"
 
 
 _IMPORTING = threading.Lock()

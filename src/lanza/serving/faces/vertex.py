@@ -14,10 +14,9 @@ import orjson
 from fastapi import Depends, FastAPI, Request, Response
 
 from lanza.api.auth import require
-from lanza.api.routers.deps import request_id, serving
-from lanza.api.routers.mlflow_face import default_deployment
 from lanza.serving.codecs import check_count, decode_vertex, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
+from lanza.serving.faces.deps import request_id, serving
 
 DEFAULT_HEALTH = "/vertex/health"
 DEFAULT_PREDICT = "/vertex/predict"
@@ -30,7 +29,7 @@ def install(app: FastAPI) -> None:
 
     async def health(request: Request) -> Response:
         component = serving(request)
-        name = default_deployment(component)
+        name = component.default_deployment()
         component.manager.serving(name)
         return Response(
             orjson.dumps({"status": "ready", "deployment": name}), media_type="application/json"
@@ -43,7 +42,7 @@ def install(app: FastAPI) -> None:
         check_count(payload, request.app.state.settings.server.max_rows_per_request)
         result = await component.dataplane.infer(
             InferenceRequest(
-                default_deployment(component), payload, "vertex", False, request_id(request)
+                component.default_deployment(), payload, "vertex", False, request_id(request)
             )
         )
         return Response(

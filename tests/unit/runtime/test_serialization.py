@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from lanza.training import serialization
-from lanza.training.serialization import VerifiedCache, dump_model
+from lanza.runtime import serialization
+from lanza.runtime.serialization import VerifiedCache, dump_model
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_an_entry_signed_with_another_key_is_ignored(tmp_path: Path, blob: bytes
 def test_an_untrusted_type_is_refused_before_anything_is_cached(tmp_path: Path) -> None:
     import skops.io as sio
 
-    from lanza.training.serialization import UntrustedModelError
+    from lanza.errors import UntrustedModelError
 
     blob = bytes(sio.dumps({"x": Path("/tmp")}))
     with pytest.raises(UntrustedModelError, match="does not trust"):
@@ -83,7 +83,7 @@ def test_the_first_check_does_not_import_all_of_scikit_learn(tmp_path: Path, blo
     path.write_bytes(blob)
     probe = (
         "import sys\n"
-        "from lanza.training.serialization import load_model, trusted_types\n"
+        "from lanza.runtime.serialization import load_model, trusted_types\n"
         f"blob = open({str(path)!r}, 'rb').read()\n"
         "model = load_model(blob)\n"
         "walked = 'sklearn.gaussian_process' in sys.modules\n"

@@ -69,3 +69,13 @@ function when(iso) {
   const date = new Date(iso);
   return isNaN(date) ? String(iso) : date.toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
+
+/* The status line at the top right of a page ("updated 12:00:01", or what went wrong). */
+function setStatus(text) {
+  document.getElementById("updated").textContent = text;
+}
+
+/* A value as indented JSON, or a dash when there is none. */
+function pretty(value) {
+  return value === null || value === undefined ? "–" : JSON.stringify(value, null, 2);
+}
