@@ -1,14 +1,16 @@
 """The one place where errors become HTTP responses, in the shape each face's clients expect.
 
-Native routes answer ``{"error": {"code", "message"}}``; the MLflow scoring face answers
-``{"error_code", "message"}``; the Open Inference Protocol answers ``{"error"}``; the
-OpenAI face answers ``{"error": {"message", "type", "code"}}``.
+Native routes answer ``{"error": {"code", "message", "status"}}``. A face whose clients
+expect another shape declares it with ``face_errors`` where it installs its routes (the
+MLflow scoring face, Open Inference v2, the OpenAI face), and every error on its paths,
+from a route, the body limit or the router itself, answers in it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,25 +24,6 @@ from lanza.errors import LanzaError, RateLimitedError
 log = logging.getLogger("lanza.api")
 
 Shape = Callable[[int, str, str], dict[str, Any]]
-
-MLFLOW_CODES = {
-    400: "BAD_REQUEST",
-    404: "RESOURCE_DOES_NOT_EXIST",
-    409: "RESOURCE_ALREADY_EXISTS",
-    413: "BAD_REQUEST",
-    415: "BAD_REQUEST",
-    422: "BAD_REQUEST",
-    429: "REQUEST_LIMIT_EXCEEDED",
-    503: "TEMPORARILY_UNAVAILABLE",
-}
-OPENAI_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -61,44 +44,47 @@ def native_shape(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status}}
 
 
-def mlflow_shape(status: int, code: str, message: str) -> dict[str, Any]:
-    """What ``mlflow models serve`` answers."""
-    return {"error_code": MLFLOW_CODES.get(status, "INTERNAL_ERROR"), "message": message}
+@dataclass(frozen=True)
+class FaceErrors:
+    """A face's error shape, for the paths under its ``prefixes``."""
+
+    prefixes: tuple[str, ...]
+    shape: Shape
+    # An upstream's own error body (a proxied provider's) is answered as it was written.
+    upstream_passes: bool = False
 
 
-def v2_shape(status: int, code: str, message: str) -> dict[str, Any]:
-    """The Open Inference Protocol's error body."""
-    return {"error": message}
+def face_errors(
+    app: FastAPI, prefixes: tuple[str, ...], shape: Shape, upstream_passes: bool = False
+) -> None:
+    """Declare that errors on paths under ``prefixes`` answer in ``shape``.
+
+    Each face calls this where it installs its routes, so the shape of an error is decided
+    beside the routes it belongs to; paths no face claims answer in lanza's own shape.
+    """
+    faces: list[FaceErrors] = getattr(app.state, "face_errors", [])
+    faces.append(FaceErrors(prefixes, shape, upstream_passes))
+    # The longest prefix wins, whatever order the faces were installed in.
+    faces.sort(key=lambda face: -max(len(p) for p in face.prefixes))
+    app.state.face_errors = faces
 
 
-def openai_shape(status: int, code: str, message: str) -> dict[str, Any]:
-    """The OpenAI API's error body."""
-    kind = OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-FACES: list[tuple[str, Shape]] = [
-    ("/v2", v2_shape),
-    ("/v1/", openai_shape),
-    ("/invocations", mlflow_shape),
-    ("/ping", mlflow_shape),
-    ("/deployments/", mlflow_shape),
-]
-
-
-def shape_for(path: str) -> Shape:
-    """The error shape of the face that owns ``path``."""
-    for prefix, shape in FACES:
-        if path.startswith(prefix):
-            return shape
-    return native_shape
+def face_for(request: Request) -> FaceErrors | None:
+    """The face that owns the request's path, if one declared it."""
+    path = request.url.path
+    faces: list[FaceErrors] = getattr(request.app.state, "face_errors", [])
+    for face in faces:
+        if path.startswith(face.prefixes):
+            return face
+    return None
 
 
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """A JSON error in the face's shape."""
-    body = shape_for(request.url.path)(status, code, message)
+    face = face_for(request)
+    body = (face.shape if face else native_shape)(status, code, message)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -112,7 +98,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
         if exc.status_code >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
-        if exc.upstream is not None and shape_for(request.url.path) is openai_shape:
+        face = face_for(request)
+        if exc.upstream is not None and face is not None and face.upstream_passes:
             # An OpenAI-compatible upstream's own error passes through as it was written.
             body = {"error": exc.upstream}
             return JSONResponse(body, status_code=exc.status_code, headers=headers)

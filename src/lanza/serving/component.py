@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
+from lanza.api.errors import face_errors
 from lanza.errors import NotFoundError
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
@@ -65,6 +66,8 @@ class ServingComponent(Component):
         app.include_router(native.deployments_router(), prefix="/api/v1")
         app.include_router(native.models_router(), prefix="/api/v1")
         app.include_router(mlflow.router())
+        face_errors(app, mlflow.PREFIXES, mlflow.error_body)
+        face_errors(app, ("/v2",), v2.error_body)
         app.include_router(v2.router(), prefix="/v2")
         vertex.install(app)
 

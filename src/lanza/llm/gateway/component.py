@@ -11,9 +11,11 @@ from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.component import Component
+from lanza.api.errors import face_errors
 from lanza.llm.budgets.budgets import Budgets
 from lanza.llm.budgets.ledger import Ledger
 from lanza.llm.gateway.face import OpenAIFace
+from lanza.llm.gateway.face import error_body as openai_error_body
 from lanza.llm.gateway.metrics import GatewayMetrics
 from lanza.llm.gateway.observe import Traces
 from lanza.llm.gateway.policy import CallPolicy
@@ -76,6 +78,7 @@ class LLMComponent(Component):
 
         app.state.llm = self
         app.include_router(openai_router(), prefix="/v1")
+        face_errors(app, ("/v1/",), openai_error_body, upstream_passes=True)
         app.include_router(deployments_router(), prefix="/api/v1")
         app.include_router(budgets_router(self.budgets, self.ledger))
 

@@ -41,6 +41,22 @@ _StreamCall = tuple[str, dict[str, Any], LLMDeploymentSpec, RemoteParent | None,
 """A stream's operation, inputs, deployment, caller's span, metrics record and caller."""
 
 
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    """The OpenAI API's error body."""
+    kind = OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
 class OpenAIFace:
     """Chat, completions, embeddings and models, the OpenAI way."""
 

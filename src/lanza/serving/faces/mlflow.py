@@ -9,6 +9,8 @@ deployment; ``POST /invocations``,
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -17,6 +19,26 @@ from lanza.errors import InvalidInputError, UnavailableError
 from lanza.serving.codecs import check_count, decode_mlflow_request
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
+
+# MLflow's error codes, as ``mlflow models serve`` answers them.
+MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "RESOURCE_ALREADY_EXISTS",
+    413: "BAD_REQUEST",
+    415: "BAD_REQUEST",
+    422: "BAD_REQUEST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+# The paths whose clients are MLflow's: ``/deployments/{name}/...`` is the per-deployment
+# base URL a client of ``mlflow models serve`` is given.
+PREFIXES = ("/invocations", "/ping", "/deployments/")
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    """What ``mlflow models serve`` answers."""
+    return {"error_code": MLFLOW_CODES.get(status, "INTERNAL_ERROR"), "message": message}
 
 
 async def _invoke(name: str, request: Request) -> Response:

@@ -21,6 +21,11 @@ from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_
 from lanza.serving.faces.deps import request_id, serving
 
 
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    """The Open Inference Protocol's error body."""
+    return {"error": message}
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
