@@ -12,11 +12,13 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
 from lanza.monitoring import estimation
+from lanza.monitoring.drift import ReferenceProfile
 from lanza.monitoring.estimation import Estimator
 from lanza.workspace import Workspace
 
@@ -44,6 +46,11 @@ class Reference:
         if self.frame is None:
             return []
         return [c for c in self.frame.columns if c != self.target]
+
+    @cached_property
+    def profile(self) -> ReferenceProfile | None:
+        """The sample prepared for drift once, kept for every round (see ``drift``)."""
+        return None if self.frame is None else ReferenceProfile(self.frame)
 
 
 class ReferenceCache:

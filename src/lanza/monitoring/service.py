@@ -23,7 +23,7 @@ from lanza.monitoring.alerts import AlertStore
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.reference import Reference, ReferenceCache
 from lanza.monitoring.tracking import MonitoringRuns
-from lanza.monitoring.window import logged_deployments, read_window
+from lanza.monitoring.window import WindowReader, logged_deployments
 from lanza.runtime.base import ModelRuntime
 from lanza.serving.metrics import ServingMetrics
 from lanza.store.lease import Lease
@@ -48,6 +48,7 @@ class Monitor:
         self.metrics = metrics or MonitoringMetrics()
         self.serving = serving
         self.references = ReferenceCache(workspace)
+        self.windows = WindowReader(workspace.database)
         self.alerts = AlertStore(workspace.database)
         self.runs = MonitoringRuns(
             workspace.mlflow, workspace.registry, self.settings.mlflow_experiment
@@ -64,7 +65,7 @@ class Monitor:
         """A fresh report of one deployment's window, with its alert history."""
         size = window or self.settings.window
         seconds = self.settings.window_s if window is None else None
-        current = read_window(self.workspace.database, deployment, size, seconds)
+        current = self.windows.read(deployment, size, seconds)
         model = current.main_model()
         built = snapshot.build(current, self._reference(model), self.settings, self.score)
         built["errors"] = self._errors(deployment)

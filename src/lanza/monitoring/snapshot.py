@@ -125,14 +125,15 @@ def _drift(
         "share": None,
         "drifting": [],
     }
-    if model is None or reference is None or reference.frame is None:
+    profile = reference.profile if reference is not None else None
+    if model is None or reference is None or reference.frame is None or profile is None:
         return {**empty, "dataset_drift": None, "reason": "no reference sample for this version"}
     frame = window.frame(model)
     if len(frame) < settings.min_rows:
         reason = f"{len(frame)} rows in the window; drift needs {settings.min_rows}"
         return {**empty, "dataset_drift": None, "reason": reason}
     t = thresholds(settings)
-    found = dataset_drift(reference.frame, frame, reference.features, t)
+    found = dataset_drift(profile, frame, reference.features, t)
     prediction = None
     if reference.target is not None and reference.target in reference.frame.columns:
         target = reference.frame[reference.target]

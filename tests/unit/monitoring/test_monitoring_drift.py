@@ -8,7 +8,9 @@ import pytest
 from scipy import stats
 
 from lanza.monitoring.drift import (
+    SAMPLE_ROWS,
     NumericReference,
+    ReferenceProfile,
     Thresholds,
     _numeric_stats,
     column_drift,
@@ -110,8 +112,41 @@ def test_big_windows_run_columns_in_parallel_with_the_same_results() -> None:
 
 def test_numeric_windows_past_the_sample_size_say_they_were_sampled() -> None:
     big = column_drift("x", _normal(5000, 0), _normal(250_000, 1, shift=0.2), T)
-    assert (big.rows, big.sample_rows) == (250_000, 200_000)
+    assert (big.rows, big.sample_rows) == (250_000, SAMPLE_ROWS)
     assert big.drifted
     assert big.effect_size == pytest.approx(0.2, abs=0.03)
     small = column_drift("x", _normal(5000, 0), _normal(1000, 1), T)
     assert (small.rows, small.sample_rows) == (1000, None)
+
+
+def test_a_prepared_reference_gives_the_same_figures_round_after_round() -> None:
+    ref = pd.DataFrame({"a": _normal(5000, 0), "k": pd.Series(["x", "y"] * 2500)})
+    profile = ReferenceProfile(ref)
+    for seed in range(3):
+        cur = pd.DataFrame({"a": _normal(300, 10 + seed, 0.4 * seed), "k": ["x"] * 300})
+        assert dataset_drift(profile, cur, ["a", "k"], T) == dataset_drift(ref, cur, ["a", "k"], T)
+
+
+def test_sampled_windows_leave_missing_values_out_per_column() -> None:
+    """Past SAMPLE_ROWS rows one sample of positions serves every column; each column's
+    missing values drop out of its own share of it, and the figures match the full data."""
+    rows = SAMPLE_ROWS * 3
+    ref = pd.DataFrame({"a": _normal(5000, 0), "b": _normal(5000, 1)})
+    b = _normal(rows, 3, shift=0.3)
+    b[::2] = np.nan
+    cur = pd.DataFrame({"a": _normal(rows, 2), "b": b})
+    a_found, b_found = dataset_drift(ref, cur, ["a", "b"], T).features
+    assert (a_found.rows, a_found.sample_rows) == (rows, SAMPLE_ROWS)
+    assert b_found.rows == rows // 2
+    assert b_found.sample_rows is not None
+    assert abs(b_found.sample_rows - SAMPLE_ROWS // 2) < SAMPLE_ROWS // 20
+    full = stats.wasserstein_distance(ref["b"], b.dropna()) / np.std(ref["b"])
+    assert b_found.effect_size == pytest.approx(full, abs=0.02)
+    assert (a_found.drifted, b_found.drifted) == (False, True)
+
+
+def test_categories_whose_text_is_the_same_are_counted_together() -> None:
+    ref = pd.Series([1, 2] * 500, dtype=object)
+    cur = pd.Series([1, "1", 2, "2"] * 100, dtype=object)
+    found = column_drift("k", ref, cur, T)
+    assert (found.rows, found.effect_size, found.drifted) == (400, 0.0, False)
