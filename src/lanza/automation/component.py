@@ -1,11 +1,8 @@
-"""The automation component: the scheduler loop inside ``lanza serve`` and its routes.
+"""The automation component: the scheduler loop inside ``lanza serve``, its routes
+(``lanza.automation.routes``) and the dashboard page ``/automation`` that shows them.
 
-Routes: ``GET /api/v1/pipelines`` (pipelines and their latest run),
-``GET /api/v1/pipelines/{name}``, ``GET|POST /api/v1/pipelines/{name}/runs`` (history;
-start a run now), ``GET /api/v1/pipeline-runs/{id}``, ``GET /api/v1/schedules`` and
-``GET /api/v1/schedules/{name}/runs``, and the dashboard page ``/automation`` that
-shows them. Every worker runs the loop; the timers' claim in the database makes each
-due time fire once.
+Every worker runs the loop; the timers' claim in the database makes each due time fire
+once.
 """
 
 from __future__ import annotations
@@ -14,26 +11,17 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
-from sqlalchemy import select
+from fastapi import FastAPI
 
-from lanza.api.auth import require
 from lanza.api.component import Component
 from lanza.automation import dashboard
 from lanza.automation.pipelines import PipelineRunner
-from lanza.automation.resources import ResourceStore
-from lanza.automation.runs import view
+from lanza.automation.routes import router
 from lanza.automation.scheduler import Scheduler
-from lanza.automation.tables import RunRow
-from lanza.batch.store import JobStore
-from lanza.errors import NotFoundError
-from lanza.store import Database
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.automation")
-Limit = Annotated[int, Query(ge=1, le=1000, description="Most recent runs to return.")]
 
 
 class AutomationComponent(Component):
@@ -53,7 +41,7 @@ class AutomationComponent(Component):
 
     def install(self, app: FastAPI) -> None:
         app.state.automation = self
-        app.include_router(self._router(), prefix="/api/v1")
+        app.include_router(router(self.pipelines, self.workspace.database), prefix="/api/v1")
         dashboard.install(app)
 
     async def start(self) -> None:
@@ -74,86 +62,3 @@ class AutomationComponent(Component):
                 log.exception("a scheduler round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.tick_s)
-
-    def _router(self) -> APIRouter:
-        router = APIRouter(tags=["automation"])
-        runner = self.pipelines
-        database = self.workspace.database
-        resources = ResourceStore(database)
-
-        @router.get("/pipelines", dependencies=[Depends(require("read"))])
-        async def list_pipelines() -> list[dict[str, Any]]:
-            return await asyncio.to_thread(pipeline_summaries, runner)
-
-        @router.get("/pipelines/{name}", dependencies=[Depends(require("read"))])
-        async def show_pipeline(name: str) -> dict[str, Any]:
-            spec = await asyncio.to_thread(runner.spec, name)
-            runs = await asyncio.to_thread(runner.runs, name, 20)
-            return {"name": name, "spec": spec.model_dump(mode="json"), "runs": runs}
-
-        @router.get("/pipelines/{name}/runs", dependencies=[Depends(require("read"))])
-        async def pipeline_runs(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
-            await asyncio.to_thread(runner.spec, name)
-            return await asyncio.to_thread(runner.runs, name, limit)
-
-        @router.post(
-            "/pipelines/{name}/runs", status_code=202, dependencies=[Depends(require("admin"))]
-        )
-        async def start_run(name: str) -> dict[str, Any]:
-            await asyncio.to_thread(runner.spec, name)
-            run_id = await asyncio.to_thread(runner.start, name, "manual")
-            return await asyncio.to_thread(runner.get, run_id)
-
-        @router.get("/pipeline-runs/{run_id}", dependencies=[Depends(require("read"))])
-        async def show_run(run_id: str) -> dict[str, Any]:
-            return await asyncio.to_thread(runner.get, run_id)
-
-        @router.get("/schedules", dependencies=[Depends(require("read"))])
-        async def list_schedules() -> list[dict[str, Any]]:
-            return await asyncio.to_thread(schedule_summaries, resources)
-
-        @router.get("/schedules/{name}/runs", dependencies=[Depends(require("read"))])
-        async def schedule_runs(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
-            return await asyncio.to_thread(schedule_history, database, name, limit)
-
-        return router
-
-
-def pipeline_summaries(runner: PipelineRunner) -> list[dict[str, Any]]:
-    """Every applied pipeline with its latest run."""
-    out = []
-    for name, spec in runner.resources.all("pipeline").items():
-        latest = runner.runs(name, 1)
-        out.append({"name": name, "spec": spec, "latest_run": latest[0] if latest else None})
-    return out
-
-
-def schedule_summaries(resources: ResourceStore) -> list[dict[str, Any]]:
-    """Every applied schedule with when it is next due."""
-    out = []
-    for name, spec in resources.all("schedule").items():
-        due = resources.timer(f"schedule:{name}")
-        out.append({"name": name, "spec": spec, "next_run_at": due.isoformat() if due else None})
-    return out
-
-
-def schedule_history(database: Database, name: str, limit: int = 50) -> list[dict[str, Any]]:
-    """A schedule's runs, latest first, each with its batch job's state."""
-    if ResourceStore(database).get("schedule", name) is None:
-        raise NotFoundError(f"There is no schedule named '{name}'.")
-    query = (
-        select(RunRow)
-        .where(RunRow.kind == "schedule", RunRow.name == name)
-        .order_by(RunRow.due_at.desc())
-        .limit(limit)
-    )
-    with database.session() as session:
-        rows = [view(r) for r in session.scalars(query)]
-    jobs = JobStore(database)
-    for row in rows:
-        if row["job_id"]:
-            try:
-                row["state"] = jobs.get(row["job_id"]).state
-            except NotFoundError:
-                row["state"] = "gone"
-    return rows

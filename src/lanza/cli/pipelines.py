@@ -34,7 +34,7 @@ def list_pipelines(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     Example: lanza pipelines list
     """
-    from lanza.automation.component import pipeline_summaries
+    from lanza.automation.routes import pipeline_summaries
 
     found = pipeline_summaries(_runner(ctx))
     if as_json:

@@ -143,7 +143,7 @@ class Uploads:
         upload.state = "succeeded"
 
     async def _submit(self, folder: Path, model: str, frame: pd.DataFrame, checked: Checked) -> str:
-        from lanza.batch.component import JobRequest
+        from lanza.batch.routes import JobRequest
 
         typed = pd.DataFrame(checked.inputs)
         for name in frame.columns:
@@ -159,7 +159,7 @@ class Uploads:
                 format="csv",
                 keep_columns=[LINE],
                 probabilities=True,
-            )
+            ).options()
         )
         return str(job["id"])
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from lanza.automation.apply import Applier
-from lanza.automation.component import schedule_history
 from lanza.automation.loader import load_text
+from lanza.automation.routes import schedule_history
 from lanza.automation.scheduler import Firing, Scheduler
 from lanza.batch.store import JobStore
 from lanza.batch.worker import BatchWorker

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from lanza.api.component import Component
-from lanza.llm.dashboard.pages import llm_page
+from lanza.llm.dashboard.pages import pages_router
 from lanza.llm.evaluation.datasets import DatasetLibrary
 from lanza.llm.evaluation.routes import datasets_router, evaluations_router
 from lanza.llm.evaluation.tracking import EvaluationLog
@@ -45,27 +44,4 @@ class LLMDashboardComponent(Component):
         app.include_router(datasets_router(DatasetLibrary.of(self.workspace.settings.home), reader))
         app.include_router(evaluations_router(evaluation_log(self.workspace)))
         assets(app).add("llm", STATIC)
-        traces_page = llm_page("traces")
-        evaluations_page = llm_page("evaluations")
-        spend_page = llm_page("spend")
-        evaluators_page = llm_page("evaluators")
-
-        @app.get("/traces", include_in_schema=False)
-        async def traces() -> HTMLResponse:
-            return HTMLResponse(traces_page)
-
-        @app.get("/traces/{trace_id}", include_in_schema=False)
-        async def trace(trace_id: str) -> HTMLResponse:
-            return HTMLResponse(traces_page)
-
-        @app.get("/evaluations", include_in_schema=False)
-        async def evaluations() -> HTMLResponse:
-            return HTMLResponse(evaluations_page)
-
-        @app.get("/evaluators", include_in_schema=False)
-        async def evaluators() -> HTMLResponse:
-            return HTMLResponse(evaluators_page)
-
-        @app.get("/spend", include_in_schema=False)
-        async def spend() -> HTMLResponse:
-            return HTMLResponse(spend_page)
+        app.include_router(pages_router())
