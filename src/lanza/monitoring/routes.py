@@ -86,7 +86,9 @@ def router() -> APIRouter:
         summary="Alert rules and recent firings",
     )
     async def list_alerts(name: str, request: Request) -> dict[str, Any]:
-        alerts = _component(request).monitor.alerts
+        component = _component(request)
+        await asyncio.to_thread(component.known, name)
+        alerts = component.monitor.alerts
         rules = await asyncio.to_thread(alerts.describe, name)
         return {"rules": rules, "history": await asyncio.to_thread(alerts.history, name)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -203,3 +204,27 @@ def test_restart_keeps_the_log(
         report = http.get("/api/v1/deployments/c/monitoring").json()
         assert report["traffic"]["requests"] == 15
         assert report["serving"] == {"cancer/1": 15}
+
+
+def test_alert_rules_of_an_unknown_deployment_are_404_and_metrics_documented(
+    serve: Serve,
+) -> None:
+    with serve() as http:
+        assert http.get("/api/v1/deployments/c/alerts").status_code == 200
+        missing = http.get("/api/v1/deployments/nobody/alerts")
+        assert missing.status_code == 404, missing.text
+        assert "nobody" in missing.json()["error"]["message"]
+        # The document's pattern for a rule's metric is what a create takes.
+        document = http.get("/openapi.json").json()
+        pattern = document["components"]["schemas"]["AlertRule"]["properties"]["metric"]
+        for metric, documented in [("drift_share", True), ("drift.x", True), ("nope", False)]:
+            assert bool(re.search(pattern["pattern"], metric)) is documented
+            rule = {"metric": metric, "threshold": 1}
+            made = http.post("/api/v1/deployments/c/alerts", json=rule)
+            assert (made.status_code == 201) is documented, made.text
+        huge = http.post(
+            "/api/v1/deployments/c/alerts",
+            json={"metric": "error_rate", "threshold": 1, "window": 2**70},
+        )
+        assert huge.status_code == 422, huge.text
+        assert "window" in huge.text
