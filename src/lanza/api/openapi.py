@@ -18,6 +18,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lanza.serving.dataplane import WARNINGS_HEADER
+
 ERRORS: dict[int, str] = {
     400: "The request is malformed (one sentence says what is wrong).",
     401: "An API key is needed, or the key is not valid.",
@@ -39,6 +41,15 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 # Routes whose success is not JSON: (path, media type).
 MEDIA: dict[str, str] = {"/metrics": "text/plain"}
+# Prediction routes whose success may carry the rows' input flags in a header.
+FLAGGED = ("/invocations", "/infer")
+FLAGS_HEADER = {
+    WARNINGS_HEADER: {
+        "description": 'Flagged rows, as JSON {"flagged": n, "rows": {"index": [texts]}}; '
+        "absent when no row is flagged.",
+        "schema": {"type": "string"},
+    }
+}
 
 DEPLOYMENT = "/api/v1/deployments/{name}"
 LLM_DEPLOYMENT = "/api/v1/llm/deployments/{name}"
@@ -124,6 +135,8 @@ def document(app: FastAPI) -> dict[str, Any]:
             responses["405"]["headers"] = {
                 "Allow": {"description": "Methods this path takes.", "schema": {"type": "string"}}
             }
+            if path.endswith(FLAGGED):
+                responses["200"]["headers"] = FLAGS_HEADER
             if path in MEDIA:
                 for code, answer in responses.items():
                     if code.startswith("2"):

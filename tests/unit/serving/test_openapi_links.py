@@ -1,4 +1,5 @@
-"""The OpenAPI document's links name operations it has, with the parameters they take."""
+"""The OpenAPI document's links name operations it has, with the parameters they take;
+prediction routes document the header that carries input flags."""
 
 from __future__ import annotations
 
@@ -43,3 +44,9 @@ def test_every_link_names_an_operation_and_fills_its_path(tmp_path: Path) -> Non
     for method in ("get", "put", "delete"):
         item = document["paths"]["/api/v1/deployments/{name}"][method]["operationId"]
         assert item in created
+
+
+def test_prediction_routes_document_the_flags_header(tmp_path: Path) -> None:
+    paths = _document(tmp_path)["paths"]
+    for path in ("/invocations", "/deployments/{name}/invocations", "/v2/models/{name}/infer"):
+        assert "lanza-warnings" in paths[path]["post"]["responses"]["200"]["headers"], path

@@ -19,7 +19,7 @@ from lanza.api.routers.deps import request_id, serving
 from lanza.errors import InvalidInputError, NotFoundError, UnavailableError
 from lanza.serving.codecs import check_count, decode_mlflow_request
 from lanza.serving.component import ServingComponent
-from lanza.serving.dataplane import InferenceRequest
+from lanza.serving.dataplane import WARNINGS_HEADER, InferenceRequest
 
 
 def default_deployment(component: ServingComponent) -> str:
@@ -57,10 +57,15 @@ async def _invoke(name: str, request: Request) -> Response:
             name, decoded.payload, "mlflow", False, request_id(request), params=params or None
         )
     )
+    headers = {"x-request-id": result.request_id, "x-model": result.model}
+    flags = result.warnings_json()
+    if flags is not None:
+        headers[WARNINGS_HEADER] = flags
+    # The body stays what ``mlflow models serve`` answers; flags go in a header.
     return Response(
         orjson.dumps({"predictions": result.prediction.to_mlflow()}),
         media_type="application/json",
-        headers={"x-request-id": result.request_id, "x-model": result.model},
+        headers=headers,
     )
 
 
