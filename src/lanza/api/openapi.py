@@ -105,6 +105,9 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {
         ("get", JOB, {"job_id": "$response.body#/id"}),
         ("delete", JOB, {"job_id": "$response.body#/id"}),
     ],
+    ("post", "/langsmith/sessions"): [
+        ("get", "/langsmith/sessions/{session_id}", {"session_id": "$response.body#/id"}),
+    ],
     ("post", "/langsmith/feedback"): [
         ("get", FEEDBACK, {"feedback_id": "$response.body#/id"}),
         ("patch", FEEDBACK, {"feedback_id": "$response.body#/id"}),

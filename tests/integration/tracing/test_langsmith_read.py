@@ -97,6 +97,14 @@ def _runs(client: Client, **query: Any) -> list[Any]:
     return list(client.list_runs(**query))
 
 
+def _exists(client: Client, run_id: uuid.UUID) -> bool:
+    try:
+        client.read_run(run_id)
+    except LangSmithNotFoundError:
+        return False
+    return True
+
+
 def _landed(client: Client, project: str, count: int) -> None:
     def done() -> bool:
         try:
@@ -336,12 +344,12 @@ def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
     with pytest.raises(LangSmithConflictError):
         client.create_project("ls-by-runs")
     assert client.create_project("ls-by-runs", upsert=True).id == had
-    lost = {"id": str(uuid.uuid4()), "name": "lost", "run_type": "chain", "inputs": {}}
-    unknown = httpx.post(
-        f"{served.url}/langsmith/runs", json={**lost, "session_id": str(uuid.uuid4())}
-    )
-    assert unknown.status_code == 404, unknown.text
-    assert "no project" in unknown.json()["error"]["message"]
+    # A run whose project id names no project is kept, in the default project.
+    stray = uuid.uuid4()
+    client.create_run("stray", {"q": 3}, "chain", id=stray, session_id=uuid.uuid4())
+    client.flush()
+    wait_for(lambda: _exists(client, stray), timeout=30)
+    assert str(stray) in {str(r.id) for r in _runs(client, project_name="default")}
 
 
 @pytest.mark.parametrize("variable", ["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"])

@@ -24,11 +24,12 @@ DELETE   /langsmith/feedback/{id}     predict   remove it
 
 Posts and patches of one run are merged by run id in the store, in whatever requests
 they arrive. A run names its project by ``session_name`` or by the ``session_id`` of a
-project made or seen before.
+project made or seen before (a run whose id names none is kept in the default project).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,13 +37,14 @@ from starlette.concurrency import run_in_threadpool
 
 from lanza import __version__
 from lanza.api.auth import require
-from lanza.errors import InvalidInputError, NotFoundError
+from lanza.errors import InvalidInputError
 from lanza.llm.tracing.bodies import load_json, multipart, read_body, zstd_available
 from lanza.llm.tracing.langsmith_read import LangSmithReader
 from lanza.llm.tracing.queries import TraceReader
 from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
 from lanza.llm.tracing.store import TraceStore
 
+log = logging.getLogger("lanza.langsmith")
 _Many = Annotated[list[str] | None, Query()]
 _RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
 
@@ -73,8 +75,8 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
         for _, run in runs:
             if isinstance(run, dict) and run.get("session_id") and not run.get("session_name"):
                 name = await run_in_threadpool(projects.project_name, str(run["session_id"]))
-                if name is None:
-                    raise NotFoundError(f"There is no project '{run['session_id']}'.")
+                if name is None:  # kept (in the default project) rather than lost
+                    log.warning("A run names no known project: %s", run["session_id"])
                 run["session_name"] = name
         records = [record_from_run(op, run, reader.trace_of) for op, run in runs]
         await run_in_threadpool(store.write, records)

@@ -138,6 +138,10 @@ class LangSmithReader:
 
     def project_name(self, session_id: str) -> str | None:
         """The name of the project with this id (made or by runs), None when unknown."""
+        try:
+            _uuid(session_id, "project id")
+        except InvalidInputError:
+            return None
         with self.database.session() as session:
             names = self._project_names(session, [session_id]) or set()
         return next(iter(names), None)
