@@ -129,7 +129,7 @@ def _prober(operation: Any, url: str) -> Any:
 
 # The registry of ``model_home`` holds cancer/1: model references narrowed to it, so that
 # generated creations succeed often enough for the links to be followed (the stateless
-# test above sends every other reference the pattern allows).
+# test above sends every other reference the pattern allows, and every filter).
 KNOWN_MODELS = ["cancer/1", "models:/cancer/1"]
 SCENARIOS = 40
 STEPS = 8
@@ -165,6 +165,7 @@ def test_linked_operations_keep_their_state(model_home: Path, tmp_path: Path) ->
     assert seen["created POST /api/v1/deployments"] >= 10, seen
     assert seen["deleted DELETE /api/v1/deployments/{name}"] >= 5, seen
     assert seen["link"] >= 30, seen
+    assert seen["created POST /api/v1/evaluators"] >= 1, seen
 
 
 def _linked() -> str:
@@ -175,7 +176,8 @@ def _linked() -> str:
 
 
 def _known_models(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with every model reference narrowed to the models the registry holds."""
+    """The document with every model reference narrowed to the models the registry holds
+    (and evaluators' filters to none)."""
     schemas = document["components"]["schemas"]
     for component, field in [
         ("DeploymentSpec", "model"),
@@ -189,6 +191,11 @@ def _known_models(document: dict[str, Any]) -> dict[str, Any]:
         nullable = {"type": "null"} in described.pop("anyOf", [])
         described.pop("type", None)
         described["enum"] = KNOWN_MODELS + ([None] if nullable else [])
+    # An evaluator's filter is terms of known fields, which no pattern says: left empty
+    # (every trace) so that generated evaluators can be made.
+    for method, path in (("post", "/api/v1/evaluators"), ("put", "/api/v1/evaluators/{name}")):
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        body["schema"]["properties"]["filter"] = {"const": ""}
     return document
 
 

@@ -207,13 +207,26 @@ def test_restart_keeps_the_log(
 
 
 def test_alert_rules_of_an_unknown_deployment_are_404_and_metrics_documented(
-    serve: Serve,
+    serve: Serve, cancer: pd.DataFrame
 ) -> None:
     with serve() as http:
         assert http.get("/api/v1/deployments/c/alerts").status_code == 200
         missing = http.get("/api/v1/deployments/nobody/alerts")
         assert missing.status_code == 404, missing.text
         assert "nobody" in missing.json()["error"]["message"]
+        # A deleted deployment's monitoring history stays readable; its rules do not.
+        made = http.post("/api/v1/deployments", json={"name": "gone", "model": "cancer/1"})
+        assert made.status_code == 201, made.text
+        wait_for(lambda: http.get("/api/v1/deployments/gone").json()["status"] == "ready")
+        rows = cancer[FEATURES].head(3).to_dict(orient="records")
+        answered = http.post("/api/v1/deployments/gone/predict", json={"instances": rows})
+        assert answered.status_code == 200, answered.text
+        rule = {"metric": "error_rate", "threshold": 0.5}
+        assert http.post("/api/v1/deployments/gone/alerts", json=rule).status_code == 201
+        assert http.delete("/api/v1/deployments/gone").status_code == 204
+        wait_for(lambda: http.get("/api/v1/deployments/gone/monitoring").status_code == 200)
+        assert http.get("/api/v1/deployments/gone/alerts").status_code == 404
+        assert http.post("/api/v1/deployments/gone/alerts", json=rule).status_code == 404
         # The document's pattern for a rule's metric is what a create takes.
         document = http.get("/openapi.json").json()
         pattern = document["components"]["schemas"]["AlertRule"]["properties"]["metric"]
