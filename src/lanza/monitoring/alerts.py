@@ -134,6 +134,14 @@ class AlertStore:
                 raise NotFoundError(f"Deployment '{deployment}' has no alert rule '{rule_id}'.")
             session.delete(row)
 
+    def forget(self, deployment: str) -> None:
+        """Remove every rule of a deleted deployment: a new one of its name starts bare."""
+        with self.database.session() as session:
+            for row in session.scalars(
+                select(AlertRuleRow).where(AlertRuleRow.deployment == deployment)
+            ):
+                session.delete(row)
+
     def history(self, deployment: str, limit: int = 50) -> list[dict[str, Any]]:
         """Most recent firings first."""
         query = (

@@ -214,7 +214,7 @@ def test_alert_rules_of_an_unknown_deployment_are_404_and_metrics_documented(
         missing = http.get("/api/v1/deployments/nobody/alerts")
         assert missing.status_code == 404, missing.text
         assert "nobody" in missing.json()["error"]["message"]
-        # A deleted deployment's monitoring history stays readable; its rules do not.
+        # A deleted deployment's monitoring history stays readable; its rules go with it.
         made = http.post("/api/v1/deployments", json={"name": "gone", "model": "cancer/1"})
         assert made.status_code == 201, made.text
         wait_for(lambda: http.get("/api/v1/deployments/gone").json()["status"] == "ready")
@@ -227,6 +227,10 @@ def test_alert_rules_of_an_unknown_deployment_are_404_and_metrics_documented(
         wait_for(lambda: http.get("/api/v1/deployments/gone/monitoring").status_code == 200)
         assert http.get("/api/v1/deployments/gone/alerts").status_code == 404
         assert http.post("/api/v1/deployments/gone/alerts", json=rule).status_code == 404
+        # A new deployment of that name starts without the old one's rules.
+        again = http.post("/api/v1/deployments", json={"name": "gone", "model": "cancer/1"})
+        assert again.status_code == 201, again.text
+        assert http.get("/api/v1/deployments/gone/alerts").json()["rules"] == []
         # The document's pattern for a rule's metric is what a create takes.
         document = http.get("/openapi.json").json()
         pattern = document["components"]["schemas"]["AlertRule"]["properties"]["metric"]
