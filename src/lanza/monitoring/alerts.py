@@ -49,15 +49,24 @@ METRICS = (
     "error_rate",
     "requests",
 )
+# A window beyond any log a rule could read (and within a 64-bit database integer).
+MAX_WINDOW = 100_000_000
+# What ``AlertStore.create`` takes, for the OpenAPI document (it answers 422 otherwise).
+METRIC_PATTERN = "^(" + "|".join(METRICS) + r")$|^(drift|estimated)\."
 
 
 class AlertRule(BaseModel):
     """What a caller sends to create a rule."""
 
-    metric: str = Field(description="A report metric, e.g. drift_share or drift.<feature>.")
+    metric: str = Field(
+        description="A report metric, e.g. drift_share or drift.<feature>.",
+        json_schema_extra={"pattern": METRIC_PATTERN},
+    )
     comparison: Comparison = Field(">", description="How the value is compared.")
     threshold: float = Field(description="The value compared with.")
-    window: int = Field(1000, ge=1, description="Latest predictions the metric is judged over.")
+    window: int = Field(
+        1000, ge=1, le=MAX_WINDOW, description="Latest predictions the metric is judged over."
+    )
     cooldown_s: float = Field(300, ge=0, description="Seconds before the rule can fire again.")
     webhook_url: str | None = Field(None, description="URL that receives a JSON POST on firing.")
 
@@ -124,6 +133,14 @@ class AlertStore:
             if row is None or row.deployment != deployment:
                 raise NotFoundError(f"Deployment '{deployment}' has no alert rule '{rule_id}'.")
             session.delete(row)
+
+    def forget(self, deployment: str) -> None:
+        """Remove every rule of a deleted deployment: a new one of its name starts bare."""
+        with self.database.session() as session:
+            for row in session.scalars(
+                select(AlertRuleRow).where(AlertRuleRow.deployment == deployment)
+            ):
+                session.delete(row)
 
     def history(self, deployment: str, limit: int = 50) -> list[dict[str, Any]]:
         """Most recent firings first."""

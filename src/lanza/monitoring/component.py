@@ -113,6 +113,10 @@ class MonitoringComponent(Component):
             if name not in self.monitor.watched():
                 raise
 
+    def configured(self, name: str) -> None:
+        """404 unless the deployment is configured now (alert rules belong to one)."""
+        self.serving.store.get(name)
+
     def view(self, name: str) -> dict[str, Any]:
         """The latest periodic report (or a fresh one before the first round), with history."""
         report = self.monitor.latest.get(name) or self.monitor.report(name)

@@ -77,7 +77,7 @@ def router() -> APIRouter:
     )
     async def add_alert(name: str, rule: AlertRule, request: Request) -> dict[str, Any]:
         component = _component(request)
-        await asyncio.to_thread(component.known, name)
+        await asyncio.to_thread(component.configured, name)
         return await asyncio.to_thread(component.monitor.alerts.create, name, rule)
 
     @api.get(
@@ -86,7 +86,9 @@ def router() -> APIRouter:
         summary="Alert rules and recent firings",
     )
     async def list_alerts(name: str, request: Request) -> dict[str, Any]:
-        alerts = _component(request).monitor.alerts
+        component = _component(request)
+        await asyncio.to_thread(component.configured, name)
+        alerts = component.monitor.alerts
         rules = await asyncio.to_thread(alerts.describe, name)
         return {"rules": rules, "history": await asyncio.to_thread(alerts.history, name)}
 

@@ -8,6 +8,7 @@ metrics happen here once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -26,6 +27,11 @@ from lanza.serving.metrics import ServingMetrics
 from lanza.serving.payload import Payload, check, validate
 
 log = logging.getLogger("lanza.dataplane")
+# Faces whose body has no room for flags (MLflow's, byte for byte) carry them in this header;
+# the v2 faces also in the response's ``parameters`` under ``lanza_warnings``.
+WARNINGS_HEADER = "lanza-warnings"
+# Most characters of flags in a header (proxies and clients commonly take 8 KiB in all).
+WARNINGS_LIMIT = 4096
 
 
 @dataclass
@@ -56,6 +62,25 @@ class InferenceResponse:
     def warnings(self) -> list[list[str]]:
         """Per row, its flags in plain words (an empty list for a row with none)."""
         return [[flag.text for flag in row] for row in self.flags]
+
+    def warnings_json(self, limit: int = WARNINGS_LIMIT) -> str | None:
+        """The flagged rows as ASCII JSON, ``{"flagged": n, "rows": {"index": [texts]}}``.
+
+        None when no row is flagged. Rows past ``limit`` characters are left out (``flagged``
+        still counts them), so the text fits a header; ASCII escapes keep any column name
+        or value header-safe.
+        """
+        flagged = {str(i): texts for i, texts in enumerate(self.warnings) if texts}
+        if not flagged:
+            return None
+        rows: dict[str, list[str]] = {}
+        size = 0
+        for index, texts in flagged.items():
+            size += len(index) + len(json.dumps(texts)) + 4
+            if size > limit:
+                break
+            rows[index] = texts
+        return json.dumps({"flagged": len(flagged), "rows": rows}, separators=(",", ":"))
 
     @property
     def predictions(self) -> list[Any]:

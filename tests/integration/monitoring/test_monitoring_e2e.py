@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -203,3 +204,44 @@ def test_restart_keeps_the_log(
         report = http.get("/api/v1/deployments/c/monitoring").json()
         assert report["traffic"]["requests"] == 15
         assert report["serving"] == {"cancer/1": 15}
+
+
+def test_alert_rules_of_an_unknown_deployment_are_404_and_metrics_documented(
+    serve: Serve, cancer: pd.DataFrame
+) -> None:
+    with serve() as http:
+        assert http.get("/api/v1/deployments/c/alerts").status_code == 200
+        missing = http.get("/api/v1/deployments/nobody/alerts")
+        assert missing.status_code == 404, missing.text
+        assert "nobody" in missing.json()["error"]["message"]
+        # A deleted deployment's monitoring history stays readable; its rules go with it.
+        made = http.post("/api/v1/deployments", json={"name": "gone", "model": "cancer/1"})
+        assert made.status_code == 201, made.text
+        wait_for(lambda: http.get("/api/v1/deployments/gone").json()["status"] == "ready")
+        rows = cancer[FEATURES].head(3).to_dict(orient="records")
+        answered = http.post("/api/v1/deployments/gone/predict", json={"instances": rows})
+        assert answered.status_code == 200, answered.text
+        rule = {"metric": "error_rate", "threshold": 0.5}
+        assert http.post("/api/v1/deployments/gone/alerts", json=rule).status_code == 201
+        assert http.delete("/api/v1/deployments/gone").status_code == 204
+        wait_for(lambda: http.get("/api/v1/deployments/gone/monitoring").status_code == 200)
+        assert http.get("/api/v1/deployments/gone/alerts").status_code == 404
+        assert http.post("/api/v1/deployments/gone/alerts", json=rule).status_code == 404
+        # A new deployment of that name starts without the old one's rules.
+        again = http.post("/api/v1/deployments", json={"name": "gone", "model": "cancer/1"})
+        assert again.status_code == 201, again.text
+        assert http.get("/api/v1/deployments/gone/alerts").json()["rules"] == []
+        # The document's pattern for a rule's metric is what a create takes.
+        document = http.get("/openapi.json").json()
+        pattern = document["components"]["schemas"]["AlertRule"]["properties"]["metric"]
+        for metric, documented in [("drift_share", True), ("drift.x", True), ("nope", False)]:
+            assert bool(re.search(pattern["pattern"], metric)) is documented
+            rule = {"metric": metric, "threshold": 1}
+            made = http.post("/api/v1/deployments/c/alerts", json=rule)
+            assert (made.status_code == 201) is documented, made.text
+        huge = http.post(
+            "/api/v1/deployments/c/alerts",
+            json={"metric": "error_rate", "threshold": 1, "window": 2**70},
+        )
+        assert huge.status_code == 422, huge.text
+        assert "window" in huge.text

@@ -9,26 +9,34 @@ served on every face and every payload form.
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+import requests
+import tritonclient.grpc as triton_grpc
+import tritonclient.http as triton_http
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+from mlflow.utils.proto_json_utils import dump_input_data
 from palmerpenguins import load_penguins
 
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
 from lanza.errors import DataError
 from lanza.server import create_app
+from lanza.serving.dataplane import WARNINGS_HEADER
 from lanza.settings import ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
-from tests.servers import running, wait_for
+from tests.servers import free_port, running, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -365,3 +373,76 @@ def test_the_predict_page_speaks_plain_words(server: str, browser: Any) -> None:
     assert "body_mass_g" in page.inner_text("#contributions + .legend")
     page.screenshot(path=str(Path(os.environ.get("LANZA_SHOTS", "/tmp")) / "predict-mass.png"))
     assert errors == []
+
+
+def test_flags_reach_the_mlflow_and_v2_clients(
+    rules_home: Path, penguins: pd.DataFrame, tmp_path: Path
+) -> None:
+    grpc_port = free_port()
+    ws = Workspace(
+        Settings(
+            home=rules_home,
+            database_url=f"sqlite:///{tmp_path}/lanza.db",
+            server=ServerSettings(poll_interval_s=0.3, grpc_port=grpc_port),
+        )
+    )
+    row = _row(penguins)
+    frame = pd.DataFrame([row, {**row, "island": "Atlantis"}, {**row, "bill_length_mm": 120}])
+    try:
+        with running(create_app(workspace=ws)) as url:
+            made = httpx.post(
+                f"{url}/api/v1/deployments", json={"name": "p", "model": "penguins/1"}
+            )
+            assert made.status_code == 201, made.text
+            wait_for(lambda: _ready(url, "p"), timeout=60)
+            native = httpx.post(
+                f"{url}/api/v1/deployments/p/predict",
+                json={"instances": frame.to_dict(orient="records")},
+            ).json()
+            first, *flagged = native["warnings"]
+            assert first == []
+            assert all(flagged)
+            expected = {"flagged": 2, "rows": {"1": flagged[0], "2": flagged[1]}}
+
+            # MLflow: the scoring client reads the body as ever; the flags are in a header.
+            client = ScoringServerClient("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            answer = client.invoke(frame)
+            assert list(answer.get_predictions().iloc[:, 0]) == native["predictions"]
+            sent = {"data": dump_input_data(frame), "headers": {"content-type": "application/json"}}
+            raw = requests.post(f"{url}/invocations", **sent, timeout=30)
+            assert raw.content == orjson.dumps({"predictions": native["predictions"]})
+            assert json.loads(raw.headers[WARNINGS_HEADER]) == expected
+            plain = requests.post(
+                f"{url}/invocations",
+                data=dump_input_data(frame.head(1)),
+                headers={"content-type": "application/json"},
+                timeout=30,
+            )
+            assert WARNINGS_HEADER not in plain.headers
+
+            # Open Inference v2, REST and gRPC: the response's parameters.
+            http = triton_http.InferenceServerClient(url.removeprefix("http://"))
+            result = http.infer("p", _tensors(triton_http, frame))
+            response = result.get_response()
+            assert json.loads(response["parameters"]["lanza_warnings"]) == expected
+            labels = result.as_numpy(response["outputs"][0]["name"]).tolist()
+            assert [label.decode() for label in labels] == native["predictions"]
+            grpc = triton_grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+            over_grpc = grpc.infer("p", _tensors(triton_grpc, frame)).get_response()
+            assert json.loads(over_grpc.parameters["lanza_warnings"].string_param) == expected
+            clean = http.infer("p", _tensors(triton_http, frame.head(1))).get_response()
+            assert "parameters" not in clean
+    finally:
+        ws.close()
+
+
+def _tensors(triton: Any, frame: pd.DataFrame) -> list[Any]:
+    """One tritonclient input per column: text as BYTES, numbers as FP64 or INT64."""
+    tensors = []
+    for column in frame.columns:
+        values = frame[column].to_numpy()
+        kind = {"O": "BYTES", "f": "FP64", "i": "INT64"}[values.dtype.kind]
+        tensor = triton.InferInput(column, [len(frame)], kind)
+        tensor.set_data_from_numpy(values.astype(object) if kind == "BYTES" else values)
+        tensors.append(tensor)
+    return tensors

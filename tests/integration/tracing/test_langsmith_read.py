@@ -7,8 +7,12 @@ Runs are written by ``@traceable`` and ``wrap_openai`` over a real port, then re
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import httpx
@@ -16,7 +20,7 @@ import openai
 import pytest
 from langsmith import Client, traceable, tracing_context
 from langsmith.run_helpers import get_current_run_tree
-from langsmith.utils import LangSmithNotFoundError
+from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
 from langsmith.wrappers import wrap_openai
 
 from lanza.llm.gateway.pricing import PriceTable
@@ -91,6 +95,14 @@ def _pipeline(client: Client, project: str, question: str, user: str) -> Pipelin
 
 def _runs(client: Client, **query: Any) -> list[Any]:
     return list(client.list_runs(**query))
+
+
+def _exists(client: Client, run_id: uuid.UUID) -> bool:
+    try:
+        client.read_run(run_id)
+    except LangSmithNotFoundError:
+        return False
+    return True
 
 
 def _landed(client: Client, project: str, count: int) -> None:
@@ -298,3 +310,78 @@ def test_bad_project_and_feedback_reads(served: Served) -> None:
     assert httpx.get(f"{served.url}/langsmith/sessions/{uuid.uuid4()}").status_code == 404
     assert httpx.get(f"{served.url}/langsmith/feedback/{uuid.uuid4()}").status_code == 404
     assert httpx.get(f"{served.url}/langsmith/runs/not-an-id").status_code == 404
+
+
+def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
+    client = served.client
+    made = client.create_project("ls-made", description="made first", metadata={"team": "a"})
+    read = client.read_project(project_name="ls-made")
+    assert (read.id, read.name, read.description) == (made.id, "ls-made", "made first")
+    assert (read.run_count, read.extra) == (0, {"metadata": {"team": "a"}})
+    assert client.read_project(project_id=made.id).name == "ls-made"
+    assert "ls-made" in {p.name for p in client.list_projects()}
+    with pytest.raises(LangSmithConflictError):
+        client.create_project("ls-made")
+    again = client.create_project("ls-made", description="changed", upsert=True)
+    assert (again.id, again.description) == (made.id, "changed")
+
+    by_name, by_id = uuid.uuid4(), uuid.uuid4()
+    client.create_run("by-name", {"q": 1}, "chain", id=by_name, project_name="ls-made")
+    client.update_run(by_name, outputs={"a": 1}, end_time=datetime.now(UTC))
+    # A run may name its project by id (as the SDK's RunTree does with project_id=).
+    client.create_run("by-id", {"q": 2}, "chain", id=by_id, session_id=made.id)
+    client.update_run(by_id, outputs={"a": 2}, end_time=datetime.now(UTC))
+    client.flush()
+    _landed(client, "ls-made", 2)
+    assert {str(r.id) for r in _runs(client, project_name="ls-made")} == {str(by_name), str(by_id)}
+    assert {str(r.id) for r in _runs(client, project_id=made.id)} == {str(by_name), str(by_id)}
+    assert client.read_project(project_id=made.id).run_count == 2
+
+    # A name taken by runs alone is taken too; upsert keeps the id it had.
+    _pipeline(client, "ls-by-runs", "lakes", "di")
+    _landed(client, "ls-by-runs", 3)
+    had = client.read_project(project_name="ls-by-runs").id
+    with pytest.raises(LangSmithConflictError):
+        client.create_project("ls-by-runs")
+    assert client.create_project("ls-by-runs", upsert=True).id == had
+    # A run whose project id names no project is kept, in the default project.
+    stray = uuid.uuid4()
+    client.create_run("stray", {"q": 3}, "chain", id=stray, session_id=uuid.uuid4())
+    client.flush()
+    wait_for(lambda: _exists(client, stray), timeout=30)
+    assert str(stray) in {str(r.id) for r in _runs(client, project_name="default")}
+
+
+@pytest.mark.parametrize("variable", ["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"])
+def test_the_environment_picks_the_project(served: Served, variable: str) -> None:
+    prefix = variable.removesuffix("_PROJECT")
+    project = f"ls-env-{prefix.lower()}"
+    env = {
+        **os.environ,
+        f"{prefix}_ENDPOINT": f"{served.url}/langsmith",
+        f"{prefix}_API_KEY": "anything",
+        f"{prefix}_TRACING" if prefix == "LANGSMITH" else "LANGCHAIN_TRACING_V2": "true",
+        variable: project,
+    }
+    for other in ("LANGSMITH_PROJECT", "LANGCHAIN_PROJECT", "LANGSMITH_ENDPOINT"):
+        if other not in (variable, f"{prefix}_ENDPOINT"):
+            env.pop(other, None)
+    subprocess.run([sys.executable, "-c", ENV_TRACED], env=env, check=True, timeout=120)
+    _landed(served.client, project, 1)
+    runs = _runs(served.client, project_name=project)
+    assert [(r.name, r.outputs) for r in runs] == [("from-env", {"output": 42})]
+
+
+ENV_TRACED = """
+from langsmith import traceable
+from langsmith.run_trees import get_cached_client
+
+
+@traceable(name="from-env")
+def answer() -> int:
+    return 42
+
+
+answer()
+get_cached_client().flush()
+"""

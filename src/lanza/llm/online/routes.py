@@ -22,6 +22,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
+from lanza.llm.online.spec import EvaluatorSpec
 from lanza.llm.online.store import EvaluatorStore, parse_evaluator
 from lanza.llm.online.worker import OnlineEvaluator
 
@@ -42,7 +43,20 @@ def evaluators_router(store: EvaluatorStore, loop: OnlineEvaluator) -> APIRouter
         specs = await run_in_threadpool(store.list)
         return [s.model_dump() | {"status": loop.status(s.name)} for s in specs]
 
-    @router.post("", dependencies=admin, status_code=201, summary="Create an online evaluator")
+    # The body as documented (FastAPI sees a free object: the evaluator is parsed by hand,
+    # for errors that name the field). Rules between fields are said in words.
+    documented = EvaluatorSpec.model_json_schema()
+    body = {"content": {"application/json": {"schema": documented}}, "required": True}
+    replacing = {**documented, "required": [f for f in documented["required"] if f != "name"]}
+    replace_body = {"content": {"application/json": {"schema": replacing}}, "required": True}
+
+    @router.post(
+        "",
+        dependencies=admin,
+        status_code=201,
+        summary="Create an online evaluator",
+        openapi_extra={"requestBody": body},
+    )
     async def create(payload: Payload) -> dict[str, Any]:
         spec = await run_in_threadpool(store.create, parse_evaluator(payload))
         return spec.model_dump()
@@ -51,7 +65,12 @@ def evaluators_router(store: EvaluatorStore, loop: OnlineEvaluator) -> APIRouter
     async def show(name: str) -> dict[str, Any]:
         return await run_in_threadpool(view, name)
 
-    @router.put("/{name}", dependencies=admin, summary="Replace an online evaluator")
+    @router.put(
+        "/{name}",
+        dependencies=admin,
+        summary="Replace an online evaluator",
+        openapi_extra={"requestBody": replace_body},
+    )
     async def replace(name: str, payload: Payload) -> dict[str, Any]:
         spec = parse_evaluator(payload | {"name": name})
         await run_in_threadpool(store.get, name)

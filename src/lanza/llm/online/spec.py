@@ -24,7 +24,7 @@ class EvaluatorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(json_schema_extra={"pattern": NAME.pattern})
     filter: str = Field("", description="Terms like 'name=support run_type=chain'.")
     sample: float = Field(1.0, gt=0, le=1, description="Share of matching traces scored.")
     scorers: list[Literal["judge", "regex", "similarity"]] = Field(min_length=1)

@@ -15,6 +15,7 @@ GET      /langsmith/runs/{run_id}     read      one run
 POST     /langsmith/runs/query        read      runs by project, ids, trace, filters
 GET      /langsmith/sessions          read      projects, by name or id
 GET      /langsmith/sessions/{id}     read      one project
+POST     /langsmith/sessions          predict   make a project (the SDK's id kept; upsert)
 GET      /langsmith/feedback          read      feedback by run and key
 GET      /langsmith/feedback/{id}     read      one feedback
 PATCH    /langsmith/feedback/{id}     predict   change its score, value, correction, comment
@@ -22,11 +23,13 @@ DELETE   /langsmith/feedback/{id}     predict   remove it
 =======  ===========================  ========  =======================================
 
 Posts and patches of one run are merged by run id in the store, in whatever requests
-they arrive.
+they arrive. A run names its project by ``session_name`` or by the ``session_id`` of a
+project made or seen before (a run whose id names none is kept in the default project).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -41,6 +44,7 @@ from lanza.llm.tracing.queries import TraceReader
 from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
 from lanza.llm.tracing.store import TraceStore
 
+log = logging.getLogger("lanza.langsmith")
 _Many = Annotated[list[str] | None, Query()]
 _RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
 
@@ -65,7 +69,15 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
             "instance_flags": {"zstd_compression_enabled": zstd_available()},
         }
 
+    projects = LangSmithReader(reader.database)
+
     async def write(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        for _, run in runs:
+            if isinstance(run, dict) and run.get("session_id") and not run.get("session_name"):
+                name = await run_in_threadpool(projects.project_name, str(run["session_id"]))
+                if name is None:  # kept (in the default project) rather than lost
+                    log.warning("A run names no known project: %s", run["session_id"])
+                run["session_name"] = name
         records = [record_from_run(op, run, reader.trace_of) for op, run in runs]
         await run_in_threadpool(store.write, records)
         return {"runs": len(records)}
@@ -107,7 +119,7 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
         payload = load_json(await request.body(), "feedback")
         return await _feedback(reader, payload)
 
-    _read_routes(router, LangSmithReader(reader.database))
+    _read_routes(router, projects)
     return router
 
 
@@ -135,6 +147,11 @@ def _read_routes(router: APIRouter, runs: LangSmithReader) -> None:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
         return await run_in_threadpool(runs.projects, name, name_contains, id or [], limit, offset)
+
+    @router.post("/sessions", dependencies=[Depends(require("predict"))], summary="Make a project")
+    async def create_session(request: Request, upsert: bool = False) -> dict[str, Any]:
+        body = load_json(await request.body(), "project")
+        return await run_in_threadpool(runs.create_project, body, upsert)
 
     @router.get("/sessions/{session_id}", dependencies=read, summary="One project")
     async def read_session(session_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ caller's project) are in the project ``default``. Filters are LangSmith's langua
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from lanza.errors import InvalidInputError, NotFoundError
+from lanza.errors import ConflictError, InvalidInputError, NotFoundError
 from lanza.llm.tracing.langsmith_filter import Call, matches, parse
 from lanza.llm.tracing.langsmith_views import (
     DEFAULT_PROJECT,
@@ -29,7 +30,7 @@ from lanza.llm.tracing.langsmith_views import (
     stored_ids,
 )
 from lanza.llm.tracing.records import dumps
-from lanza.llm.tracing.tables import TraceFeedback, TraceSpan
+from lanza.llm.tracing.tables import TraceFeedback, TraceProject, TraceSpan
 from lanza.store import Database
 
 _EDITABLE = {"score", "value", "correction", "comment"}
@@ -85,25 +86,65 @@ class LangSmithReader:
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Projects with their run counts, tokens and cost, by name."""
+        """Projects with their run counts, tokens and cost, by name: made ones and run ones."""
         with self.database.session() as session:
             stats = _project_stats(session, name)
-        self._names.update({project_id(n): n for n in stats})
-        found = [
-            project_view(n, s)
-            for n, s in sorted(stats.items())
-            if (name is None or n == name)
-            and (name_contains is None or name_contains.lower() in n.lower())
-            and (not ids or project_id(n) in {str(_uuid(i, "project id")) for i in ids})
-        ]
+            made = _made_projects(session, name)
+        wanted = {str(_uuid(i, "project id")) for i in ids or []}
+        found = []
+        for project in sorted(stats.keys() | made.keys()):
+            view = project_view(project, stats.get(project) or _no_runs())
+            if project in made:
+                view.update(made[project])
+            self._names[view["id"]] = project
+            if (
+                (name is None or project == name)
+                and (name_contains is None or name_contains.lower() in project.lower())
+                and (not wanted or view["id"] in wanted)
+            ):
+                found.append(view)
         return found[offset : offset + limit]
 
     def project(self, project: str) -> dict[str, Any]:
-        """One project by id; 404 when no run is in it."""
+        """One project by id; 404 when none has it."""
         for found in self.projects():
             if found["id"] == str(_uuid(project, "project id")):
                 return found
         raise NotFoundError(f"There is no project '{project}'.")
+
+    def create_project(self, body: Any, upsert: bool = False) -> dict[str, Any]:
+        """``POST /sessions``: a project by name, with the id its maker gave (or a new one).
+
+        409 when the name is taken (by a made project or by runs), unless ``upsert``: then
+        a made project takes the new description and extra, and one that exists by its
+        runs is recorded with the id it had.
+        """
+        name, made_id, description, extra = _project_body(body)
+        with self.database.session() as session:
+            row = session.scalar(select(TraceProject).where(TraceProject.name == name))
+            taken = row is not None or bool(_project_stats(session, name))
+            if taken and not upsert:
+                raise ConflictError(f"The project '{name}' exists already.")
+            if row is None:
+                if taken or made_id is None:
+                    made_id = project_id(name) if taken else str(uuid.uuid4())
+                elif session.get(TraceProject, made_id) is not None:
+                    raise ConflictError(f"A project with id '{made_id}' exists already.")
+                row = TraceProject(id=made_id, name=name, extra="{}", created_at=time.time())
+                session.add(row)
+            row.description = description
+            row.extra = dumps(extra or {})
+        return next(iter(self.projects(name=name)))
+
+    def project_name(self, session_id: str) -> str | None:
+        """The name of the project with this id (made or by runs), None when unknown."""
+        try:
+            _uuid(session_id, "project id")
+        except InvalidInputError:
+            return None
+        with self.database.session() as session:
+            names = self._project_names(session, [session_id]) or set()
+        return next(iter(names), None)
 
     def feedback(
         self, run_ids: list[str], keys: list[str], limit: int = 100, offset: int = 0
@@ -161,6 +202,7 @@ class LangSmithReader:
         wanted = {str(_uuid(i, "session id")) for i in (ids if isinstance(ids, list) else [ids])}
         if not wanted <= self._names.keys():
             self._names.update({project_id(n): n for n in _project_stats(session, None)})
+            self._names.update({v["id"]: n for n, v in _made_projects(session, None).items()})
         return {self._names[i] for i in wanted if i in self._names}
 
 
@@ -294,17 +336,7 @@ def _project_stats(session: Session, name: str | None) -> dict[str, dict[str, An
     stats: dict[str, dict[str, Any]] = {}
     for meta, start, prompt, completion, cost in session.execute(stmt):
         project = _project_of(meta)
-        entry = stats.setdefault(
-            project,
-            {
-                "runs": 0,
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "cost": None,
-                "first": None,
-                "last": None,
-            },
-        )
+        entry = stats.setdefault(project, _no_runs())
         entry["runs"] += 1
         entry["prompt_tokens"] += prompt or 0
         entry["completion_tokens"] += completion or 0
@@ -314,6 +346,51 @@ def _project_stats(session: Session, name: str | None) -> dict[str, dict[str, An
             entry["first"] = start if entry["first"] is None else min(entry["first"], start)
             entry["last"] = start if entry["last"] is None else max(entry["last"], start)
     return stats
+
+
+def _no_runs() -> dict[str, Any]:
+    return {
+        "runs": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost": None,
+        "first": None,
+        "last": None,
+    }
+
+
+def _made_projects(session: Session, name: str | None) -> dict[str, dict[str, Any]]:
+    """Made projects by name: what their views take from the row."""
+    stmt = select(TraceProject)
+    if name is not None:
+        stmt = stmt.where(TraceProject.name == name)
+    return {
+        row.name: {
+            "id": row.id,
+            "description": row.description,
+            "extra": json.loads(row.extra),
+            "start_time": datetime.fromtimestamp(row.created_at, UTC).isoformat(),
+        }
+        for row in session.scalars(stmt)
+    }
+
+
+def _project_body(body: Any) -> tuple[str, str | None, str | None, dict[str, Any] | None]:
+    """Name, id, description and extra of a ``POST /sessions`` body; 400 naming a bad one."""
+    if not isinstance(body, dict):
+        raise InvalidInputError("A project is a JSON object with a 'name'.")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise InvalidInputError("A project's 'name' is a text of 1 to 256 characters.")
+    given = body.get("id")
+    made_id = None if given is None else str(_uuid(given, "project id"))
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError("A project's 'description' is a text.")
+    extra = body.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise InvalidInputError("A project's 'extra' is an object.")
+    return name, made_id, description, extra
 
 
 def _project(row: TraceSpan) -> str:

@@ -76,3 +76,19 @@ class TraceFeedback(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     correction: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class TraceProject(Base):
+    """A project (LangSmith "session") made by name before any run is in it.
+
+    Projects otherwise exist by their runs' ``session_name``; a made one keeps the id,
+    description and extra its maker gave, and is listed while it holds no run.
+    """
+
+    __tablename__ = "trace_projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[float] = mapped_column(Float)

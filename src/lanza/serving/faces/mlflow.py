@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError, UnavailableError
 from lanza.serving.codecs import check_count, decode_mlflow_request
-from lanza.serving.dataplane import InferenceRequest
+from lanza.serving.dataplane import WARNINGS_HEADER, InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 
 # MLflow's error codes, as ``mlflow models serve`` answers them.
@@ -61,10 +61,15 @@ async def _invoke(name: str, request: Request) -> Response:
             name, decoded.payload, "mlflow", False, request_id(request), params=params or None
         )
     )
+    headers = {"x-request-id": result.request_id, "x-model": result.model}
+    flags = result.warnings_json()
+    if flags is not None:
+        headers[WARNINGS_HEADER] = flags
+    # The body stays what ``mlflow models serve`` answers; flags go in a header.
     return Response(
         orjson.dumps({"predictions": result.prediction.to_mlflow()}),
         media_type="application/json",
-        headers={"x-request-id": result.request_id, "x-model": result.model},
+        headers=headers,
     )
 
 

@@ -117,6 +117,9 @@ def deployments_router() -> APIRouter:
     )
     async def delete(name: str, request: Request) -> Response:
         await serving(request).manager.delete(name)
+        monitoring = getattr(request.app.state, "monitoring", None)
+        if monitoring is not None:  # its alert rules go with it
+            await asyncio.to_thread(monitoring.monitor.alerts.forget, name)
         return Response(status_code=204)
 
     @router.post(

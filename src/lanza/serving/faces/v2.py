@@ -18,6 +18,7 @@ from lanza.errors import NotFoundError
 from lanza.serving import openinference as oip
 from lanza.serving import v2
 from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_json
+from lanza.serving.dataplane import WARNINGS_HEADER
 from lanza.serving.faces.deps import request_id, serving
 
 
@@ -94,13 +95,18 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     answer = await oip.infer(
         serving(request), name, version, body, request_id(request), settings.max_rows_per_request
     )
-    document = {
+    document: dict[str, Any] = {
         "model_name": name,
         "model_version": answer.version,
         "id": answer.response.request_id,
         "outputs": answer.outputs,
     }
+    flags = answer.response.warnings_json()
+    if flags is not None:
+        document["parameters"] = {"lanza_warnings": flags}
     content, headers = v2.encode_body(document, body)
+    if flags is not None:
+        headers[WARNINGS_HEADER] = flags
     encoding = accepted_encoding(request.headers.get("accept-encoding"))
     if encoding is not None:
         content = compress(content, encoding)

@@ -174,6 +174,9 @@ class InferenceService:
             model_version=answer.version,
             id=answer.response.request_id,
         )
+        flags = answer.response.warnings_json()
+        if flags is not None:
+            response.parameters["lanza_warnings"].string_param = flags
         for output in answer.outputs:
             response.outputs.add(
                 name=output["name"], datatype=output["datatype"], shape=output["shape"]
