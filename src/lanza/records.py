@@ -30,3 +30,9 @@ REQUEST_ID_CHARS = 64
 def caller_request_id(header: str | None) -> str:
     """The caller's ``X-Request-ID``, cut to what the log keeps; empty when none was sent."""
     return (header or "")[:REQUEST_ID_CHARS]
+
+
+# Faces whose body has no room for a row's input warnings (MLflow's, byte for byte) carry
+# them in this response header; the v2 faces also in ``parameters`` under
+# ``lanza_warnings``. The OpenAPI document names it too.
+WARNINGS_HEADER = "lanza-warnings"

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lanza.serving.dataplane import WARNINGS_HEADER
+from lanza.records import WARNINGS_HEADER
 
 ERRORS: dict[int, str] = {
     400: "The request is malformed (one sentence says what is wrong).",

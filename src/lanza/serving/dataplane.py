@@ -27,9 +27,6 @@ from lanza.serving.metrics import ServingMetrics
 from lanza.serving.payload import Payload, check, validate
 
 log = logging.getLogger("lanza.dataplane")
-# Faces whose body has no room for flags (MLflow's, byte for byte) carry them in this header;
-# the v2 faces also in the response's ``parameters`` under ``lanza_warnings``.
-WARNINGS_HEADER = "lanza-warnings"
 # Most characters of flags in a header (proxies and clients commonly take 8 KiB in all).
 WARNINGS_LIMIT = 4096
 

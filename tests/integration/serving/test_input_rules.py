@@ -31,8 +31,8 @@ from palmerpenguins import load_penguins
 from lanza.batch.job import run_batch
 from lanza.batch.spec import BatchOptions
 from lanza.errors import DataError
+from lanza.records import WARNINGS_HEADER
 from lanza.server import create_app
-from lanza.serving.dataplane import WARNINGS_HEADER
 from lanza.settings import ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError, UnavailableError
+from lanza.records import WARNINGS_HEADER
 from lanza.serving.codecs import check_count, decode_mlflow_request
-from lanza.serving.dataplane import WARNINGS_HEADER, InferenceRequest
+from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 
 # MLflow's error codes, as ``mlflow models serve`` answers them.

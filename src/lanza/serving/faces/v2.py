@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from lanza import __version__
 from lanza.api.auth import identified, require
 from lanza.errors import NotFoundError
+from lanza.records import WARNINGS_HEADER
 from lanza.serving import openinference as oip
 from lanza.serving import v2
 from lanza.serving.codecs import accepted_encoding, compress, decompress, parse_json
-from lanza.serving.dataplane import WARNINGS_HEADER
 from lanza.serving.faces.deps import request_id, serving
 
 
