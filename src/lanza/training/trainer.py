@@ -203,6 +203,7 @@ class Trainer:
         self.scorer = metric.scoring()
         self._started = 0.0
         self._refit_reserve = 0.0
+        self._measuring = 0.0
 
     def run(
         self, data: TrainingData, progress: Progress | None = None, started: float | None = None
@@ -213,6 +214,7 @@ class Trainer:
         """
         self._started = time.perf_counter() if started is None else started
         self._refit_reserve = 0.0
+        self._measuring = 0.0
         self.reserve = self._reserve
         with _threads():
             return self._run(data, progress)
@@ -364,7 +366,7 @@ class Trainer:
         whichever is picked can still be refitted.
         """
         refit = max(self._refit_reserve, pace * _refit_share(self.folds, candidate.scaling))
-        return self._elapsed() + (self.folds - fold + 1) * pace + refit
+        return self._elapsed() + (self.folds - fold + 1) * pace + refit + self._measuring
 
     def _evaluate(
         self, candidate: Candidate, data: TrainingData, guarded: bool, pace: float | None
@@ -397,7 +399,11 @@ class Trainer:
                 pace = float(np.mean(fold_times))
         if not all(np.isfinite(scores)):
             raise ValueError(f"its {self.metric.name} is not a number on some folds")
+        began = time.perf_counter()
         latency_ms, batch_us = _latency(fitted, data)
+        size = len(dump_model(fitted))
+        # Timing and sizing the next candidate costs about what this one's did.
+        self._measuring = max(self._measuring, time.perf_counter() - began)
         return CandidateResult(
             candidate.name,
             candidate.complexity,
@@ -406,7 +412,7 @@ class Trainer:
             float(np.mean(fit_times)),
             latency_ms,
             batch_us,
-            len(dump_model(fitted)),
+            size,
             fitted,
             None if held_out is False else held_out,
         )
