@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -16,7 +12,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_moons
 
-from lanza.settings import Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.zoo import load
@@ -151,37 +146,28 @@ def test_time_budget_skips_and_says_so(workspace: Workspace) -> None:
     assert len(outcome.leaderboard.skipped) >= 8
 
 
-BUDGET_S = 20.0
-START_ALLOWANCE_S = 15.0
-"""Wall time a ``lanza`` process takes before its budget starts: Python's start and the
-CLI's imports (about 2 s on an idle machine, several times that on a loaded one)."""
+BUDGET_S = 25.0
 
 
-def test_lanza_train_keeps_its_time_budget_on_a_real_table(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    settled = Workspace(Settings(home=home))
-    settled.registry.check()  # the home's first-use setup is not the budget's to pay
-    settled.close()
-    load("penguins").to_csv(tmp_path / "penguins.csv", index=False)
-    command = [sys.executable, "-m", "lanza", "train", str(tmp_path / "penguins.csv")]
-    command += ["--target", "species", "--time-budget", f"{BUDGET_S:g}", "--json"]
-    began = time.perf_counter()
-    done = subprocess.run(
-        command,
-        env={**os.environ, "LANZA_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=10 * BUDGET_S,
-    )
-    wall = time.perf_counter() - began
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    # The command's own clock: from its start to the registered model, everything in.
-    assert out["search_seconds"] <= out["seconds"] <= 1.1 * BUDGET_S, out
-    assert wall <= 1.1 * BUDGET_S + START_ALLOWANCE_S
-    # The budget was spent, not only the baseline's share of it, and what it left is listed.
-    assert len(out["leaderboard"]) >= 3
-    assert all(s["reason"] for s in out["skipped"])
+@pytest.mark.parametrize(("table", "target"), [("penguins", "species"), ("fair", "affairs")])
+def test_a_time_budget_is_kept_on_a_real_table(
+    workspace: Workspace, table: str, target: str
+) -> None:
+    """The run's own clock, from the request to the registered model, stays within 10 %.
+
+    Measured inside the process (a ``lanza`` command's start, seconds of imports on a
+    loaded machine, comes before its clock starts; bench/train.py reports real wall
+    times). Penguins (344 rows) runs without cost estimates; fair (6,366 rows) has each
+    candidate's cost estimated on a sample first.
+    """
+    workspace.registry.check()  # the home's first-use setup is not the budget's to pay
+    frame = load(table)
+    outcome = train(workspace, TrainRequest(frame, target, table, time_budget=BUDGET_S))
+    board = outcome.leaderboard
+    assert board.seconds <= outcome.seconds <= 1.1 * BUDGET_S, (outcome.seconds, board.rows())
+    # The budget went to candidates, not only to the baseline, and what it left is listed.
+    assert len(board.results) >= 2, board.skipped
+    assert all(s.reason for s in board.skipped)
 
 
 def test_text_labels_work_with_every_candidate_and_come_back_as_labels(
