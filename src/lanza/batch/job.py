@@ -78,6 +78,7 @@ def run_batch(
             _commit(manifest, folder, writer, scored)
             if sampled is not None:
                 sampled.add(scored.sample)
+                sampled.count(scored.index, scored.table.num_rows, scored.flags)
             if hooks.on_progress is not None:
                 estimate = total or _estimate(manifest.rows, reader.fraction())
                 elapsed = time.monotonic() - began

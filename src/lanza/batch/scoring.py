@@ -63,13 +63,15 @@ class ChunkScorer:
         errors += failed
         rows = valid.index.to_numpy()
         positions = rows - chunk.start if numbers is None else np.searchsorted(numbers, rows)
-        flags = frame_warnings(valid, self.runtime.schema) if self.runtime.schema.columns else None
+        counts: dict[tuple[str, str], int] = {}
+        schema = self.runtime.schema
+        flags = frame_warnings(valid, schema, counts) if schema.columns else None
         kept = chunk.kept.take(pa.array(positions, pa.int64()))
         table = output_table(kept, prediction, flags)
         errors = [e if e.source else RowError(e.row, e.reason, chunk.source) for e in errors]
         errors.sort(key=lambda e: e.row)
         sample = self._sample(chunk.index, valid, prediction)
-        return ScoredChunk(chunk.index, chunk.start, chunk.rows, table, errors, sample)
+        return ScoredChunk(chunk.index, chunk.start, chunk.rows, table, errors, sample, counts)
 
     def _sample(
         self, index: int, frame: pd.DataFrame, prediction: Prediction | None

@@ -98,6 +98,8 @@ class ScoredChunk:
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
     sample: list[SampledRow] = field(default_factory=list)
+    flags: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Rows answered on a flagged value, per (feature, reason), as serving counts them."""
 
 
 @dataclass

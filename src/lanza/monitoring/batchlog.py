@@ -8,21 +8,29 @@ truth posted for a request id ``batch-<job>-<row>`` counts towards live quality.
 log is a sample, written after each committed part: a job killed and resumed may log a
 part's sample twice, which a statistical sample tolerates; the job's output stays exactly
 once.
+
+Every scored row, not only the sample, counts towards data quality: each part's rows
+answered on a flagged value (missing, unseen, out of range), per feature and reason,
+are written once per part, and the monitor adds them to what serving counted, so
+``lanza monitor`` and the MLflow monitoring run show batch flags as they show live ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 
 from lanza.monitoring.metrics import MonitoringMetrics
-from lanza.monitoring.tables import BATCH_FACE
+from lanza.monitoring.tables import BATCH_FACE, BatchFlagsRow
 from lanza.monitoring.writer import PredictionLog
 from lanza.records import SampledRow
 from lanza.runtime.base import ModelRuntime
 from lanza.serving.dataplane import PredictionRecord
+from lanza.store.database import Database
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.monitoring")
@@ -37,6 +45,7 @@ class BatchPredictionLog:
         settings = workspace.settings.monitoring.model_copy(update={"sample_rate": 1.0})
         metrics = MonitoringMetrics(CollectorRegistry())
         self.log = PredictionLog(workspace.database, settings, metrics)
+        self.database = workspace.database
         self.runtime = runtime
         self.deployment = deployment
         self.job = job
@@ -67,3 +76,50 @@ class BatchPredictionLog:
                 self.written += len(sample)
         except Exception:
             log.exception("sampled batch predictions could not be logged")
+
+    def count(self, part: int, rows: int, flags: dict[tuple[str, str], int]) -> None:
+        """Record a committed part's scored rows and flagged ones; once per part.
+
+        A failure is logged, never raised into the job.
+        """
+        counts: dict[str, dict[str, int]] = {}
+        for (feature, reason), flagged in flags.items():
+            counts.setdefault(feature, {})[reason] = flagged
+        try:
+            with self.database.session() as session:
+                done = session.scalar(
+                    select(BatchFlagsRow.id).where(
+                        BatchFlagsRow.deployment == self.deployment,
+                        BatchFlagsRow.job == self.job,
+                        BatchFlagsRow.part == part,
+                    )
+                )
+                if done is None:
+                    session.add(
+                        BatchFlagsRow(
+                            deployment=self.deployment,
+                            job=self.job,
+                            part=part,
+                            rows=rows,
+                            counts=json.dumps(counts, sort_keys=True),
+                        )
+                    )
+        except Exception:
+            log.exception("the flagged inputs of a batch part could not be counted")
+
+
+def batch_flags(database: Database, deployment: str) -> tuple[int, dict[tuple[str, str], int]]:
+    """Rows scored by the deployment's watched batch jobs, and rows flagged per reason."""
+    rows = 0
+    flags: dict[tuple[str, str], int] = {}
+    with database.session() as session:
+        for scored, counts in session.execute(
+            select(BatchFlagsRow.rows, BatchFlagsRow.counts).where(
+                BatchFlagsRow.deployment == deployment
+            )
+        ):
+            rows += int(scored)
+            for feature, reasons in json.loads(counts).items():
+                for reason, flagged in reasons.items():
+                    flags[(feature, reason)] = flags.get((feature, reason), 0) + int(flagged)
+    return rows, flags

@@ -1,8 +1,9 @@
 """Quality estimated without labels, from a model's own outputs on the window.
 
-Fitted once at training time on held-out (out-of-fold) predictions of the picked model,
-and registered with the version as ``monitoring/estimator.json`` (plus
-``monitoring/loss.skops`` for regressors) in its training run:
+Fitted once at training time on held-out (out-of-fold) predictions of the picked model
+(the ones its cross-validation made), and registered with the version as
+``monitoring/estimator.json`` (plus ``monitoring/loss.skops`` for regressors) in its
+training run:
 
 - Classifiers: an isotonic calibration of each class's probability (one-vs-rest). On a
   window, calibrated probabilities give the expected accuracy (mean confidence in the
@@ -177,15 +178,22 @@ def _expected_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
 
 
 def fit_and_save(
-    model: Any, features: pd.DataFrame, target: pd.Series, task: str, folder: Path
+    model: Any,
+    features: pd.DataFrame,
+    target: pd.Series,
+    task: str,
+    folder: Path,
+    held_out: np.ndarray | None = None,
 ) -> bool:
     """The training-side hook: fit the estimator and save it; False (logged) if it fails.
 
-    A model whose quality cannot be estimated still trains and serves; its monitoring
-    then says that no estimate is available.
+    ``held_out`` is the model's out-of-fold output on every row when training already
+    has it (class probabilities, or predictions for a regressor): then no fit of the
+    model is repeated. A model whose quality cannot be estimated still trains and
+    serves; its monitoring then says that no estimate is available.
     """
     try:
-        fit(model, features, target, task).save(folder)
+        fit(model, features, target, task, held_out=held_out).save(folder)
     except Exception:
         log.warning("no performance estimator for this model", exc_info=True)
         return False
@@ -193,29 +201,37 @@ def fit_and_save(
 
 
 def fit(
-    model: Any, features: pd.DataFrame, target: pd.Series, task: str, seed: int = 0
+    model: Any,
+    features: pd.DataFrame,
+    target: pd.Series,
+    task: str,
+    seed: int = 0,
+    held_out: np.ndarray | None = None,
 ) -> Estimator:
-    """Held-out predictions of an unfitted copy of ``model``, then the estimator on them.
+    """The estimator on held-out outputs of ``model``: given, or from ``FOLDS`` folds.
 
-    At most ``MAX_ROWS`` rows in ``FOLDS`` folds, so the cost stays a few fits of the
-    picked model on a sample.
+    At most ``MAX_ROWS`` rows, so the cost stays a few fits of the picked model on a
+    sample (none when ``held_out`` is given).
     """
     if len(features) > MAX_ROWS:
-        sample = features.sample(MAX_ROWS, random_state=seed).index
-        features, target = features.loc[sample], target.loc[sample]
+        rows = np.sort(np.random.default_rng(seed).choice(len(features), MAX_ROWS, replace=False))
+        features, target = features.iloc[rows], target.iloc[rows]
+        held_out = None if held_out is None else held_out[rows]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if held_out is None:
+            folds = (KFold if task == "regression" else StratifiedKFold)(
+                FOLDS, shuffle=True, random_state=seed
+            )
+            method = "predict" if task == "regression" else "predict_proba"
+            held_out = cross_val_predict(clone(model), features, target, cv=folds, method=method)
         if task == "regression":
-            return _fit_regression(model, features, target, seed)
-        return _fit_classification(model, features, target, seed)
+            return _fit_regression(held_out, features, target, seed)
+        return _fit_classification(held_out, target)
 
 
-def _fit_classification(
-    model: Any, features: pd.DataFrame, target: pd.Series, seed: int
-) -> Estimator:
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-    raw = cross_val_predict(clone(model), features, target, cv=folds, method="predict_proba")
-    classes = [str(c) for c in np.unique(target)]  # cross_val_predict's column order
+def _fit_classification(raw: np.ndarray, target: pd.Series) -> Estimator:
+    classes = [str(c) for c in np.unique(target)]  # the column order of predict_proba
     truth = target.astype(str).to_numpy()
     calibration = []
     for k, label in enumerate(classes[1:] if len(classes) == 2 else classes):
@@ -228,9 +244,9 @@ def _fit_classification(
     return Estimator("classification", baseline, classes, calibration, None, len(truth))
 
 
-def _fit_regression(model: Any, features: pd.DataFrame, target: pd.Series, seed: int) -> Estimator:
-    folds = KFold(FOLDS, shuffle=True, random_state=seed)
-    predicted = cross_val_predict(clone(model), features, target, cv=folds)
+def _fit_regression(
+    predicted: np.ndarray, features: pd.DataFrame, target: pd.Series, seed: int
+) -> Estimator:
     truth = target.to_numpy(float)
     error = truth - predicted
     frame = features.assign(**{PREDICTION: predicted})

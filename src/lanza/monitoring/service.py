@@ -176,26 +176,32 @@ class Monitor:
 
     def _data_quality(self, deployment: str) -> dict[str, Any] | None:
         """Rows answered on flagged inputs so far (missing, unseen, out of range), per
-        feature and reason, from the serving counters of this process; with the totals
-        per reason and the rows the model answered, which the health verdict weighs."""
-        if self.serving is None:
+        feature and reason: serving's counters of this process plus the rows of watched
+        batch jobs (``lanza batch --log-rate``); with the totals per reason and the rows
+        answered, which the health verdict weighs. None when neither answered a row."""
+        from lanza.monitoring.batchlog import batch_flags
+
+        rows, flags = batch_flags(self.workspace.database, deployment)
+        if self.serving is None and not rows:
             return None
-        counts: list[dict[str, Any]] = []
-        for family in self.serving.input_warnings.collect():
-            for sample in family.samples:
-                labels = sample.labels
-                if sample.name.endswith("_total") and labels.get("deployment") == deployment:
-                    feature, reason = labels["feature"], labels["reason"]
-                    counts.append({"feature": feature, "reason": reason, "rows": int(sample.value)})
-        counts.sort(key=lambda c: (-c["rows"], c["feature"], c["reason"]))
+        if self.serving is not None:
+            rows += int(self._rows(deployment))
+            for family in self.serving.input_warnings.collect():
+                for sample in family.samples:
+                    labels = sample.labels
+                    if sample.name.endswith("_total") and labels.get("deployment") == deployment:
+                        key = (labels["feature"], labels["reason"])
+                        flags[key] = flags.get(key, 0) + int(sample.value)
+        ordered = sorted((k for k, n in flags.items() if n), key=lambda k: (-flags[k], k))
         per_reason: dict[str, int] = {}
-        for count in counts:
-            per_reason[count["reason"]] = per_reason.get(count["reason"], 0) + count["rows"]
+        for feature, reason in ordered:
+            per_reason[reason] = per_reason.get(reason, 0) + flags[(feature, reason)]
+        counts = [{"feature": f, "reason": r, "rows": flags[(f, r)]} for f, r in ordered]
         return {
-            "flagged": sum(c["rows"] for c in counts),
+            "flagged": sum(per_reason.values()),
             "by_feature": counts,
             "counts": per_reason,
-            "rows": int(self._rows(deployment)),
+            "rows": rows,
         }
 
     def _rows(self, deployment: str) -> float:

@@ -1,4 +1,5 @@
-"""Monitoring tables: the prediction log, ground truth, alert rules and fired alerts.
+"""Monitoring tables: the prediction log, ground truth, alert rules and fired alerts, and
+the flagged inputs of batch jobs.
 
 One log row per answered request: its validated input columns, predictions and
 probabilities are JSON text (encoded once, when the row is logged, which is cheaper than
@@ -10,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lanza.clock import utcnow
@@ -83,4 +94,23 @@ class AlertEventRow(Base):
     comparison: Mapped[str] = mapped_column(String(4))
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BatchFlagsRow(Base):
+    """One committed part of a watched batch job: rows scored, and rows flagged per reason.
+
+    ``counts`` is JSON ``{feature: {reason: rows}}``. A part is counted once (a resumed
+    job that scores it again adds nothing), so the totals match the job's output.
+    """
+
+    __tablename__ = "monitoring_batch_flags"
+    __table_args__ = (UniqueConstraint("deployment", "job", "part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String(64), index=True)
+    job: Mapped[str] = mapped_column(String(64))
+    part: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -235,8 +235,14 @@ def check_frame(frame: pd.DataFrame, schema: InputSchema, impute: bool = False) 
     return pd.DataFrame(out, index=frame.index)
 
 
-def frame_warnings(frame: pd.DataFrame, schema: InputSchema) -> list[str | None]:
-    """Per row of a checked frame, its flags in words joined by a space, or ``None``."""
+def frame_warnings(
+    frame: pd.DataFrame, schema: InputSchema, counts: dict[tuple[str, str], int] | None = None
+) -> list[str | None]:
+    """Per row of a checked frame, its flags in words joined by a space, or ``None``.
+
+    ``counts``, when given, gains the rows flagged per (feature, reason): what serving
+    counts on ``/metrics`` for each answer, for monitoring to count batch rows alike.
+    """
     flagged: dict[int, list[str]] = {}
     for column in schema.columns:
         if column.name not in frame.columns:
@@ -258,6 +264,9 @@ def frame_warnings(frame: pd.DataFrame, schema: InputSchema) -> list[str | None]
         for mask, reason in masks:
             if not mask.any():
                 continue
+            if counts is not None:
+                key = (column.name, reason)
+                counts[key] = counts.get(key, 0) + int(mask.sum())
             cells = series.to_numpy(dtype=object)
             for position in np.flatnonzero(mask).tolist():
                 flag = InputWarning(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +72,8 @@ def train(
     )
     _check_candidates(request.candidates, data)
     workspace.registry.check()
+    if request.time_budget is not None:
+        workspace.tracker.warm_up(data)
     trainer = Trainer(
         metric,
         data.folds,
@@ -81,6 +83,7 @@ def train(
         reserve=RESERVE_S + RESERVE_SHARE * (request.time_budget or 0.0),
     )
     board = trainer.run(data, progress, started)
+    data = replace(data, notes=(*data.notes, *board.notes))
     params = {"data": source, "folds": data.folds, "time_budget": request.time_budget}
     model = tracker(workspace).record(
         request.name,

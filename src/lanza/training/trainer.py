@@ -1,14 +1,24 @@
-"""Cross-validate every candidate, time it, size it, and pick by the simplest-adequate rule.
+"""Cross-validate every candidate, time it, size it, pick by the simplest-adequate rule, refit.
 
-Without a time budget every candidate runs, simplest first. With one, each candidate's
-cost is first estimated from a fit on a small sample, candidates run in order of prior
-value per estimated second, one that would not fit in what is left is skipped with the
-reason, and one whose folds run longer than estimated is stopped between folds. The
-budget counts from when the run began (``started``, the command's start) and keeps
-``reserve`` seconds for registering the pick, so a whole ``lanza train`` stays within
-the budget (and at worst 10 % past it).
+Without a time budget every candidate runs, simplest first. With one, candidates run in
+order of prior value (on a large table, gradient boosting first), and the time budget is
+kept by three checks, all counted from when the run began (``started``, the command's
+start) and leaving ``reserve`` seconds for registering the pick:
 
-A candidate that raises is recorded as failed, with its reason, and the run goes on.
+- before a candidate on a table of more than ``SMALL_TABLE`` rows, its fold is timed on a
+  sample of ``1/SAMPLE_SHARE`` of a fold's rows and scaled up (``rows ** scaling``); one
+  whose folds and refit would not fit in what is left is skipped, with the reason;
+- before every fold, the folds left (at the pace measured so far) plus a refit are
+  projected; a candidate on course past the budget is stopped there (a fold that has
+  begun is never interrupted: its length is what the sample and the folds before it say);
+- only the pick is refitted on every row, after the choice, and only when that fits;
+  otherwise the model of its last fold (trained on ``(folds - 1) / folds`` of the rows)
+  is registered, and a note says so.
+
+The whole ``lanza train`` then stays within the budget, and at worst 10 % past it.
+Each candidate's out-of-fold outputs are kept, so the pick's quality estimator for
+monitoring needs no fit of its own. A candidate that raises is recorded as failed, with
+its reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from lanza.errors import DataError
@@ -30,13 +40,17 @@ from lanza.training.data import TrainingData
 from lanza.training.metrics import Metric
 from lanza.training.selection import Selection, select_simplest
 
-LATENCY_CALLS = 30
+LATENCY_CALLS = 10
 SAMPLE_ROWS = 1000
+"""The smallest sample a candidate's cost is estimated on."""
+SAMPLE_SHARE = 8
+"""A cost estimate fits on this fraction of a fold's rows (at least ``SAMPLE_ROWS``)."""
 OVERRUN_SHARE = 0.05
-"""How far past the budget a candidate's remaining folds may be projected before it stops."""
-ESTIMATE_SHARE = 0.3
+"""How far past the budget a started candidate's remaining folds may be projected."""
+RECORDING_SHARE = 0.4
+"""Recording the pick, in shares of the baseline's run (measured: 0.25 to 0.75 on the zoo)."""
 SMALL_TABLE = 2 * SAMPLE_ROWS
-"""Rows up to which candidates run without a cost estimate, most promising first."""
+"""Rows up to which candidates run without a cost estimate: a fold costs about a sample."""
 
 
 @dataclass
@@ -52,6 +66,10 @@ class CandidateResult:
     batch_latency_us: float
     size_bytes: int
     model: Any = field(repr=False, default=None)
+    """The last fold's model; the pick's is replaced by one refitted on every row."""
+    held_out: Any = field(repr=False, default=None)
+    """Out-of-fold outputs on every row: class probabilities or predictions (None: none)."""
+    refitted: bool = False
 
     @property
     def mean(self) -> float:
@@ -97,6 +115,7 @@ class Leaderboard:
     selection: Selection
     failed: list[Failed] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def pick(self) -> CandidateResult:
@@ -161,6 +180,10 @@ class OverBudgetError(Exception):
     """A candidate's folds were on course to run past the time budget."""
 
 
+class _SampleFailedError(Exception):
+    """A fit on a sample, for a cost estimate, raised."""
+
+
 class Trainer:
     """Runs the candidates on one data set under one metric and an optional time budget."""
 
@@ -174,22 +197,27 @@ class Trainer:
         reserve: float = 0.0,
     ) -> None:
         self.metric = metric
-        self.reserve = reserve
+        self.reserve = self._reserve = reserve
         self.folds = folds
         self.seed = seed
         self.time_budget = time_budget
         self.only = only
         self.scorer = metric.scoring()
         self._started = 0.0
+        self._refit_reserve = 0.0
+        self._measuring = 0.0
 
     def run(
         self, data: TrainingData, progress: Progress | None = None, started: float | None = None
     ) -> Leaderboard:
-        """Cross-validate, refit and measure each candidate; then pick.
+        """Cross-validate and measure each candidate; pick; refit the pick on every row.
 
         ``started`` is when the budget began (``time.perf_counter``), by default now.
         """
         self._started = time.perf_counter() if started is None else started
+        self._refit_reserve = 0.0
+        self._measuring = 0.0
+        self.reserve = self._reserve
         with _threads():
             return self._run(data, progress)
 
@@ -198,19 +226,17 @@ class Trainer:
         results: list[CandidateResult] = []
         failed: list[Failed] = []
         skipped: list[Skipped] = []
-        pool, estimates = self._plan(data, skipped)
+        pool = self._plan(data, skipped)
         total = len(pool) + len(skipped)
         for step in skipped:
             report(Step(step.name, 0, total, "skipped", step.reason, self._elapsed()))
         for index, candidate in enumerate(pool, start=len(skipped) + 1):
-            reason = self._budget_reason(estimates.get(candidate.name), bool(results))
-            if reason:
-                skipped.append(Skipped(candidate.name, reason))
-                report(Step(candidate.name, index, total, "skipped", reason, self._elapsed()))
-                continue
-            report(Step(candidate.name, index, total, "started", "", self._elapsed()))
+            guarded = self.time_budget is not None and (bool(results) or candidate.complexity > 0)
+            began = self._elapsed()
             try:
-                result = self._evaluate(candidate, data, guarded=bool(results))
+                pace = self._admit(candidate, data) if guarded else None
+                report(Step(candidate.name, index, total, "started", "", self._elapsed()))
+                result = self._evaluate(candidate, data, guarded, pace)
             except OverBudgetError as exc:
                 skipped.append(Skipped(candidate.name, str(exc)))
                 report(Step(candidate.name, index, total, "skipped", str(exc), self._elapsed()))
@@ -222,22 +248,34 @@ class Trainer:
                 )
                 report(Step(candidate.name, index, total, "failed", reason, self._elapsed()))
                 continue
+            if not results and self.time_budget is not None:
+                # Recording the pick costs a share of what the first candidate did (the
+                # same preprocessing, a few predictions, files): on a busy machine or a
+                # large table more than the fixed share kept for it.
+                self.reserve = max(self.reserve, RECORDING_SHARE * (self._elapsed() - began))
             results.append(result)
+            self._refit_reserve = max(self._refit_reserve, self._refit_seconds(result, candidate))
             detail = f"{self.metric.name} {result.mean:.4f} ± {result.std:.4f}"
             report(Step(candidate.name, index, total, "finished", detail, self._elapsed()))
         if not results:
             raise DataError(_nothing_trained(failed, skipped))
         results.sort(key=lambda r: r.complexity)
         selection = select_simplest(results, self.metric)
-        return Leaderboard(self.metric, results, skipped, selection, failed, self._elapsed())
+        board = Leaderboard(self.metric, results, skipped, selection, failed)
+        board.notes += self._refit(board.pick, pool, data)
+        board.seconds = self._elapsed()
+        return board
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._started
 
-    def _plan(
-        self, data: TrainingData, skipped: list[Skipped]
-    ) -> tuple[list[Candidate], dict[str, float]]:
-        """The candidates to try, in the order to try them, and each one's estimated seconds."""
+    def _plan(self, data: TrainingData, skipped: list[Skipped]) -> list[Candidate]:
+        """The candidates to try, in the order to try them.
+
+        Under a budget the first (the baseline, cheap) runs first, then the others by
+        prior value on a table this size, so what the budget cannot reach is the least
+        promising; without one, in complexity order.
+        """
         pool = []
         for candidate in candidates_for(data.task, self.only):
             reason = _static_reason(candidate, data)
@@ -246,132 +284,207 @@ class Trainer:
             else:
                 pool.append(candidate)
         if self.time_budget is None or len(pool) < 2:
-            return pool, {}
-        first, rest = pool[0], pool[1:]
+            return pool
         rows = len(data.features)
-        if rows <= SMALL_TABLE:
-            # Sampling would cost about what the candidates do: run the most promising
-            # first and let the check between folds stop one that would overrun.
-            rest.sort(key=lambda c: -worth(c, rows))
-            return [first, *rest], dict.fromkeys((c.name for c in rest), 0.0)
-        estimates: dict[str, float] = {}
-        # Estimating may take a share of what is left; what it cannot reach is skipped.
-        deadline = self._elapsed() + ESTIMATE_SHARE * max(self._limit() - self._elapsed(), 0.0)
-        for candidate in sorted(rest, key=lambda c: -worth(c, len(data.features))):
-            if self._elapsed() >= deadline:
-                break
-            estimates[candidate.name] = self._estimate(candidate, data)
-        rest.sort(key=lambda c: -worth(c, rows) / max(estimates.get(c.name, float("inf")), 1e-3))
-        return [first, *rest], estimates
+        return [pool[0], *sorted(pool[1:], key=lambda c: -worth(c, rows))]
 
     def _limit(self) -> float:
         return (self.time_budget or 0.0) - self.reserve
 
-    def _estimate(self, candidate: Candidate, data: TrainingData) -> float:
-        """Seconds to cross-validate and refit, from fits on two samples.
+    def _admit(self, candidate: Candidate, data: TrainingData) -> float | None:
+        """A candidate's estimated seconds per fold, or OverBudgetError when it cannot fit.
 
-        Two sizes separate a fixed cost (start-up, a fixed number of boosting rounds) from
-        the cost per row, which grows as ``rows ** candidate.scaling``.
+        On a small table no estimate is made (None): a fold costs about what a sample
+        would, and the check before the second fold uses the first's measured time.
+        """
+        if self._limit() - self._elapsed() <= 0:
+            raise OverBudgetError(f"the time budget of {self.time_budget:g}s was used up")
+        if len(data.features) <= SMALL_TABLE:
+            return None
+        try:
+            return self._estimate(candidate, data)
+        except _SampleFailedError:
+            return None
+
+    def _estimate(self, candidate: Candidate, data: TrainingData) -> float:
+        """Seconds per fold (fit and held-out predictions), from fits on samples.
+
+        After a warm-up fit on a few rows (imports, first calls), a fit on
+        ``SAMPLE_ROWS`` rows gives a first guess; a candidate that even at half that
+        guess would not fit is skipped there, cheaply. Otherwise a fit on
+        ``1/SAMPLE_SHARE`` of a fold's rows gives the estimate. Times scale by
+        ``(fold rows / sample rows) ** candidate.scaling``.
         """
         rows = len(data.features)
-        small, large = min(rows, SAMPLE_ROWS // 4), min(rows, SAMPLE_ROWS)
-        try:
-            self._time_fit(candidate, data, min(rows, 50))  # warm-up: imports and first calls
-            t_small = self._time_fit(candidate, data, small)
-            t_large = self._time_fit(candidate, data, large) if large > small else t_small
-        except Exception:  # it will fail in cross-validation too, quickly, and say why
-            return 0.0
         fold_rows = rows * (self.folds - 1) / self.folds
-        s = candidate.scaling
-        if large <= small or t_large <= t_small:
-            per_fold = t_large
-        else:
-            per_row = (t_large - t_small) / (large**s - small**s)
-            fixed = max(t_small - per_row * small**s, 0.0)
-            per_fold = fixed + per_row * max(fold_rows, large) ** s
-        return float(per_fold * (self.folds + 1.25))
+        self._time_fit(candidate, data, min(rows, 50))
+        size = SAMPLE_ROWS
+        pace = self._time_fit(candidate, data, size) * (fold_rows / size) ** candidate.scaling
+        self._check_admission(0.5 * pace, candidate, "at least")
+        larger = int(min(fold_rows, fold_rows / SAMPLE_SHARE))
+        if larger > 2 * size:
+            scale = (fold_rows / larger) ** candidate.scaling
+            pace = self._time_fit(candidate, data, larger) * scale
+            self._check_admission(pace, candidate, "")
+        return float(pace)
+
+    def _check_admission(self, pace: float, candidate: Candidate, bound: str) -> None:
+        """OverBudgetError when the candidate's folds and refit, at ``pace``, would not fit."""
+        need = self._projected(pace, 1, candidate) - self._elapsed()
+        left = self._limit() - self._elapsed()
+        if need > left:
+            raise OverBudgetError(
+                f"estimated {bound + ' ' if bound else ''}{need:,.1f}s from a sample, more "
+                f"than the {max(left, 0.0):,.1f}s left of the {self.time_budget:g}s budget"
+            )
 
     def _time_fit(self, candidate: Candidate, data: TrainingData, size: int) -> float:
+        """Seconds to fit on ``size`` rows and predict, twice, a fold's share of them.
+
+        A fit that raises is ``_SampleFailedError``: cross-validation will fail quickly
+        too, and say why on the leaderboard.
+        """
         rows = len(data.features)
         sample = (
             data.features.sample(size, random_state=self.seed) if size < rows else data.features
         )
         target = data.target.loc[sample.index]
         began = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = build_pipeline(candidate, data, self.seed).fit(sample, target)
-            model.predict(sample.iloc[: max(1, size // self.folds)])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = build_pipeline(candidate, data, self.seed).fit(sample, target)
+                test = sample.iloc[: max(1, size // (self.folds - 1))]
+                model.predict(test)
+                model.predict(test)
+        except Exception as exc:
+            raise _SampleFailedError from exc
         return time.perf_counter() - began
 
-    def _budget_reason(self, estimate: float | None, any_result: bool) -> str:
-        """Why a candidate cannot run in what is left of the budget ('' when it can)."""
-        # The first candidate (the baseline) always runs: there is always something to pick.
-        if self.time_budget is None or not any_result:
-            return ""
-        left = self._limit() - self._elapsed()
-        if left <= 0:
-            return f"the time budget of {self.time_budget:g}s was used up"
-        if estimate is None:
-            return "no time was left to estimate its cost on a sample"
-        if estimate > left:
-            return (
-                f"estimated {estimate:,.1f}s from a sample, more than the {left:,.1f}s left "
-                f"of the {self.time_budget:g}s budget"
-            )
-        return ""
+    def _projected(self, pace: float, fold: int, candidate: Candidate) -> float:
+        """When the candidate would end, folds ``fold``.. at ``pace`` and a refit included.
+
+        The refit kept is the largest of any finished candidate's and this one's, so
+        whichever is picked can still be refitted.
+        """
+        refit = max(self._refit_reserve, pace * _refit_share(self.folds, candidate.scaling))
+        return self._elapsed() + (self.folds - fold + 1) * pace + refit + self._measuring
 
     def _evaluate(
-        self, candidate: Candidate, data: TrainingData, guarded: bool = True
+        self, candidate: Candidate, data: TrainingData, guarded: bool, pace: float | None
     ) -> CandidateResult:
-        """Cross-validate, refit and measure; ``guarded`` stops it on course past the budget."""
+        """Cross-validate, keep held-out outputs, measure the last fold's model.
+
+        ``guarded`` stops it before a fold when the folds left and a refit, at ``pace``
+        (the estimate, then the mean fold so far), would run past the budget.
+        """
         pipeline = build_pipeline(candidate, data, self.seed)
         x, y = data.features, data.target
-        scores = []
+        scores: list[float] = []
+        fit_times: list[float] = []
+        fold_times: list[float] = []
+        held_out: Any = None
+        fitted: Any = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for fold, (train, test) in enumerate(self._splitter(data).split(x, y), start=1):
+                if guarded and pace is not None:
+                    self._check_course(pace, fold, candidate)
                 began = time.perf_counter()
                 fitted = clone(pipeline).fit(x.iloc[train], y.iloc[train])
+                fit_times.append(time.perf_counter() - began)
                 scores.append(
                     self.metric.natural(float(self.scorer(fitted, x.iloc[test], y.iloc[test])))
                 )
-                if guarded:
-                    self._check_course(time.perf_counter() - began, fold)
-            model = clone(pipeline)
-            began = time.perf_counter()
-            model.fit(x, y)
-            fit_seconds = time.perf_counter() - began
+                held_out = _keep_held_out(held_out, fitted, x.iloc[test], test, len(x))
+                fold_times.append(time.perf_counter() - began)
+                pace = float(np.mean(fold_times))
         if not all(np.isfinite(scores)):
             raise ValueError(f"its {self.metric.name} is not a number on some folds")
-        latency_ms, batch_us = _latency(model, data)
+        began = time.perf_counter()
+        latency_ms, batch_us = _latency(fitted, data)
+        size = len(dump_model(fitted))
+        # Timing and sizing the next candidate costs about what this one's did.
+        self._measuring = max(self._measuring, time.perf_counter() - began)
         return CandidateResult(
             candidate.name,
             candidate.complexity,
             candidate.description,
             scores,
-            fit_seconds,
+            float(np.mean(fit_times)),
             latency_ms,
             batch_us,
-            len(dump_model(model)),
-            model,
+            size,
+            fitted,
+            None if held_out is False else held_out,
         )
 
-    def _check_course(self, fold_seconds: float, fold: int) -> None:
-        """Stop a candidate between folds when its remaining folds and refit would overrun."""
-        if self.time_budget is None:
-            return
-        remaining = (self.folds - fold + 1.25) * fold_seconds
-        if self._elapsed() + remaining > self._limit() + OVERRUN_SHARE * self.time_budget:
+    def _check_course(self, pace: float, fold: int, candidate: Candidate) -> None:
+        """Stop a candidate before a fold when it and a refit would overrun."""
+        allowed = self._limit() + OVERRUN_SHARE * (self.time_budget or 0.0)
+        if self._projected(pace, fold, candidate) > allowed:
+            done = f"stopped after {fold - 1} of {self.folds} folds" if fold > 1 else "not started"
             raise OverBudgetError(
-                f"stopped after {fold} of {self.folds} folds: finishing would have run past "
-                f"the {self.time_budget:g}s budget"
+                f"{done}: at {pace:,.1f}s a fold, finishing would have run past the "
+                f"{self.time_budget:g}s budget"
             )
+
+    def _refit_seconds(self, result: CandidateResult, candidate: Candidate) -> float:
+        pace = result.fit_seconds
+        return pace * _refit_share(self.folds, candidate.scaling)
+
+    def _refit(self, pick: CandidateResult, pool: list[Candidate], data: TrainingData) -> list[str]:
+        """Refit the pick on every row when the budget allows; else a note why not."""
+        candidate = next(c for c in pool if c.name == pick.name)
+        need = self._refit_seconds(pick, candidate)
+        if (
+            self.time_budget is not None
+            and self._elapsed() + need > self._limit() + OVERRUN_SHARE * self.time_budget
+        ):
+            share = (self.folds - 1) / self.folds
+            return [
+                f"{pick.name} is the model of its last cross-validation fold, trained on "
+                f"{share:.0%} of the rows: refitting it on every row (about {need:,.1f}s) "
+                f"would have run past the {self.time_budget:g}s budget."
+            ]
+        model = clone(pick.model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(data.features, data.target)
+        pick.model, pick.refitted = model, True
+        return []
 
     def _splitter(self, data: TrainingData) -> KFold | StratifiedKFold:
         if data.task == "classification":
             return StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
         return KFold(self.folds, shuffle=True, random_state=self.seed)
+
+
+def _refit_share(folds: int, scaling: float) -> float:
+    """A refit on every row, in folds: ``(folds / (folds - 1)) ** scaling``."""
+    return float((folds / (folds - 1)) ** max(scaling, 1.0))
+
+
+def _keep_held_out(kept: Any, fitted: Any, x_test: Any, test: np.ndarray, rows: int) -> Any:
+    """Add one fold's held-out outputs (probabilities or predictions) to ``kept``.
+
+    ``False`` once a fold has none to give (a classifier without probabilities, or a
+    fold missing a class): the estimator is then fitted from fresh folds instead.
+    """
+    if kept is False:
+        return False
+    if is_classifier(fitted):
+        if not hasattr(fitted, "predict_proba"):
+            return False
+        out = np.asarray(fitted.predict_proba(x_test), dtype=float)
+    else:
+        out = np.asarray(fitted.predict(x_test), dtype=float)
+    if kept is None:
+        kept = np.full((rows, *out.shape[1:]), np.nan)
+    if kept.shape[1:] != out.shape[1:]:
+        return False
+    kept[test] = out
+    return kept
 
 
 def _threads() -> Any:
