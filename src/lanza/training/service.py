@@ -72,8 +72,9 @@ def train(
     )
     _check_candidates(request.candidates, data)
     workspace.registry.check()
+    recorder = tracker(workspace)
     if request.time_budget is not None:
-        workspace.tracker.warm_up(data)
+        recorder.warm_up(data)
     trainer = Trainer(
         metric,
         data.folds,
@@ -85,7 +86,7 @@ def train(
     board = trainer.run(data, progress, started)
     data = replace(data, notes=(*data.notes, *board.notes))
     params = {"data": source, "folds": data.folds, "time_budget": request.time_budget}
-    model = tracker(workspace).record(
+    model = recorder.record(
         request.name,
         data,
         board,
