@@ -59,6 +59,12 @@ class ServerSettings(BaseModel):
     model_idle_s: float | None = Field(
         None, gt=0, description="Unload an on-demand deployment unused this long; none: never."
     )
+    ready_cache_mb: float = Field(
+        10240,
+        ge=0,
+        description="Disk for the ready-to-load form of models (fast cold starts), under "
+        "the model cache; least recently used entries go past it; 0: no such cache.",
+    )
     expose_metrics: bool = Field(
         False,
         description="Serve /metrics to anyone; by default it needs a 'read' key once keys exist "

@@ -269,10 +269,13 @@ class DeploymentManager:
     async def _measure(self, spec: DeploymentSpec) -> tuple[list[ModelVersionInfo], int]:
         """The versions the routes point to now, and the artifact bytes of every model the
         deployment loads (routes and shadow), downloaded to local disk if they were not."""
-        versions = [await asyncio.to_thread(self.registry.resolve, r.model) for r in spec.routes]
+        # The loader reads a version on this machine straight from a local store, without
+        # MLflow: a cold load then asks nothing of the registry server.
+        resolve = self.loader.resolve
+        versions = [await asyncio.to_thread(resolve, r.model) for r in spec.routes]
         every = list(versions)
         if spec.shadow:
-            every.append(await asyncio.to_thread(self.registry.resolve, spec.shadow))
+            every.append(await asyncio.to_thread(resolve, spec.shadow))
 
         return versions, await asyncio.to_thread(deployment_bytes, self.loader, every)
 
