@@ -44,17 +44,28 @@ class ReadyCache:
         self.folder = folder
         self.limit_bytes = limit_bytes
         self._lock = threading.Lock()
+        self._digests: dict[tuple[str, int, int, int], str] = {}
 
     def key(
         self, tracking_uri: str, version: ModelVersionInfo, flavour: str, model_file: Path
     ) -> str:
         """The entry name of one version loaded by ``flavour`` from ``model_file``."""
-        with model_file.open("rb") as handle:
-            content = hashlib.file_digest(handle, "sha256").hexdigest()
+        content = self._digest(model_file)
         identity = "|".join(
             [tracking_uri, version.name, version.version, version.source, flavour, content]
         )
         return hashlib.sha256(identity.encode()).hexdigest()
+
+    def _digest(self, model_file: Path) -> str:
+        """SHA-256 of the file's bytes, hashed once while its size, time and inode hold."""
+        stat = model_file.stat()
+        seen = (str(model_file), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        found = self._digests.get(seen)
+        if found is None:
+            with model_file.open("rb") as handle:
+                found = hashlib.file_digest(handle, "sha256").hexdigest()
+            self._digests[seen] = found
+        return found
 
     def path(self, key: str) -> Path:
         """The file of the entry ``key``."""
@@ -108,6 +119,8 @@ class ReadyCache:
                 path.unlink(missing_ok=True)
                 total -= size
 
-    def _sign(self, key: str, body: bytes) -> bytes:
-        message = "|".join([key, *library_versions()]).encode() + body
-        return hmac.new(machine_key(self.folder), message, hashlib.sha256).digest()
+    def _sign(self, key: str, body: bytes | memoryview) -> bytes:
+        signature = hmac.new(machine_key(self.folder), digestmod=hashlib.sha256)
+        signature.update("|".join([key, *library_versions()]).encode())
+        signature.update(body)  # fed apart: no copy of a large body
+        return signature.digest()

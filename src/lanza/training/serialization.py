@@ -143,7 +143,7 @@ class VerifiedCache:
         except Exception:
             return
 
-    def _sign(self, digest: str, body: bytes) -> bytes:
+    def _sign(self, digest: str, body: bytes | memoryview) -> bytes:
         message = "|".join([digest, *library_versions()]).encode() + body
         return hmac.new(self._key(), message, hashlib.sha256).digest()
 
@@ -151,14 +151,16 @@ class VerifiedCache:
         return machine_key(self.folder)
 
 
-def read_signed(entry: Path, sign: Callable[[str, bytes], bytes], name: str) -> Any | None:
+def read_signed(
+    entry: Path, sign: Callable[[str, bytes | memoryview], bytes], name: str
+) -> Any | None:
     """The pickle in ``entry`` when its signature (``sign(name, body)``) holds, else ``None``;
     an entry that fails the check or does not unpickle is removed, so it is written anew."""
     try:
         data = entry.read_bytes()
     except OSError:
         return None
-    body = data[SIGNATURE_BYTES:]
+    body = memoryview(data)[SIGNATURE_BYTES:]  # a view: no copy of a large entry
     if body and hmac.compare_digest(data[:SIGNATURE_BYTES], sign(name, body)):
         try:
             return pickle.loads(body)  # signed with this machine's key: written by lanza
