@@ -53,8 +53,9 @@ class ServerSettings(BaseModel):
     model_memory_mb: float | None = Field(
         None,
         gt=0,
-        description="Budget for resident models (artifact size on disk, per process): "
-        "on-demand deployments are evicted least-recently-used past it; none: no budget.",
+        description="Budget for resident models (artifact size on disk) of the whole server: "
+        "each of its workers holds at most its share (the budget over the workers), and "
+        "evicts on-demand deployments least-recently-used past it; none: no budget.",
     )
     model_idle_s: float | None = Field(
         None, gt=0, description="Unload an on-demand deployment unused this long; none: never."

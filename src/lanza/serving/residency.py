@@ -3,11 +3,13 @@
 A deployment is ``always`` resident (loaded at start and kept) or ``on_demand``: loaded
 by its first request, kept while used, and unloaded least-recently-used once resident
 models pass the process's budget (``LANZA_SERVER__MODEL_MEMORY_MB``) or once unused for
-``LANZA_SERVER__MODEL_IDLE_S``. A model's size is the size of its artifacts on local
-disk (the serialized form the loader reads), measured before it loads: known before the
-model is in memory, so room is made first, and deterministic where a process's RSS delta
-moves with every concurrent load and allocator. Every resident model counts towards the
-budget; only on-demand ones not answering a request are unloaded to meet it.
+``LANZA_SERVER__MODEL_IDLE_S``. With several workers each holds its share of the budget
+(the budget over the workers) and loads what its own requests need. A model's size is the
+size of its artifacts on local disk (the serialized form the loader reads), measured before
+it loads: known before the model is in memory, so room is made first, and deterministic
+where a process's RSS delta moves with every concurrent load and allocator. Every resident
+model counts towards the budget; only on-demand ones not answering a request are unloaded
+to meet it.
 
 This module keeps the book (state, size, last use, requests in flight) and picks what to
 evict; the deployment manager does the loading and unloading.
@@ -112,9 +114,12 @@ class ResidencyBook:
         metrics: ResidencyMetrics,
         budget_mb: float | None = None,
         idle_s: float | None = None,
+        workers: int = 1,
     ) -> None:
         self.metrics = metrics
-        self.budget_bytes = None if budget_mb is None else int(budget_mb * 1024 * 1024)
+        # Each worker holds its share of the server's budget (see docs/many-models.md).
+        self.workers = workers
+        self.budget_bytes = None if budget_mb is None else int(budget_mb * 2**20 / workers)
         self.idle_s = idle_s
         self._entries: dict[str, Entry] = {}
 
@@ -144,7 +149,7 @@ class ResidencyBook:
 
     def check_fits(self, name: str, size_bytes: int) -> None:
         """422 when one deployment's models alone exceed the budget."""
-        check_fits(name, size_bytes, self.budget_bytes)
+        check_fits(name, size_bytes, self.budget_bytes, self.workers)
 
     def over_budget(self) -> bool:
         """Whether resident models pass the budget."""
@@ -236,14 +241,22 @@ class ResidencyBook:
         self.metrics.resident_bytes.set(self.resident_bytes)
 
 
-def check_fits(name: str, size_bytes: int, budget_bytes: int | None) -> None:
-    """422 when one deployment's models alone exceed the budget (``None``: no budget)."""
-    if budget_bytes is not None and size_bytes > budget_bytes:
-        raise ValidationError(
-            f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the "
-            f"server's model memory budget of {_mb(budget_bytes)} MB "
-            "(LANZA_SERVER__MODEL_MEMORY_MB)."
+def check_fits(name: str, size_bytes: int, budget_bytes: int | None, workers: int = 1) -> None:
+    """422 when one deployment's models alone exceed one worker's budget (``None``: no
+    budget)."""
+    if budget_bytes is None or size_bytes <= budget_bytes:
+        return
+    if workers == 1:
+        budget = f"server's model memory budget of {_mb(budget_bytes)} MB"
+    else:
+        budget = (
+            f"share of the model memory budget one of the server's {workers} workers "
+            f"holds, {_mb(budget_bytes)} MB"
         )
+    raise ValidationError(
+        f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the {budget} "
+        "(LANZA_SERVER__MODEL_MEMORY_MB)."
+    )
 
 
 def deployment_bytes(loader: ModelLoader, versions: list[ModelVersionInfo]) -> int:
