@@ -103,6 +103,7 @@ class Server:
     log: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -111,8 +112,9 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         with self.log.open("ab") as sink:
+            command = [sys.executable, "-m", "lanza", "serve", "--port", str(self.port)]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lanza", "serve", "--port", str(self.port)],
+                [*command, "--workers", str(self.workers)],
                 env=self.env,
                 stdout=sink,
                 stderr=sink,
