@@ -265,6 +265,9 @@ class DeploymentManager:
         self.residency.unloaded(name, reason)
         log.info("deployment %s unloaded (%s)", name, reason)
         await _retire(live)
+        del live  # the last reference: its memory is free before the heap is trimmed
+        if self.residency.heap.due():
+            await asyncio.to_thread(self.residency.heap.trim)
 
     async def _measure(self, spec: DeploymentSpec) -> tuple[list[ModelVersionInfo], int]:
         """The versions the routes point to now, and the artifact bytes of every model the
