@@ -71,19 +71,26 @@ def prepare(home: Path, count: int) -> tuple[dict[str, str], dict[str, object]]:
             log_sklearn(forest.fit(x, y), x, f"base-{size}")
         source = mlflow.MlflowClient().get_model_version(f"base-{size}", "1").source
         sources[size] = (source, run.info.run_id)
-    classes: dict[str, str] = {}
-    picks = random.Random(0)
-    shares = [share for _, share in SIZES.values()]
+    classes = size_classes(count)
     ws = Workspace(Settings(home=home))
-    for i in range(count):
-        size = picks.choices(list(SIZES), shares)[0]
-        name = f"m{i:03d}"
+    for name, size in classes.items():
         source, run_id = sources[size]
         ws.registry.register(name, source, run_id)
-        classes[name] = size
     ws.close()
-    row: dict[str, object] = x.iloc[0].to_dict()
-    return classes, row
+    return classes, request_row()
+
+
+def size_classes(count: int) -> dict[str, str]:
+    """The size class of each of ``count`` models, drawn by the shares of ``SIZES``."""
+    picks = random.Random(0)
+    shares = [share for _, share in SIZES.values()]
+    return {f"m{i:03d}": picks.choices(list(SIZES), shares)[0] for i in range(count)}
+
+
+def request_row() -> dict[str, object]:
+    """One row of the table the models were trained on."""
+    row: dict[str, object] = table(5_000, 1)[0].iloc[0].to_dict()
+    return row
 
 
 class RssPeak:
@@ -265,13 +272,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--zipf", type=float, default=1.1)
     parser.add_argument("--rounds", type=int, default=1, help="alternate runs; medians")
+    parser.add_argument("--home", type=Path, help="a home a previous run prepared: reused")
     parser.add_argument("--quick", action="store_true", help="60 deployments, 20 s per run")
     args = parser.parse_args()
     if args.quick:
         args.deployments, args.seconds = 60, 20
 
-    home = Path(tempfile.mkdtemp(prefix="lanza-many-"))
-    classes, row = prepare(home, args.deployments)
+    if args.home is not None and (args.home / "models").is_dir():
+        home, classes, row = args.home, size_classes(args.deployments), request_row()
+    else:
+        home = args.home or Path(tempfile.mkdtemp(prefix="lanza-many-"))
+        classes, row = prepare(home, args.deployments)
+    print(f"home: {home}")
     names = sorted(classes)
     deploy(home, names, "on_demand", row)  # every model loaded once: its ready form on disk
 

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from lanza.errors import LanzaError, NotFoundError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
+from lanza.registry.references import parse_reference
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
@@ -448,8 +449,10 @@ class DeploymentManager:
 
     async def _follow_aliases(self, live: LiveDeployment, item: StoredDeployment) -> None:
         refs = [r.model for r in item.spec.routes]
+        if all(_pinned(r) for r in refs):
+            return  # NAME/VERSION never moves: nothing to ask the registry every poll
         try:
-            versions = [await asyncio.to_thread(self.registry.resolve, r) for r in refs]
+            versions = [await asyncio.to_thread(self.loader.resolve, r) for r in refs]
         except LanzaError as exc:
             live.last_swap_error = exc.message
             return
@@ -459,6 +462,14 @@ class DeploymentManager:
 
     def _busy(self, name: str) -> bool:
         return any(not t.done() and t.get_name() == name for t in self._tasks)
+
+
+def _pinned(reference: str) -> bool:
+    """Whether a reference names one version (``NAME/VERSION``), not an alias."""
+    try:
+        return parse_reference(reference).version is not None
+    except LanzaError:
+        return False
 
 
 def _all(live: LiveDeployment) -> list[Variant]:
