@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from lanza.serving.metrics import LATENCY_BUCKETS
 from lanza.serving.spec import Residency
 
 State = Literal["loaded", "unloaded", "loading"]
+RATE_HALF_LIFE_S = 60.0
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -91,6 +93,12 @@ class Entry:
     last_used: float | None = None
     in_use: int = 0
     loads: int = 0
+    rate: float = 0.0  # requests, each weighing less as it ages (half-life RATE_HALF_LIFE_S)
+    rated_at: float = 0.0
+
+    def heat(self, now: float) -> float:
+        """The decayed count of its requests at ``now``."""
+        return self.rate * math.pow(0.5, (now - self.rated_at) / RATE_HALF_LIFE_S)
 
     def describe(self) -> dict[str, object]:
         """For ``GET /api/v1/deployments/{name}``."""
@@ -191,21 +199,27 @@ class ResidencyBook:
         return self.budget_bytes is not None and self.resident_bytes > self.budget_bytes
 
     def victims(self, name: str | None, size_bytes: int) -> list[str]:
-        """On-demand deployments to unload, least recently used first, so that ``name``
-        fits; those answering a request are kept (the budget is then passed for a while)."""
+        """On-demand deployments to unload so that ``name`` fits: the least used first (by
+        their requests, older ones weighing less), the least recently used among equals;
+        those answering a request are kept (the budget is then passed for a while).
+
+        Frequency first: under skewed traffic a burst of requests to rarely used models
+        then does not push out the models most requests need (fewer loads than pure LRU).
+        """
         if self.budget_bytes is None:
             return []
         others = self.resident_bytes - (0 if name is None else self._resident_size(name))
         excess = others + size_bytes - self.budget_bytes
         chosen: list[str] = []
+        now = time.time()
         candidates = sorted(
             (
-                (e.last_used or 0.0, n)
+                (e.heat(now), e.last_used or 0.0, n)
                 for n, e in self._entries.items()
                 if n != name and e.mode == "on_demand" and e.state == "loaded" and e.in_use == 0
             ),
         )
-        for _, candidate in candidates:
+        for _, _, candidate in candidates:
             if excess <= 0:
                 break
             chosen.append(candidate)
@@ -258,8 +272,11 @@ class ResidencyBook:
         """A request started using the deployment: it is not evicted until released."""
         entry = self._entries.get(name)
         if entry is not None:
+            now = time.time()
             entry.in_use += 1
-            entry.last_used = time.time()
+            entry.last_used = now
+            entry.rate = entry.heat(now) + 1
+            entry.rated_at = now
 
     def release(self, name: str) -> None:
         """A request finished with the deployment."""
