@@ -21,7 +21,7 @@ import pytest
 from lanza.serving.residency import folder_bytes
 from lanza.settings import Settings
 from lanza.workspace import Workspace
-from tests.reliability.conftest import FEATURES, Server
+from tests.reliability.conftest import FEATURES, Server, register_code_model
 from tests.servers import wait_for
 
 pytestmark = pytest.mark.slow
@@ -171,24 +171,10 @@ def test_two_workers_keep_their_share_and_swap_on_alias_moves_without_a_failed_r
 def test_a_worker_killed_while_loading_a_model_leaves_a_server_that_answers(
     model_home: Path, tmp_path: Path, cancer: pd.DataFrame
 ) -> None:
-    import mlflow
-
     home = _home(model_home, tmp_path)
     code = tmp_path / "slow_loading.py"
     code.write_text(SLOW_LOADING)
-    ws = Workspace(Settings(home=home))
-    mlflow.set_tracking_uri(ws.settings.tracking)
-    try:
-        with mlflow.start_run(experiment_id=ws.tracker.experiment_id("workers")):
-            mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(code),
-                input_example=cancer[FEATURES].head(2),
-                registered_model_name="slowload",
-            )
-    finally:
-        mlflow.set_tracking_uri(None)
-        ws.close()
+    register_code_model(home, code, "slowload", cancer[FEATURES].head(2))
     server = _server(home, tmp_path, SLOW_LOAD_SECONDS="4", LANZA_ALLOW_PICKLE="true")
     server.start()
     row = cancer[FEATURES].iloc[0].to_dict()
