@@ -53,11 +53,18 @@ class ServerSettings(BaseModel):
     model_memory_mb: float | None = Field(
         None,
         gt=0,
-        description="Budget for resident models (artifact size on disk, per process): "
-        "on-demand deployments are evicted least-recently-used past it; none: no budget.",
+        description="Budget for resident models (artifact size on disk) of the whole server: "
+        "each of its workers holds at most its share (the budget over the workers), and "
+        "evicts on-demand deployments least-recently-used past it; none: no budget.",
     )
     model_idle_s: float | None = Field(
         None, gt=0, description="Unload an on-demand deployment unused this long; none: never."
+    )
+    ready_cache_mb: float = Field(
+        10240,
+        ge=0,
+        description="Disk for the ready-to-load form of models (fast cold starts), under "
+        "the model cache; least recently used entries go past it; 0: no such cache.",
     )
     expose_metrics: bool = Field(
         False,

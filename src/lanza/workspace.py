@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lanza.runtime.loader import ModelLoader
+from lanza.runtime.ready import ReadyCache
 from lanza.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,11 +80,15 @@ class Workspace:
     @cached_property
     def loader(self) -> ModelLoader:
         """Loads registered model versions into runtimes."""
+        ready_mb = self.settings.server.ready_cache_mb
         return ModelLoader(
             lambda: self.registry,
             self.settings.model_cache,
             self.settings.allow_pickle,
             self.settings.tracking,
+            ReadyCache(self.settings.model_cache / ".ready", int(ready_mb * 2**20))
+            if ready_mb
+            else None,
         )
 
     def close(self) -> None:

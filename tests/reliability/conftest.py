@@ -74,25 +74,30 @@ mlflow.models.set_model(Slow())
 @pytest.fixture(scope="session")
 def slow_model(model_home: Path, cancer: pd.DataFrame) -> str:
     """Registers slow/1: a pyfunc (code, so pickle-class) that sleeps $SLOW_SECONDS per call."""
-    import mlflow
-
-    ws = Workspace(Settings(home=model_home))
-    experiment = ws.experiment_id("reliability")
     code = model_home / "slow_model.py"
     code.write_text(SLOW_MODEL)
+    register_code_model(model_home, code, "slow", cancer[FEATURES].head(2))
+    return "slow/1"
+
+
+def register_code_model(home: Path, code: Path, name: str, example: pd.DataFrame) -> None:
+    """Log the pyfunc model the file ``code`` defines and register it as ``name``."""
+    import mlflow
+
+    ws = Workspace(Settings(home=home))
+    experiment = ws.experiment_id("reliability")
     mlflow.set_tracking_uri(ws.settings.tracking)
     try:
         with mlflow.start_run(experiment_id=experiment):
             mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(code),
-                input_example=cancer[FEATURES].head(2),
-                registered_model_name="slow",
+                input_example=example,
+                registered_model_name=name,
             )
     finally:
         mlflow.set_tracking_uri(None)
         ws.close()
-    return "slow/1"
 
 
 @dataclass
@@ -103,6 +108,7 @@ class Server:
     log: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -111,8 +117,9 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         with self.log.open("ab") as sink:
+            command = [sys.executable, "-m", "lanza", "serve", "--port", str(self.port)]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lanza", "serve", "--port", str(self.port)],
+                [*command, "--workers", str(self.workers)],
                 env=self.env,
                 stdout=sink,
                 stderr=sink,

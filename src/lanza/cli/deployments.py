@@ -79,14 +79,13 @@ def _check_budget(workspace: Workspace, spec: DeploymentSpec) -> None:
     """Refuse, as the server does, a deployment whose models alone pass the memory budget."""
     from lanza.serving.residency import check_fits, deployment_bytes
 
-    budget_mb = workspace.settings.server.model_memory_mb
-    if budget_mb is None:
+    server = workspace.settings.server
+    if server.model_memory_mb is None:
         return
     refs = [r.model for r in spec.routes] + ([spec.shadow] if spec.shadow else [])
     versions = [workspace.registry.resolve(ref) for ref in refs]
-    check_fits(
-        spec.name, deployment_bytes(workspace.loader, versions), int(budget_mb * 1024 * 1024)
-    )
+    share = int(server.model_memory_mb * 2**20 / server.workers)
+    check_fits(spec.name, deployment_bytes(workspace.loader, versions), share, server.workers)
 
 
 def deploy_command(

@@ -23,7 +23,7 @@ from lanza.pages.form import Form, build_form
 from lanza.pages.labelling import LabellingQueue
 from lanza.pages.upload import Uploads
 from lanza.serving.component import ServingComponent
-from lanza.serving.live import Variant
+from lanza.serving.live import LiveDeployment, Variant
 from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.pages")
@@ -82,9 +82,9 @@ class PagesComponent(Component):
     def _batch(self) -> Any:
         return getattr(self._app.state, "batch", None) if self._app is not None else None
 
-    def variant(self, deployment: str) -> Variant:
+    def variant(self, deployment: str, live: LiveDeployment | None = None) -> Variant:
         """The route that takes most of a deployment's traffic (503 while it loads)."""
-        live = self.serving.manager.serving(deployment)
+        live = live or self.serving.manager.serving(deployment)
         if not live.variants:
             raise UnavailableError(f"Deployment '{deployment}' is not loaded yet; retry shortly.")
         return max(live.variants, key=lambda v: v.weight)
@@ -96,9 +96,15 @@ class PagesComponent(Component):
         except Exception:
             return None
 
-    def form(self, deployment: str) -> tuple[Form, Variant]:
+    async def loaded_form(self, deployment: str) -> tuple[Form, Variant]:
+        """The predict form of a deployment, an on-demand one loaded first (a 503 that says
+        why when its load fails)."""
+        live = await self.serving.manager.resident(deployment)
+        return await asyncio.to_thread(self.form, deployment, live)
+
+    def form(self, deployment: str, live: LiveDeployment | None = None) -> tuple[Form, Variant]:
         """The predict form of a deployment, and the route it describes."""
-        variant = self.variant(deployment)
+        variant = self.variant(deployment, live)
         runtime = variant.loaded.runtime
         form = build_form(
             deployment, variant.version, runtime.schema, self.reference(variant.version)

@@ -100,13 +100,13 @@ def router() -> APIRouter:
 
     @api.get("/deployments/{name}/form", dependencies=[Depends(require("read"))])
     async def form(name: str, request: Request) -> dict[str, Any]:
-        built, _ = await asyncio.to_thread(_pages(request).form, name)
+        built, _ = await _pages(request).loaded_form(name)
         return built.to_dict()
 
     @api.post("/deployments/{name}/explain", dependencies=[Depends(require("predict"))])
     async def explain_one(name: str, body: ExplainBody, request: Request) -> dict[str, Any]:
         pages = _pages(request)
-        built, variant = await asyncio.to_thread(pages.form, name)
+        built, variant = await pages.loaded_form(name)
         response = await pages.serving.dataplane.infer(
             InferenceRequest(
                 name,
@@ -144,7 +144,7 @@ def router() -> APIRouter:
     ) -> tuple[PagesComponent, Variant, pd.DataFrame, Checked]:
         pages = _pages(request)
         data = await request.body()
-        built, variant = await asyncio.to_thread(pages.form, name)
+        built, variant = await pages.loaded_form(name)
         frame = await asyncio.to_thread(read_table, filename, data)
         checked = await asyncio.to_thread(
             check, frame, variant.loaded.runtime.schema, built, _imputes(pages, name)

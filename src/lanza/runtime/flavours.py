@@ -11,24 +11,16 @@ import pandas as pd
 from lanza.errors import PredictionError, ValidationError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
-from lanza.runtime.serialization import VerifiedCache, load_model
 from lanza.runtime.tensors import model_input
 
 
 class SklearnRuntime(ModelRuntime):
-    """A scikit-learn estimator loaded from skops with lanza's trusted types only."""
+    """A scikit-learn estimator, loaded from skops with lanza's trusted types only (by the
+    loader, which passes the model object)."""
 
-    def __init__(
-        self,
-        name: str,
-        version: str,
-        path: Path,
-        schema: InputSchema | None,
-        cache: VerifiedCache | None = None,
-    ) -> None:
+    def __init__(self, name: str, version: str, model: Any, schema: InputSchema | None) -> None:
         self.name, self.version = name, version
-        blob = path.read_bytes()
-        self.model: Any = cache.load(blob) if cache is not None else load_model(blob)
+        self.model: Any = model
         self.schema = schema or _schema_from_estimator(self.model)
         classes = getattr(self.model, "classes_", None)
         self.classes = None if classes is None else [_plain(c) for c in classes]

@@ -13,22 +13,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lanza.errors import LanzaError, ModelLoadError, NotFoundError, UntrustedModelError
 from lanza.registry.direct import read_version
 from lanza.registry.versions import ModelVersionInfo
+from lanza.runtime import serialization
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.devices import move_xgboost, place, xgboost_step
 from lanza.runtime.flavours import PyfuncRuntime, SklearnRuntime
 from lanza.runtime.mlmodel import ModelFile, read_model_file
 from lanza.runtime.onnxrt import OnnxRuntime
 from lanza.runtime.pytorch import TorchRuntime, exported
+from lanza.runtime.ready import ReadyCache
 from lanza.runtime.serialization import VerifiedCache
-from lanza.runtime.xgb import XGBoostRuntime
+from lanza.runtime.xgb import XGBoostRuntime, load_xgboost
 
 if TYPE_CHECKING:
     from lanza.registry.registry import Registry
@@ -57,11 +59,13 @@ class ModelLoader:
         cache_dir: Path,
         allow_pickle: bool = False,
         tracking_uri: str | None = None,
+        ready: ReadyCache | None = None,
     ) -> None:
         self._registry = registry
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
         self.tracking_uri = tracking_uri
+        self.ready = ready
 
     @cached_property
     def registry(self) -> Registry:
@@ -181,15 +185,21 @@ class ModelLoader:
                 return TorchRuntime(name, number, path, schema, target, archive)
             if "xgboost" in flavours:
                 target = place(device, "xgboost", version.ref)
-                return XGBoostRuntime(name, number, path, flavours["xgboost"], schema, target)
-            if sklearn and sklearn.get("serialization_format") == "skops":
-                runtime = SklearnRuntime(
-                    name,
-                    number,
-                    path / sklearn["pickled_model"],
-                    schema,
-                    VerifiedCache(self.cache_dir / ".verified"),
+                flavour = flavours["xgboost"]
+                model_file = path / str(flavour.get("data", "model.xgb"))
+                model = self._ready(
+                    version, "xgboost", model_file, partial(load_xgboost, path, flavour)
                 )
+                return XGBoostRuntime(name, number, model, schema, target)
+            if sklearn and sklearn.get("serialization_format") == "skops":
+                model_file = path / sklearn["pickled_model"]
+                verified = VerifiedCache(self.cache_dir / ".verified")
+                if self.ready is None:
+                    model = verified.load(model_file.read_bytes())
+                else:
+                    build = partial(checked, verified, model_file)
+                    model = self._ready(version, "skops", model_file, build)
+                runtime = SklearnRuntime(name, number, model, schema)
                 booster = xgboost_step(runtime.model)
                 runtime.device = place(
                     device, "other" if booster is None else "xgboost", version.ref
@@ -208,12 +218,30 @@ class ModelLoader:
         except Exception as exc:
             raise ModelLoadError(f"{version.ref} failed to load: {exc}") from exc
 
+    def _ready(
+        self, version: ModelVersionInfo, flavour: str, model_file: Path, build: Callable[[], Any]
+    ) -> Any:
+        """The model object of ``model_file``: its ready-to-load form when cached, else
+        ``build()`` (cached for the next load)."""
+        if self.ready is None:
+            return build()
+        key = self.ready.key(self.tracking_uri or "", version, flavour, model_file)
+        return self.ready.load(key, build)
+
     def _check_pickle(self, version: ModelVersionInfo) -> None:
         if not self.allow_pickle:
             raise UntrustedModelError(
                 f"{version.ref} is stored with pickle, which can run any code when loaded; "
                 "set LANZA_ALLOW_PICKLE=true if you trust where it came from."
             )
+
+
+def checked(verified: VerifiedCache, model_file: Path) -> Any:
+    """A skops model, from the signed pickle training left when it built it, else through
+    the skops check of lanza's trusted types."""
+    blob = model_file.read_bytes()
+    found = verified.peek(blob)
+    return found if found is not None else serialization.load_model(blob)
 
 
 def local_folder(source: str) -> Path | None:

@@ -22,6 +22,7 @@ library versions they were written with.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -29,6 +30,7 @@ import pickle
 import secrets
 import sys
 import threading
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -105,21 +107,18 @@ class VerifiedCache:
 
     def load(self, blob: bytes) -> Any:
         """The model in ``blob``: from a valid cache entry, else checked, loaded and cached."""
-        digest = hashlib.sha256(blob).hexdigest()
-        entry = self.folder / f"{digest}.pkl"
-        try:
-            data = entry.read_bytes()
-        except OSError:
-            data = b""
-        body = data[SIGNATURE_BYTES:]
-        if body and hmac.compare_digest(data[:SIGNATURE_BYTES], self._sign(digest, body)):
-            try:
-                return pickle.loads(body)  # signed with this machine's key: written by lanza
-            except Exception:
-                entry.unlink(missing_ok=True)
+        found = self.peek(blob)
+        if found is not None:
+            return found
         model = load_model(blob)
-        self._store(entry, digest, model)
+        digest = hashlib.sha256(blob).hexdigest()
+        self._store(self.folder / f"{digest}.pkl", digest, model)
         return model
+
+    def peek(self, blob: bytes) -> Any | None:
+        """The model in ``blob`` from a valid cache entry, or ``None`` (nothing is written)."""
+        digest = hashlib.sha256(blob).hexdigest()
+        return read_signed(self.folder / f"{digest}.pkl", self._sign, digest)
 
     def add(self, blob: bytes, model: Any) -> None:
         """Cache ``model`` as the content of ``blob`` (the trainer holds both, and trusts both)."""
@@ -137,32 +136,57 @@ class VerifiedCache:
         except Exception:
             return
 
-    def _sign(self, digest: str, body: bytes) -> bytes:
-        message = "|".join([digest, *_versions()]).encode() + body
+    def _sign(self, digest: str, body: bytes | memoryview) -> bytes:
+        message = "|".join([digest, *library_versions()]).encode() + body
         return hmac.new(self._key(), message, hashlib.sha256).digest()
 
     def _key(self) -> bytes:
-        """This machine's signing key, created on first use, readable by its owner only."""
-        path = self.folder / "key"
+        return machine_key(self.folder)
+
+
+def read_signed(
+    entry: Path, sign: Callable[[str, bytes | memoryview], bytes], name: str
+) -> Any | None:
+    """The pickle in ``entry`` when its signature (``sign(name, body)``) holds, else ``None``;
+    an entry that fails the check or does not unpickle is removed, so it is written anew."""
+    try:
+        data = entry.read_bytes()
+    except OSError:
+        return None
+    body = memoryview(data)[SIGNATURE_BYTES:]  # a view: no copy of a large entry
+    if body and hmac.compare_digest(data[:SIGNATURE_BYTES], sign(name, body)):
         try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        # Written aside and linked into place: a concurrent process sees no key or a whole one.
-        staging = self.folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-        try:
-            os.link(staging, path)
-        except FileExistsError:
+            return pickle.loads(body)  # signed with this machine's key: written by lanza
+        except Exception:
             pass
-        finally:
-            staging.unlink()
+    entry.unlink(missing_ok=True)
+    return None
+
+
+def machine_key(folder: Path) -> bytes:
+    """This machine's signing key in ``folder``, created on first use, readable by its owner
+    only."""
+    path = folder / "key"
+    try:
         return path.read_bytes()
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+    # Written aside and linked into place: a concurrent process sees no key or a whole one.
+    staging = folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        pass
+    finally:
+        staging.unlink()
+    return path.read_bytes()
 
 
-def _versions() -> list[str]:
+@functools.cache
+def library_versions() -> tuple[str, ...]:
     """The versions that decide whether a pickle still loads as it was written."""
     found = []
     for name in LIBRARIES:
@@ -170,4 +194,4 @@ def _versions() -> list[str]:
             found.append(f"{name}={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             found.append(f"{name}=-")
-    return found
+    return tuple(found)

@@ -27,13 +27,12 @@ class XGBoostRuntime(ModelRuntime):
         self,
         name: str,
         version: str,
-        path: Path,
-        flavour: dict[str, Any],
+        model: Any,
         schema: InputSchema | None,
         device: str = "cpu",
     ) -> None:
         self.name, self.version = name, version
-        self.model = load_xgboost(path, flavour)
+        self.model = model  # ``load_xgboost``'s, or its ready-to-load form
         self.device = device
         move_xgboost(self.model, device)
         classes = getattr(self.model, "classes_", None)

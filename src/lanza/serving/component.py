@@ -37,6 +37,7 @@ class ServingComponent(Component):
                 ResidencyMetrics(registry),
                 settings.server.model_memory_mb,
                 settings.server.model_idle_s,
+                settings.server.workers,
             ),
         )
         self.dataplane = DataPlane(self.manager, self.metrics, settings.server.request_timeout_s)

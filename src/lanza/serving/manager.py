@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from lanza.clock import utcnow
 from lanza.errors import LanzaError, NotFoundError, SwapRefusedError, UnavailableError
 from lanza.registry import ModelVersionInfo, Registry
+from lanza.registry.references import parse_reference
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
@@ -265,14 +266,20 @@ class DeploymentManager:
         self.residency.unloaded(name, reason)
         log.info("deployment %s unloaded (%s)", name, reason)
         await _retire(live)
+        del live  # the last reference: its memory is free before the heap is trimmed
+        if self.residency.heap.due():
+            await asyncio.to_thread(self.residency.heap.trim)
 
     async def _measure(self, spec: DeploymentSpec) -> tuple[list[ModelVersionInfo], int]:
         """The versions the routes point to now, and the artifact bytes of every model the
         deployment loads (routes and shadow), downloaded to local disk if they were not."""
-        versions = [await asyncio.to_thread(self.registry.resolve, r.model) for r in spec.routes]
+        # The loader reads a version on this machine straight from a local store, without
+        # MLflow: a cold load then asks nothing of the registry server.
+        resolve = self.loader.resolve
+        versions = [await asyncio.to_thread(resolve, r.model) for r in spec.routes]
         every = list(versions)
         if spec.shadow:
-            every.append(await asyncio.to_thread(self.registry.resolve, spec.shadow))
+            every.append(await asyncio.to_thread(resolve, spec.shadow))
 
         return versions, await asyncio.to_thread(deployment_bytes, self.loader, every)
 
@@ -442,8 +449,10 @@ class DeploymentManager:
 
     async def _follow_aliases(self, live: LiveDeployment, item: StoredDeployment) -> None:
         refs = [r.model for r in item.spec.routes]
+        if all(_pinned(r) for r in refs):
+            return  # NAME/VERSION never moves: nothing to ask the registry every poll
         try:
-            versions = [await asyncio.to_thread(self.registry.resolve, r) for r in refs]
+            versions = [await asyncio.to_thread(self.loader.resolve, r) for r in refs]
         except LanzaError as exc:
             live.last_swap_error = exc.message
             return
@@ -453,6 +462,14 @@ class DeploymentManager:
 
     def _busy(self, name: str) -> bool:
         return any(not t.done() and t.get_name() == name for t in self._tasks)
+
+
+def _pinned(reference: str) -> bool:
+    """Whether a reference names one version (``NAME/VERSION``), not an alias."""
+    try:
+        return parse_reference(reference).version is not None
+    except LanzaError:
+        return False
 
 
 def _all(live: LiveDeployment) -> list[Variant]:

@@ -3,11 +3,13 @@
 A deployment is ``always`` resident (loaded at start and kept) or ``on_demand``: loaded
 by its first request, kept while used, and unloaded least-recently-used once resident
 models pass the process's budget (``LANZA_SERVER__MODEL_MEMORY_MB``) or once unused for
-``LANZA_SERVER__MODEL_IDLE_S``. A model's size is the size of its artifacts on local
-disk (the serialized form the loader reads), measured before it loads: known before the
-model is in memory, so room is made first, and deterministic where a process's RSS delta
-moves with every concurrent load and allocator. Every resident model counts towards the
-budget; only on-demand ones not answering a request are unloaded to meet it.
+``LANZA_SERVER__MODEL_IDLE_S``. With several workers each holds its share of the budget
+(the budget over the workers) and loads what its own requests need. A model's size is the
+size of its artifacts on local disk (the serialized form the loader reads), measured before
+it loads: known before the model is in memory, so room is made first, and deterministic
+where a process's RSS delta moves with every concurrent load and allocator. Every resident
+model counts towards the budget; only on-demand ones not answering a request are unloaded
+to meet it.
 
 This module keeps the book (state, size, last use, requests in flight) and picks what to
 evict; the deployment manager does the loading and unloading.
@@ -16,11 +18,14 @@ evict; the deployment manager does the loading and unloading.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -31,6 +36,7 @@ from lanza.serving.metrics import LATENCY_BUCKETS
 from lanza.serving.spec import Residency
 
 State = Literal["loaded", "unloaded", "loading"]
+RATE_HALF_LIFE_S = 60.0
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -87,6 +93,12 @@ class Entry:
     last_used: float | None = None
     in_use: int = 0
     loads: int = 0
+    rate: float = 0.0  # requests, each weighing less as it ages (half-life RATE_HALF_LIFE_S)
+    rated_at: float = 0.0
+
+    def heat(self, now: float) -> float:
+        """The decayed count of its requests at ``now``."""
+        return self.rate * math.pow(0.5, (now - self.rated_at) / RATE_HALF_LIFE_S)
 
     def describe(self) -> dict[str, object]:
         """For ``GET /api/v1/deployments/{name}``."""
@@ -104,6 +116,38 @@ class Entry:
         }
 
 
+class HeapTrim:
+    """Hands the memory of unloaded models back to the operating system.
+
+    The C allocator keeps freed blocks for reuse, so a process's RSS stays near its peak
+    after models are unloaded; ``malloc_trim`` (glibc) returns the free pages (measured:
+    86 of 180 MB after unloading 30 random forests, in 27 ms). Called at most once per
+    ``interval_s``; where there is no glibc it does nothing.
+    """
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self._last = 0.0
+        self._libc: Any = None
+        with contextlib.suppress(OSError, AttributeError):
+            found = ctypes.util.find_library("c")
+            libc = ctypes.CDLL(found) if found else None
+            self._libc = libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+    def due(self) -> bool:
+        """Whether a trim may run now (and, if so, the next not before the interval)."""
+        now = time.monotonic()
+        if self._libc is None or now - self._last < self.interval_s:
+            return False
+        self._last = now
+        return True
+
+    def trim(self) -> None:
+        """Return free heap pages to the operating system."""
+        if self._libc is not None:
+            self._libc.malloc_trim(0)
+
+
 class ResidencyBook:
     """Residency of every deployment in the process, the budget, and eviction order."""
 
@@ -112,10 +156,14 @@ class ResidencyBook:
         metrics: ResidencyMetrics,
         budget_mb: float | None = None,
         idle_s: float | None = None,
+        workers: int = 1,
     ) -> None:
         self.metrics = metrics
-        self.budget_bytes = None if budget_mb is None else int(budget_mb * 1024 * 1024)
+        # Each worker holds its share of the server's budget (see docs/many-models.md).
+        self.workers = workers
+        self.budget_bytes = None if budget_mb is None else int(budget_mb * 2**20 / workers)
         self.idle_s = idle_s
+        self.heap = HeapTrim()
         self._entries: dict[str, Entry] = {}
 
     def entry(self, name: str, mode: Residency) -> Entry:
@@ -144,28 +192,34 @@ class ResidencyBook:
 
     def check_fits(self, name: str, size_bytes: int) -> None:
         """422 when one deployment's models alone exceed the budget."""
-        check_fits(name, size_bytes, self.budget_bytes)
+        check_fits(name, size_bytes, self.budget_bytes, self.workers)
 
     def over_budget(self) -> bool:
         """Whether resident models pass the budget."""
         return self.budget_bytes is not None and self.resident_bytes > self.budget_bytes
 
     def victims(self, name: str | None, size_bytes: int) -> list[str]:
-        """On-demand deployments to unload, least recently used first, so that ``name``
-        fits; those answering a request are kept (the budget is then passed for a while)."""
+        """On-demand deployments to unload so that ``name`` fits: the least used first (by
+        their requests, older ones weighing less), the least recently used among equals;
+        those answering a request are kept (the budget is then passed for a while).
+
+        Frequency first: under skewed traffic a burst of requests to rarely used models
+        then does not push out the models most requests need (fewer loads than pure LRU).
+        """
         if self.budget_bytes is None:
             return []
         others = self.resident_bytes - (0 if name is None else self._resident_size(name))
         excess = others + size_bytes - self.budget_bytes
         chosen: list[str] = []
+        now = time.time()
         candidates = sorted(
             (
-                (e.last_used or 0.0, n)
+                (e.heat(now), e.last_used or 0.0, n)
                 for n, e in self._entries.items()
                 if n != name and e.mode == "on_demand" and e.state == "loaded" and e.in_use == 0
             ),
         )
-        for _, candidate in candidates:
+        for _, _, candidate in candidates:
             if excess <= 0:
                 break
             chosen.append(candidate)
@@ -218,8 +272,11 @@ class ResidencyBook:
         """A request started using the deployment: it is not evicted until released."""
         entry = self._entries.get(name)
         if entry is not None:
+            now = time.time()
             entry.in_use += 1
-            entry.last_used = time.time()
+            entry.last_used = now
+            entry.rate = entry.heat(now) + 1
+            entry.rated_at = now
 
     def release(self, name: str) -> None:
         """A request finished with the deployment."""
@@ -236,14 +293,22 @@ class ResidencyBook:
         self.metrics.resident_bytes.set(self.resident_bytes)
 
 
-def check_fits(name: str, size_bytes: int, budget_bytes: int | None) -> None:
-    """422 when one deployment's models alone exceed the budget (``None``: no budget)."""
-    if budget_bytes is not None and size_bytes > budget_bytes:
-        raise ValidationError(
-            f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the "
-            f"server's model memory budget of {_mb(budget_bytes)} MB "
-            "(LANZA_SERVER__MODEL_MEMORY_MB)."
+def check_fits(name: str, size_bytes: int, budget_bytes: int | None, workers: int = 1) -> None:
+    """422 when one deployment's models alone exceed one worker's budget (``None``: no
+    budget)."""
+    if budget_bytes is None or size_bytes <= budget_bytes:
+        return
+    if workers == 1:
+        budget = f"server's model memory budget of {_mb(budget_bytes)} MB"
+    else:
+        budget = (
+            f"share of the model memory budget one of the server's {workers} workers "
+            f"holds, {_mb(budget_bytes)} MB"
         )
+    raise ValidationError(
+        f"Deployment '{name}' needs {_mb(size_bytes)} MB of models, more than the {budget} "
+        "(LANZA_SERVER__MODEL_MEMORY_MB)."
+    )
 
 
 def deployment_bytes(loader: ModelLoader, versions: list[ModelVersionInfo]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -275,4 +276,36 @@ def test_an_evicted_model_swaps_to_the_promoted_version(
             assert _residency(http, "s")["loads"] == 5
         finally:
             ws.registry.promote("cancer", "1")
+    ws.close()
+
+
+def test_the_pages_load_an_on_demand_model_and_say_why_its_load_fails(
+    model_home: Path, tmp_path: Path, cancer: pd.DataFrame
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(model_home, home)  # its downloaded artifacts are broken below
+    ws = _workspace(home, tmp_path)
+    with (
+        running(create_app(workspace=ws)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        for name, model in (("fine", "cancer/1"), ("broken", "cancer/2")):
+            spec = {"name": name, "model": model, "residency": "on_demand"}
+            assert http.post("/api/v1/deployments", json=spec).status_code == 201
+        form = http.get("/api/v1/deployments/fine/form")
+        assert form.status_code == 200, form.text
+        assert form.json()["model"] == "cancer/1"
+        assert _residency(http, "fine")["state"] == "loaded"
+
+        for skops in (home / "models" / "cancer" / "2").rglob("*.skops"):
+            skops.write_bytes(b"not a model")
+        for path in ("/api/v1/deployments/broken/form", "/deployments/broken/invocations"):
+            answer = (
+                http.get(path) if path.endswith("/form") else http.post(path, json=_body(cancer))
+            )
+            assert answer.status_code == 503, answer.text
+            body = answer.json()
+            message = body["error"]["message"] if "error" in body else body["message"]  # MLflow's
+            assert "Deployment 'broken' failed to load" in message, message
+        assert _residency(http, "broken")["state"] == "unloaded"  # the next request tries again
     ws.close()

@@ -25,7 +25,7 @@ from lanza.optimize.checks import compare
 from lanza.optimize.convert import convert
 from lanza.runtime.flavours import SklearnRuntime
 from lanza.runtime.onnxrt import MISSING, OnnxRuntime
-from lanza.runtime.serialization import dump_model
+from lanza.runtime.serialization import dump_model, load_model
 
 SCHEMA = InputSchema((Column("size", "double"), Column("colour", "string")))
 
@@ -79,9 +79,7 @@ def test_text_imputer_is_rewritten_and_predictions_match(tmp_path: Path) -> None
     model_file = tmp_path / "model.onnx"
     model_file.write_bytes(converted.model.SerializeToString())
     onnx = OnnxRuntime("m", "2", model_file, SCHEMA, converted.classes)
-    skops = tmp_path / "model.skops"
-    skops.write_bytes(dump_model(pipeline))
-    original = SklearnRuntime("m", "1", skops, SCHEMA)
+    original = SklearnRuntime("m", "1", load_model(dump_model(pipeline)), SCHEMA)
     parity = compare(original, onnx, check_frame(frame, SCHEMA), tolerance=1e-4)
     assert parity.ok
     assert parity.label_mismatches == 0

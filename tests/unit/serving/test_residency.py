@@ -63,3 +63,27 @@ def test_a_deployment_larger_than_the_budget_is_a_422() -> None:
         "Deployment 'big' needs 3.0 MB of models, more than the server's model memory "
         "budget of 1.0 MB (LANZA_SERVER__MODEL_MEMORY_MB)."
     )
+
+
+def test_each_worker_holds_its_share_of_the_budget() -> None:
+    book = ResidencyBook(ResidencyMetrics(CollectorRegistry()), budget_mb=4, workers=2)
+    assert book.budget_bytes == 2 * MB
+    book.check_fits("fits", 2 * MB)
+    with pytest.raises(ValidationError) as caught:
+        book.check_fits("big", 3 * MB)
+    assert caught.value.message == (
+        "Deployment 'big' needs 3.0 MB of models, more than the share of the model memory "
+        "budget one of the server's 2 workers holds, 2.0 MB (LANZA_SERVER__MODEL_MEMORY_MB)."
+    )
+
+
+def test_a_model_used_often_outlives_one_used_once_more_recently() -> None:
+    book = _book(budget_mb=2)
+    _load(book, "hot", 0.0)
+    _load(book, "cold", 0.0)
+    for _ in range(5):
+        book.use("hot")
+        book.release("hot")
+    book.use("cold")  # the most recent request, but its only one
+    book.release("cold")
+    assert book.victims("new", MB) == ["cold"]

@@ -1,0 +1,51 @@
+"""The ready cache's entries: signed, written whole, trimmed least recently used first."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lanza.runtime.ready import SUFFIX, ReadyCache
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name.removesuffix(SUFFIX) for p in folder.glob(f"*{SUFFIX}")}
+
+
+def test_entries_past_the_limit_go_least_recently_used_first(tmp_path: Path) -> None:
+    block = np.zeros(100_000, dtype=np.uint8)  # about 100 kB pickled
+    cache = ReadyCache(tmp_path, limit_bytes=250_000)  # room for two entries
+    built: list[str] = []
+
+    def build(name: str) -> np.ndarray:  # type: ignore[type-arg]
+        built.append(name)
+        return block
+
+    for name in ("a", "b"):
+        cache.load(name, lambda n=name: build(n))
+    old = time.time() - 60
+    os.utime(cache.path("a"), (old, old))
+    os.utime(cache.path("b"), (old - 10, old - 10))  # b: used longest ago
+    cache.load("a", lambda: build("a"))  # a hit: a becomes the most recently used
+    assert built == ["a", "b"]
+    cache.load("c", lambda: build("c"))
+    assert _names(tmp_path) == {"a", "c"}
+    assert not list(tmp_path.glob(".*.ready.*"))  # no staging file left behind
+
+
+def test_a_model_larger_than_the_cache_is_built_but_not_kept(tmp_path: Path) -> None:
+    cache = ReadyCache(tmp_path, limit_bytes=1_000)
+    answer = cache.load("big", lambda: np.zeros(10_000))
+    assert answer.shape == (10_000,)
+    assert _names(tmp_path) == set()
+
+
+def test_an_entry_written_without_the_key_is_rebuilt(tmp_path: Path) -> None:
+    cache = ReadyCache(tmp_path, limit_bytes=10_000_000)
+    cache.load("k", lambda: [1, 2, 3])
+    cache.path("k").write_bytes(b"\0" * 32 + b"not a signed pickle")
+    assert cache.load("k", lambda: [4, 5, 6]) == [4, 5, 6]
+    assert cache.load("k", lambda: [7]) == [4, 5, 6]
