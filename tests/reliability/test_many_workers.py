@@ -106,6 +106,7 @@ def test_two_workers_keep_their_share_and_swap_on_alias_moves_without_a_failed_r
     statuses: Counter[int] = Counter()
     served: dict[str, list[str]] = {name: [] for name in names}
     stop = threading.Event()
+    refusals: list[str] = []
 
     def traffic(offset: int) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -117,6 +118,8 @@ def test_two_workers_keep_their_share_and_swap_on_alias_moves_without_a_failed_r
                     f"/api/v1/deployments/{name}/predict", json={"instances": [row]}
                 )
                 statuses[answer.status_code] += 1
+                if answer.status_code != 200:
+                    refusals.append(answer.text[:300])
                 if answer.status_code == 200:
                     served[name].append(answer.json()["model"])
 
@@ -158,7 +161,7 @@ def test_two_workers_keep_their_share_and_swap_on_alias_moves_without_a_failed_r
                 stop.set()
                 for thread in threads:
                     thread.join()
-            assert set(statuses) == {200}, statuses
+            assert set(statuses) == {200}, (statuses, refusals[:3])
             # Back under each worker's share once requests stop; ask several times, as each
             # answer comes from whichever worker took the connection.
             share = budget_mb * 2**20 / 2

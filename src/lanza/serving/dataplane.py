@@ -145,7 +145,7 @@ class DataPlane:
         self.metrics.in_flight.labels(name).inc()
         held: bool | None = None  # on demand: whether the request waited for a load (cold)
         try:
-            live = self.manager.serving(name)
+            live = await self.manager.find(name)
             if live.spec.residency == "on_demand":
                 live, held = await self.manager.hold(name)
             variant = live.pick(request.sticky)
