@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +45,7 @@ from lanza.api import openapi
 from lanza.api.auth import AuditMiddleware, Guard
 from lanza.api.component import Component
 from lanza.api.errors import error_response, install_error_handlers
+from lanza.api.lean import LeanApp
 from lanza.api.routers.ops import OpsComponent
 from lanza.errors import PayloadTooLargeError
 from lanza.security.keys import KeyStore
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
                     log.exception("component %s failed to stop", component.name)
             workspace.close()
 
-    app = FastAPI(
+    app = LeanApp(
         title="lanza",
         version=__version__,
         lifespan=lifespan,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
         openapi_url=None,
     )
     app.state.settings = settings
+    app.body_limit = settings.server.max_body_bytes
     app.state.workspace = workspace
     app.state.metrics = metrics
     app.state.draining = False
@@ -186,30 +188,41 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send, int(declared))
+        declared = self.declared(scope)
+        if declared is not None and declared > self.limit:
+            await self.refusal(Request(scope, receive), declared, self.limit)(scope, receive, send)
             return
+        await self.app(scope, self.counted(receive, self.limit), send)
+
+    @staticmethod
+    def declared(scope: Scope) -> int | None:
+        """The request's Content-Length, when it declares one."""
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        return int(declared) if declared.isdigit() else None
+
+    @staticmethod
+    def counted(receive: Receive, limit: int) -> Receive:
+        """``receive`` that raises a 413 once the body streamed passes ``limit``."""
         seen = 0
 
         async def counted() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise PayloadTooLargeError(
-                    f"The request body is over the limit of {self.limit:,} bytes."
+                    f"The request body is over the limit of {limit:,} bytes."
                 )
             return message
 
-        await self.app(scope, counted, send)
+        return counted
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        request = Request(scope, receive)
-        response = error_response(
+    @staticmethod
+    def refusal(request: Request, size: int, limit: int) -> Response:
+        """The 413 for a declared size over the limit."""
+        return error_response(
             request,
             413,
             "payload_too_large",
-            f"The request body is {size:,} bytes; the limit is {self.limit:,}.",
+            f"The request body is {size:,} bytes; the limit is {limit:,}.",
         )
-        await response(scope, receive, send)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
+from lanza.api.lean import LeanApp
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
@@ -46,6 +47,12 @@ class ServingComponent(Component):
         app.include_router(mlflow_face.router())
         app.include_router(v2_face.router(), prefix="/v2")
         vertex_face.install(app)
+        if isinstance(app, LeanApp):  # the predict routes of every face, before the stack
+            app.lean("/api/v1/deployments/{name}/predict", "predict", native.predict)
+            app.lean("/invocations", "predict", mlflow_face.invoke_default)
+            app.lean("/deployments/{name}/invocations", "predict", mlflow_face.invoke)
+            app.lean("/v2/models/{name}/infer", "predict", v2_face.infer_route)
+            app.lean("/v2/models/{name}/versions/{version}/infer", "predict", v2_face.infer_route)
 
     async def start(self) -> None:
         await self.manager.start()
