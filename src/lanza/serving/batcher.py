@@ -5,14 +5,19 @@ queued (up to ``max_batch_size`` rows), waiting at most ``max_delay_ms`` for mor
 the queue runs dry. A failed batch answers every request in it with the error, and the
 count of outputs is checked against the count of inputs.
 
-A fast model (its batches have taken under ``INLINE_S`` of CPU time on average; CPU
-time, so that a busy machine's waits do not count) runs on the event
+A fast model (its batches take under ``INLINE_S`` of CPU time on average when run there;
+CPU time, so that a busy machine's waits do not count) runs on the event
 loop itself: a hop to a worker thread and back costs more than such a model call, and the
 call holds the interpreter's lock either way. Its batch takes what has queued and what
 the requests already read add to the queue when the loop is let run once more; it waits
 no longer, since nothing is gained by idling a model that answers in well under a
 millisecond. Slow models, and a model whose batches grow slow, keep the thread and the
-``max_delay_ms`` wait.
+``max_delay_ms`` wait. Whether a model is fast is measured, never assumed: batches start
+on the thread, and a model whose threaded batches cost under ``PROBE_S`` runs
+``TRY_BATCHES`` batches on the loop now and then (every ``PROBE_EVERY`` threaded batches)
+to learn its cost there
+(a threaded batch costs more CPU than the same batch on the loop: the hand-overs of the
+interpreter's lock count too).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from lanza.runtime.base import ModelRuntime, Prediction, PredictionError
 
 log = logging.getLogger("lanza.batching")
 BatchObserver = Callable[[int, float], None]
-INLINE_S = 0.001  # mean CPU time per batch under which the model runs on the event loop
-SMOOTHING = 0.2  # weight of the latest batch in that mean
+INLINE_S = 0.004  # mean CPU time per batch under which the model runs on the event loop
+PROBE_S = 0.016  # threaded batches cheaper than this are tried on the loop now and then
+PROBE_EVERY = 100  # threaded batches between two such tries
+TRY_BATCHES = 8  # batches a try runs on the loop before their mean cost decides
+SMOOTHING = 0.2  # weight of the latest batch in the means
 
 
 @dataclass
@@ -84,16 +92,36 @@ class MicroBatcher:
         self.dated = runtime.schema.dated
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._cost: float | None = None  # mean seconds per batch, None before the first
+        self._on_loop = False  # batches run on the event loop (the model proved fast)
+        self._loop_cost = 0.0  # mean CPU seconds of a batch on the loop
+        self._thread_cost: float | None = None  # the same on the thread, None before one
+        self._threaded = PROBE_EVERY  # threaded batches since the last try on the loop
+        self._tried = 0  # batches on the loop since it was last chosen
 
     @property
     def inline(self) -> bool:
-        """Whether the model runs on the event loop: its batches have been fast."""
-        return self._cost is not None and self._cost < INLINE_S
+        """Whether the next batch runs on the event loop: the model has proved fast there,
+        or it is time to try (its threaded batches are cheap enough)."""
+        if self._on_loop:
+            return True
+        cost = self._thread_cost
+        return cost is not None and cost < PROBE_S and self._threaded >= PROBE_EVERY
 
-    def _timed(self, seconds: float) -> None:
-        cost = self._cost
-        self._cost = seconds if cost is None else cost + SMOOTHING * (seconds - cost)
+    def _timed(self, seconds: float, inline: bool) -> None:
+        """Record one batch's CPU time, and where the next batches run."""
+        if not inline:
+            cost = self._thread_cost
+            self._thread_cost = seconds if cost is None else cost + SMOOTHING * (seconds - cost)
+            self._threaded += 1
+            return
+        if self._on_loop:
+            self._loop_cost += SMOOTHING * (seconds - self._loop_cost)
+            self._tried += 1
+        else:  # a try begins
+            self._loop_cost, self._tried, self._on_loop = seconds, 1, True
+        if self._tried >= TRY_BATCHES and self._loop_cost >= INLINE_S:
+            self._on_loop = False
+        self._threaded = 0
 
     def start(self) -> None:
         """Start the consumer (only when batching is on)."""
@@ -121,7 +149,7 @@ class MicroBatcher:
         with inference ``params`` runs alone (params hold for the whole model call)."""
         if self._task is None or params:
             if self.inline:
-                return self._run_one(columns, probabilities, params)
+                return self._run_one(columns, probabilities, params, inline=True)
             return await asyncio.to_thread(self._run_one, columns, probabilities, params)
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(columns, count, probabilities, future))
@@ -132,6 +160,7 @@ class MicroBatcher:
         columns: dict[str, list[Any]],
         probabilities: bool,
         params: dict[str, Any] | None = None,
+        inline: bool = False,
     ) -> Prediction:
         began = time.thread_time()
         frame = to_frame(columns, self.numeric, self.dated)
@@ -139,7 +168,7 @@ class MicroBatcher:
             prediction = self.runtime.predict_with_params(frame, probabilities, params)
         else:
             prediction = self.runtime.predict_frame(frame, probabilities)
-        self._timed(time.thread_time() - began)
+        self._timed(time.thread_time() - began, inline)
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:
             self.observe(len(frame), 0.0)
@@ -191,7 +220,7 @@ class MicroBatcher:
             }
         frame = to_frame(merged, self.numeric, self.dated)
         prediction = self.runtime.predict_frame(frame, any(i.probabilities for i in batch))
-        self._timed(time.thread_time() - cpu)
+        self._timed(time.thread_time() - cpu, inline)
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:
             waited = sum(started - i.queued_at for i in batch) / len(batch)
