@@ -43,12 +43,16 @@ class SklearnRuntime(ModelRuntime):
         self.output_dtype = "float64" if classes is None else np.asarray(classes).dtype.name
         self.direct = numeric_path(self.model, self.schema)
         self.names = self.schema.names
+        self.takes_block = self.direct is not None
 
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         if self.direct is not None and frame.columns.tolist() == self.names:
             return self._predict(self.direct, frame.to_numpy(dtype="float64"), probabilities)
         data = model_input(frame, self.schema) if self.schema.tensors else frame
         return self._predict(self.model, data, probabilities)
+
+    def predict_block(self, block: np.ndarray[Any, Any], probabilities: bool = False) -> Prediction:
+        return self._predict(self.direct, block, probabilities)
 
     def _predict(self, model: Any, data: Any, probabilities: bool) -> Prediction:
         try:

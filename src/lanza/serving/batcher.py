@@ -89,6 +89,7 @@ class MicroBatcher:
         self.max_delay = max_delay_ms / 1000
         self.observe = observe
         self.numeric = {c.name for c in runtime.schema.columns if c.numeric}
+        self.names = runtime.schema.names
         self.dated = runtime.schema.dated
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -218,13 +219,20 @@ class MicroBatcher:
             merged = {
                 name: [v for item in batch for v in item.columns[name]] for name in batch[0].columns
             }
-        frame = to_frame(merged, self.numeric, self.dated)
-        prediction = self.runtime.predict_frame(frame, any(i.probabilities for i in batch))
+        rows = sum(item.count for item in batch)
+        probabilities = any(i.probabilities for i in batch)
+        if self.runtime.takes_block and list(merged) == self.names:
+            block = np.array(list(merged.values()), dtype="float64").T
+            prediction = self.runtime.predict_block(block, probabilities)
+        else:
+            prediction = self.runtime.predict_frame(
+                to_frame(merged, self.numeric, self.dated), probabilities
+            )
         self._timed(time.thread_time() - cpu, inline)
-        _check_count(prediction, len(frame), self.runtime.ref)
+        _check_count(prediction, rows, self.runtime.ref)
         if self.observe:
             waited = sum(started - i.queued_at for i in batch) / len(batch)
-            self.observe(len(frame), waited)
+            self.observe(rows, waited)
         offset = 0
         for item in batch:
             part = prediction.slice(offset, offset + item.count)
