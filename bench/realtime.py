@@ -25,6 +25,7 @@ written to ``bench/out/realtime-<time>.json``.
     .venv/bin/python bench/realtime.py [--seconds 15] [--connections 16] [--workers 1]
         [--quick]                # 5 s per server; the ceiling and lanza only
         [--peers a,b]            # only these peers (names as above)
+        [--monitoring-off]       # also lanza native with its prediction log off
         [--install-peers]        # create the peers' virtualenvs and stop
         [--check bench/baseline.json]  # fail when lanza's share of the ceiling falls
                                  # more than 20 % below the recorded one (make bench-check)
@@ -49,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -529,6 +530,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 s, the ceiling and lanza only")
     parser.add_argument("--peers", default="", help="comma-separated server names to run")
     parser.add_argument("--install-peers", action="store_true")
+    parser.add_argument(
+        "--monitoring-off",
+        action="store_true",
+        help="also lanza native with the prediction log off: what monitoring costs",
+    )
     parser.add_argument("--no-install", action="store_true", help="skip peers not installed")
     parser.add_argument("--check", type=Path, default=None)
     parser.add_argument("--record", type=Path, default=None)
@@ -564,6 +570,12 @@ def main() -> None:
     if args.quick and not wanted:
         wanted = {"ceiling", "lanza native", "lanza mlflow face"}
     everything = servers(python, home, row, args.workers, not args.no_install and not args.quick)
+    if args.monitoring_off:
+        native = next(s for s in everything if s.name == "lanza native")
+        off = {"LANZA_MONITORING__ENABLED": "false"}
+        everything.insert(
+            2, replace(native, name="lanza native, monitoring off", env=off, group="")
+        )
     chosen = [s for s in everything if not wanted or s.name in wanted]
     groups: dict[str, list[Server]] = {}
     for server in chosen:

@@ -85,7 +85,8 @@ class LeanApp(FastAPI):
         is made once a second): requests then take the full path, which it observes."""
         now = time.monotonic()
         if now - self._telemetry_checked > TELEMETRY_RECHECK_S:
-            self._telemetry_on = bool(self._native_telemetry.enabled())
+            telemetry = getattr(self, "_native_telemetry", None)  # newer FastAPI only
+            self._telemetry_on = telemetry is not None and bool(telemetry.enabled())
             self._telemetry_checked = now
         return self._telemetry_on
 
