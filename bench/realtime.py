@@ -23,7 +23,9 @@ to core 0 and the load generator to core 1 (``taskset``). The results are printe
 written to ``bench/out/realtime-<time>.json``.
 
     .venv/bin/python bench/realtime.py [--seconds 15] [--connections 16] [--workers 1]
-        [--quick]                # 5 s per server; the ceiling and lanza only
+        [--quick]                # 5 s per server, the ceiling and lanza only, 3 rounds
+        [--rounds N]             # each server N times in turn (ceiling, lanza, ceiling, ...):
+                                 # medians, steadier on a machine other jobs load
         [--peers a,b]            # only these peers (names as above)
         [--monitoring-off]       # also lanza native with its prediction log off
         [--install-peers]        # create the peers' virtualenvs and stop
@@ -493,6 +495,14 @@ def cold_start(python: str, env: dict[str, str], row: dict[str, float]) -> float
     raise RuntimeError("lanza serve did not answer a prediction within 120 s")
 
 
+def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds that measured it (an error when none did)."""
+    measured = [r for r in runs if "error" not in r]
+    if not measured:
+        return runs[-1]
+    return {key: statistics.median(r[key] for r in measured) for key in measured[0]}
+
+
 def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -522,12 +532,18 @@ def report(results: dict[str, dict[str, Any]], extra: dict[str, Any]) -> None:
         print(f"lanza serve, start to first answered prediction: {extra['cold_start_s']:.2f} s")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="processes of each server")
-    parser.add_argument("--quick", action="store_true", help="5 s, the ceiling and lanza only")
+    parser.add_argument(
+        "--quick", action="store_true", help="5 s, the ceiling and lanza only, 3 rounds"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="runs of each server in turn, medians reported"
+    )
     parser.add_argument("--peers", default="", help="comma-separated server names to run")
     parser.add_argument("--install-peers", action="store_true")
     parser.add_argument(
@@ -538,12 +554,17 @@ def main() -> None:
     parser.add_argument("--no-install", action="store_true", help="skip peers not installed")
     parser.add_argument("--check", type=Path, default=None)
     parser.add_argument("--record", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.install_peers:
         for name in PEER_PACKAGES:
             peer_python(name, install=True)
         return
     seconds = 5.0 if args.quick else args.seconds
+    args.rounds = args.rounds or (3 if args.quick else 1)
     load = wrk if shutil.which("wrk") else python_load
     home = Path(tempfile.mkdtemp(prefix="lanza-bench-"))
     started_at = datetime.now(UTC)
@@ -580,10 +601,14 @@ def main() -> None:
     groups: dict[str, list[Server]] = {}
     for server in chosen:
         groups.setdefault(server.group or server.name, []).append(server)
-    results: dict[str, dict[str, Any]] = {}
-    for group in groups.values():
-        print(f"{group[0].name} ...", flush=True)
-        results.update(measure(group, env, home, load, seconds, args.connections))
+    rounds: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):  # servers in turn, round after round: medians
+        for group in groups.values():
+            print(f"{group[0].name} ...", flush=True)
+            measured = measure(group, env, home, load, seconds, args.connections)
+            for name, result in measured.items():
+                rounds.setdefault(name, []).append(result)
+    results = {name: median(runs) for name, runs in rounds.items()}
     extra: dict[str, Any] = {}
     if not args.quick and (not wanted or "lanza native" in wanted):
         extra["batch"] = batched(python, env, home, row, seconds)
@@ -592,7 +617,8 @@ def main() -> None:
     print(
         f"\n{started_at:%Y-%m-%d %H:%M} UTC, {platform.machine()} {os.cpu_count()} cores, "
         f"{platform.python_version()}; load: {load.__name__}, {args.connections} connections, "
-        f"{seconds:g} s per server, single-row JSON, {args.workers} worker(s); "
+        f"{seconds:g} s per server, {args.rounds} round(s), single-row JSON, "
+        f"{args.workers} worker(s); "
         f"load average before {load_before}, after {load_after}"
     )
     report(results, extra)
@@ -603,6 +629,7 @@ def main() -> None:
         "generator": load.__name__,
         "connections": args.connections,
         "seconds": seconds,
+        "rounds": args.rounds,
         "workers": args.workers,
         "results": results,
         **extra,
