@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench clean install browser protos
+.PHONY: demo test test-fast lint format bench bench-peers bench-check clean install browser protos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ format: $(STAMP)
 ## bench: the benchmarks against named peers (not part of the tests)
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## bench-peers: the peers of bench/realtime.py (LitServe, BentoML, MLServer), each in its own
+## virtualenv under bench/.peers, never in the project's
+bench-peers: $(STAMP)
+	$(PY) bench/realtime.py --install-peers
+
+## bench-check: the quick real-time benchmark; fails when lanza's share of the bare HTTP
+## ceiling falls more than 20 % below the one recorded in bench/baseline.json (not in `test`)
+bench-check: $(STAMP)
+	$(PY) bench/realtime.py --quick --check bench/baseline.json
 
 ## protos: regenerate the gRPC messages of Open Inference v2 from their .proto
 protos: $(STAMP)

@@ -12,17 +12,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lanza import __version__
 from lanza.api import openapi
 from lanza.api.auth import AuditMiddleware, Guard
+from lanza.api.bodylimit import BodyLimitMiddleware
 from lanza.api.component import Component
-from lanza.api.errors import error_response, install_error_handlers
+from lanza.api.errors import install_error_handlers
+from lanza.api.lean import LeanApp
 from lanza.api.routers.ops import OpsComponent
-from lanza.errors import PayloadTooLargeError
 from lanza.security.keys import KeyStore
 from lanza.settings import Settings
 from lanza.web import assets
@@ -65,7 +65,7 @@ def assemble(
                     log.exception("component %s failed to stop", component.name)
             workspace.close()
 
-    app = FastAPI(
+    app = LeanApp(
         title="lanza",
         version=__version__,
         lifespan=lifespan,
@@ -75,6 +75,7 @@ def assemble(
         openapi_url=None,
     )
     app.state.settings = settings
+    app.body_limit = settings.server.max_body_bytes
     app.state.workspace = workspace
     app.state.metrics = metrics
     app.state.draining = False
@@ -121,43 +122,3 @@ def install_docs(app: FastAPI, exposed: bool) -> None:
 def is_public(settings: Settings) -> bool:
     """Keys are mandatory on any interface beyond loopback, unless told ``insecure``."""
     return settings.server.host not in LOOPBACK and not settings.server.insecure
-
-
-class BodyLimitMiddleware:
-    """413 for a body over the limit: judged by Content-Length, and counted while streamed."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send, int(declared))
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise PayloadTooLargeError(
-                    f"The request body is over the limit of {self.limit:,} bytes."
-                )
-            return message
-
-        await self.app(scope, counted, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        request = Request(scope, receive)
-        response = error_response(
-            request,
-            413,
-            "payload_too_large",
-            f"The request body is {size:,} bytes; the limit is {self.limit:,}.",
-        )
-        await response(scope, receive, send)

@@ -70,10 +70,17 @@ class ModelRuntime(ABC):
     device: str = "cpu"
     # numpy dtype name of the predictions when known before any (metadata describes it)
     output_dtype: str | None = None
+    # whether ``predict_block`` takes all-numeric rows as one array, sparing a DataFrame
+    takes_block: bool = False
 
     @abstractmethod
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         """Predict synchronously on a frame already validated against ``schema``."""
+
+    def predict_block(self, block: np.ndarray[Any, Any], probabilities: bool = False) -> Prediction:
+        """Predict on float64 rows whose columns are the schema's, in order (only when
+        ``takes_block``)."""
+        raise NotImplementedError(f"{self.ref} takes frames only.")
 
     def predict_with_params(
         self, frame: pd.DataFrame, probabilities: bool, params: dict[str, Any]

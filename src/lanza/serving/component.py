@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
 from lanza.api.errors import face_errors
+from lanza.api.lean import LeanApp
 from lanza.errors import NotFoundError
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
@@ -71,6 +72,12 @@ class ServingComponent(Component):
         face_errors(app, ("/v2",), v2.error_body)
         app.include_router(v2.router(), prefix="/v2")
         vertex.install(app)
+        if isinstance(app, LeanApp):  # the predict routes of every face, before the stack
+            app.lean("/api/v1/deployments/{name}/predict", "predict", native.predict)
+            app.lean("/invocations", "predict", mlflow.invoke_default)
+            app.lean("/deployments/{name}/invocations", "predict", mlflow.invoke)
+            app.lean("/v2/models/{name}/infer", "predict", v2.infer_route)
+            app.lean("/v2/models/{name}/versions/{version}/infer", "predict", v2.infer_route)
 
     async def start(self) -> None:
         await self.manager.start()

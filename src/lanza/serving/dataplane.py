@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -259,8 +259,10 @@ def new_request_id() -> str:
     Time-ordered ids land at the end of the prediction log's ``request_id`` index, where a
     random UUID4 would land anywhere in it: inserting one costs about half as much once the
     log holds hundreds of thousands of rows, and the writer runs beside every request.
+    The 80 random bits come from ``random`` (reseeded in each forked worker), not from the
+    kernel: an id must be unique, not secret, and a system call per request is not free.
     """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
     return f"{value:032x}"

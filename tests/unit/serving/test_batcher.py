@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import numpy as np
@@ -65,3 +66,35 @@ def test_batching_off_calls_the_model_per_request() -> None:
     results = asyncio.run(_many(MicroBatcher(runtime, 1, 0.0), 4))
     assert runtime.calls == [1, 1, 1, 1]
     assert np.allclose([r.values[0] for r in results], [0, 2, 4, 6])
+
+
+class Busy(Doubler):
+    """Spends ``cpu_s`` of CPU time per call."""
+
+    def __init__(self, cpu_s: float) -> None:
+        super().__init__()
+        self.cpu_s = cpu_s
+
+    def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        began = time.thread_time()
+        while time.thread_time() - began < self.cpu_s:
+            pass
+        return super().predict_frame(frame, probabilities)
+
+
+@pytest.mark.parametrize(("cpu_s", "on_loop"), [(0.0, True), (0.03, False)])
+def test_only_a_fast_model_comes_to_run_on_the_event_loop(cpu_s: float, on_loop: bool) -> None:
+    runtime = Busy(cpu_s)
+    batcher = MicroBatcher(runtime, 8, 1.0)
+
+    async def rounds() -> bool:
+        batcher.start()
+        try:
+            for _ in range(12):
+                await asyncio.gather(*(batcher.submit({"x": [1.0]}, 1) for _ in range(4)))
+            return batcher.inline
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(rounds()) is on_loop
+    assert sum(runtime.calls) == 48

@@ -42,7 +42,13 @@ def error_body(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error_code": MLFLOW_CODES.get(status, "INTERNAL_ERROR"), "message": message}
 
 
-async def _invoke(name: str, request: Request) -> Response:
+async def invoke_default(request: Request) -> Response:
+    """``POST /invocations``: the server's one deployment (also on the lean path)."""
+    return await invoke(request, serving(request).default_deployment())
+
+
+async def invoke(request: Request, name: str) -> Response:
+    """``POST /deployments/{name}/invocations`` (also answered on the lean path)."""
     component = serving(request)
     live = component.manager.serving(name)
     if not live.variants:  # on demand and not resident: its schema comes with its load
@@ -84,7 +90,7 @@ def router() -> APIRouter:
         summary="MLflow scoring protocol for one deployment",
     )
     async def invocations_for(name: str, request: Request) -> Response:
-        return await _invoke(name, request)
+        return await invoke(request, name)
 
     @api.post(
         "/invocations",
@@ -92,7 +98,7 @@ def router() -> APIRouter:
         summary="MLflow scoring protocol (single deployment)",
     )
     async def invocations(request: Request) -> Response:
-        return await _invoke(serving(request).default_deployment(), request)
+        return await invoke_default(request)
 
     @api.get("/deployments/{name}/ping", summary="MLflow health check of one deployment")
     @api.get("/deployments/{name}/health", include_in_schema=False)

@@ -133,38 +133,41 @@ def deployments_router() -> APIRouter:
             }
         },
     )
-    async def predict(name: str, request: Request) -> Response:
-        require_json(request.headers.get("content-type"))
-        body = parse_json(await request.body())
-        component = serving(request)
-        payload = decode_mlflow_json(
-            {k: v for k, v in body.items() if k != "probabilities"}
-            if isinstance(body, dict)
-            else body
-        )
-        check_count(payload, request.app.state.settings.server.max_rows_per_request)
-        probabilities = isinstance(body, dict) and body.get("probabilities") is True
-        result = await component.dataplane.infer(
-            InferenceRequest(
-                name,
-                payload,
-                "native",
-                probabilities,
-                request_id(request),
-                _sticky(component.manager.get(name), request),
-            )
-        )
-        answer: dict[str, Any] = {
-            "predictions": result.predictions,
-            "model": result.model,
-            "request_id": result.request_id,
-            "warnings": result.warnings,
-        }
-        if probabilities:
-            answer["probabilities"] = result.probabilities()
-        return _json(answer)
+    async def predict_route(name: str, request: Request) -> Response:
+        return await predict(request, name)
 
     return router
+
+
+async def predict(request: Request, name: str) -> Response:
+    """``POST /api/v1/deployments/{name}/predict`` (also answered on the lean path)."""
+    require_json(request.headers.get("content-type"))
+    body = parse_json(await request.body())
+    component = serving(request)
+    payload = decode_mlflow_json(
+        {k: v for k, v in body.items() if k != "probabilities"} if isinstance(body, dict) else body
+    )
+    check_count(payload, request.app.state.settings.server.max_rows_per_request)
+    probabilities = isinstance(body, dict) and body.get("probabilities") is True
+    result = await component.dataplane.infer(
+        InferenceRequest(
+            name,
+            payload,
+            "native",
+            probabilities,
+            request_id(request),
+            _sticky(component.manager.get(name), request),
+        )
+    )
+    answer: dict[str, Any] = {
+        "predictions": result.predictions,
+        "model": result.model,
+        "request_id": result.request_id,
+        "warnings": result.warnings,
+    }
+    if probabilities:
+        answer["probabilities"] = result.probabilities()
+    return _json(answer)
 
 
 def _sticky(live: LiveDeployment, request: Request) -> str | None:

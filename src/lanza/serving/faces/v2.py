@@ -81,12 +81,13 @@ def router() -> APIRouter:
     @api.post("/models/{name}/infer", dependencies=[Depends(require("predict"))])
     @api.post("/models/{name}/versions/{version}/infer", dependencies=[Depends(require("predict"))])
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
-        return await _infer(request, name, version)
+        return await infer_route(request, name, version)
 
     return api
 
 
-async def _infer(request: Request, name: str, version: str | None) -> Response:
+async def infer_route(request: Request, name: str, version: str | None = None) -> Response:
+    """``POST /v2/models/{name}[/versions/{version}]/infer`` (also on the lean path)."""
     settings = request.app.state.settings.server
     raw = decompress(
         await request.body(), request.headers.get("content-encoding"), settings.max_body_bytes
