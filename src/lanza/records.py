@@ -12,6 +12,23 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class PredictionRecord:
+    """One answered request, as observers (the prediction log, monitors) receive it."""
+
+    request_id: str
+    deployment: str
+    model: str
+    face: str
+    columns: dict[str, list[Any]]
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    classes: list[Any] | None
+    latency_ms: float
+    created_at: float
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
 class SampledRow:
     """One scored row picked for the prediction log, so batch traffic is watched for drift."""
 

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.writer import PredictionLog
-from lanza.serving.dataplane import PredictionRecord, new_request_id
+from lanza.records import PredictionRecord
+from lanza.serving.dataplane import new_request_id
 from lanza.settings import MonitoringSettings, Settings
 from lanza.store import Database
 from lanza.store.journal import Journal, Position
@@ -31,7 +32,8 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from lanza.monitoring.metrics import MonitoringMetrics
     from lanza.monitoring.writer import PredictionLog
-    from lanza.serving.dataplane import PredictionRecord, new_request_id
+    from lanza.records import PredictionRecord
+    from lanza.serving.dataplane import new_request_id
     from lanza.settings import MonitoringSettings, Settings
     from lanza.store import Database
 

@@ -27,9 +27,8 @@ from sqlalchemy import select
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import BATCH_FACE, BatchFlagsRow
 from lanza.monitoring.writer import PredictionLog
-from lanza.records import SampledRow
+from lanza.records import PredictionRecord, SampledRow
 from lanza.runtime.base import ModelRuntime
-from lanza.serving.dataplane import PredictionRecord
 from lanza.store.database import Database
 from lanza.workspace import Workspace
 

@@ -39,8 +39,7 @@ from sqlalchemy import Table, delete, select
 
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import AlertEventRow, FeedbackRow, PredictionLogRow
-from lanza.records import REQUEST_ID_CHARS
-from lanza.serving.dataplane import PredictionRecord
+from lanza.records import REQUEST_ID_CHARS, PredictionRecord
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
 from lanza.store.journal import Journal, Orphan, Position

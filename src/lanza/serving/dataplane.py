@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lanza.errors import DeadlineExceededError, LanzaError
+from lanza.records import PredictionRecord
 from lanza.runtime.base import Prediction
 from lanza.runtime.params import check_params
 from lanza.runtime.rules import InputWarning
@@ -91,23 +92,6 @@ class InferenceResponse:
             return None
         labels = [str(c) for c in p.classes]
         return [dict(zip(labels, map(float, row), strict=True)) for row in p.probabilities]
-
-
-@dataclass(frozen=True)
-class PredictionRecord:
-    """One answered request, as observers (the prediction log, monitors) receive it."""
-
-    request_id: str
-    deployment: str
-    model: str
-    face: str
-    columns: dict[str, list[Any]]
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
-    classes: list[Any] | None
-    latency_ms: float
-    created_at: float
-    shadow: bool = False
 
 
 class PredictionObserver(Protocol):

@@ -14,7 +14,7 @@ from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.window import Window, WindowReader, logged_deployments, read_window
 from lanza.monitoring.writer import PredictionLog
-from lanza.serving.dataplane import PredictionRecord
+from lanza.records import PredictionRecord
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from lanza.monitoring.metrics import MonitoringMetrics
 from lanza.monitoring.tables import PredictionLogRow
 from lanza.monitoring.writer import PredictionLog
-from lanza.serving.dataplane import PredictionRecord
+from lanza.records import PredictionRecord
 from lanza.settings import MonitoringSettings
 from lanza.store import Database
 
