@@ -20,7 +20,6 @@ from lanza.errors import (
     InvalidInputError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
-    ValidationError,
 )
 from lanza.runtime.schema import InputSchema
 from lanza.serving.payload import Payload
@@ -193,9 +192,3 @@ def compress(content: bytes, encoding: str) -> bytes:
     if encoding == "gzip":
         return gzip.compress(content, compresslevel=5)
     return zlib.compress(content, 5)
-
-
-def check_count(payload: Payload, limit: int) -> None:
-    """422 for more rows than a request may carry."""
-    if payload.count > limit:
-        raise ValidationError(f"The request has {payload.count:,} rows; the limit is {limit:,}.")

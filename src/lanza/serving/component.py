@@ -41,7 +41,12 @@ class ServingComponent(Component):
                 settings.server.workers,
             ),
         )
-        self.dataplane = DataPlane(self.manager, self.metrics, settings.server.request_timeout_s)
+        self.dataplane = DataPlane(
+            self.manager,
+            self.metrics,
+            settings.server.request_timeout_s,
+            settings.server.max_rows_per_request,
+        )
 
     def default_deployment(self) -> str:
         """The deployment that un-prefixed routes (MLflow, Vertex AI) serve.

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lanza.errors import DeadlineExceededError, LanzaError
+from lanza.errors import DeadlineExceededError, LanzaError, ValidationError
 from lanza.records import PredictionRecord
 from lanza.runtime.base import Prediction
 from lanza.runtime.params import check_params
@@ -43,6 +43,9 @@ class InferenceRequest:
     request_id: str = ""
     sticky: str | None = None
     params: dict[str, Any] | None = None
+    # A model version number the caller named (Open Inference v2's ``versions/{v}``): the
+    # data plane answers from the route serving it, not by weight.
+    version: str | None = None
 
 
 @dataclass
@@ -105,11 +108,16 @@ class DataPlane:
     """Validates, routes, batches, shadows and times every prediction."""
 
     def __init__(
-        self, manager: DeploymentManager, metrics: ServingMetrics, timeout_s: float = 30.0
+        self,
+        manager: DeploymentManager,
+        metrics: ServingMetrics,
+        timeout_s: float = 30.0,
+        max_rows: int = 10_000,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.timeout_s = timeout_s
+        self.max_rows = max_rows  # the most rows one request may carry, on every face
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self.observers: list[PredictionObserver] = []
 
@@ -129,10 +137,11 @@ class DataPlane:
         self.metrics.in_flight.labels(name).inc()
         held: bool | None = None  # on demand: whether the request waited for a load (cold)
         try:
+            check_count(request.payload, self.max_rows)
             live = await self.manager.find(name)
             if live.spec.residency == "on_demand":
                 live, held = await self.manager.hold(name)
-            variant = live.pick(request.sticky)
+            variant = live.pick(request.sticky, request.version)
             version = variant.version
             schema = variant.loaded.runtime.schema
             payload = request.payload
@@ -276,3 +285,9 @@ def _record(
         time.time(),
         shadow,
     )
+
+
+def check_count(payload: Payload, limit: int) -> None:
+    """422 for more rows than a request may carry."""
+    if payload.count > limit:
+        raise ValidationError(f"The request has {payload.count:,} rows; the limit is {limit:,}.")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from lanza.clock import utcnow
+from lanza.errors import NotFoundError
 from lanza.runtime.loader import LoadedModel
 from lanza.serving.batcher import MicroBatcher
 from lanza.serving.spec import DeploymentSpec
@@ -51,8 +52,20 @@ class LiveDeployment:
     swapping: bool = False
     refused: int = 0  # a generation refused for its signature, not retried
 
-    def pick(self, sticky: str | None = None) -> Variant:
-        """A route by weight; the same sticky value always gets the same route."""
+    def pick(self, sticky: str | None = None, version: str | None = None) -> Variant:
+        """A route by weight; the same sticky value always gets the same route.
+
+        ``version`` (a model version number a v2 client named) picks the route serving it,
+        whatever the weights; a 404 when none does.
+        """
+        if version:
+            for variant in self.variants:
+                if variant.loaded.version.version == version:
+                    return variant
+            served = ", ".join(sorted(v.loaded.version.version for v in self.variants))
+            raise NotFoundError(
+                f"Model '{self.spec.name}' does not serve version {version} (it serves {served})."
+            )
         if len(self.variants) == 1:
             return self.variants[0]
         total = sum(v.weight for v in self.variants)

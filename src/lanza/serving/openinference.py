@@ -15,7 +15,6 @@ from lanza.errors import InvalidInputError, NotFoundError
 from lanza.runtime.base import ModelRuntime
 from lanza.runtime.schema import InputSchema
 from lanza.serving import v2
-from lanza.serving.codecs import check_count
 from lanza.serving.dataplane import InferenceRequest, InferenceResponse
 from lanza.serving.live import LiveDeployment
 
@@ -144,15 +143,20 @@ async def infer(
     version: str | None,
     body: dict[str, Any],
     request_id: str,
-    max_rows: int,
     face: str = "v2",
 ) -> Inference:
-    """One decoded v2 request through the data plane."""
+    """One decoded v2 request through the data plane.
+
+    The tensors are decoded against the schema of the route that will answer: the
+    requested version's when one is named, else the first route's (routes of one
+    deployment must share a signature, which swaps enforce).
+    """
     live = model(component, name, version)
     # An on-demand deployment that is not resident loads here (the data plane then finds it).
-    schema = (await component.manager.resident(name)).variants[0].loaded.runtime.schema
+    resident = await component.manager.resident(name)
+    schema = resident.pick(version=version).loaded.runtime.schema if version else None
+    schema = schema or resident.variants[0].loaded.runtime.schema
     payload = v2.to_payload(body, schema)
-    check_count(payload, max_rows)
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise InvalidInputError("'parameters' must be an object.")
@@ -160,7 +164,12 @@ async def infer(
     probabilities = "predict_proba" in wanted or params.get("probabilities") is True
     response = await component.dataplane.infer(
         InferenceRequest(
-            live.spec.name, payload, face, probabilities, str(body.get("id") or request_id)
+            live.spec.name,
+            payload,
+            face,
+            probabilities,
+            str(body.get("id") or request_id),
+            version=version or None,
         )
     )
     outputs = v2.encode_outputs(response.prediction, probabilities)

@@ -293,3 +293,52 @@ def _refused(client: triton_grpc.InferenceServerClient, tensor: object) -> bool:
     except triton_grpc.InferenceServerException as exc:
         return "API key" in str(exc)
     return False
+
+
+def test_a_named_v2_version_answers_from_its_route_whatever_the_weights(
+    server: Server, cancer: pd.DataFrame
+) -> None:
+    # A second version of the same model, logged as a user would.
+    mlflow.set_tracking_uri(server.workspace.settings.tracking)
+    try:
+        x, y = cancer[CANCER_FEATURES], cancer["target"]
+        with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("v2").experiment_id):
+            model = LogisticRegression(max_iter=5000).fit(x, y)
+            logged = mlflow.sklearn.log_model(
+                model,
+                name="m",
+                signature=infer_signature(x, model.predict(x)),
+                registered_model_name="cols",
+                pip_requirements=[],
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+    second = server.workspace.registry.resolve(f"cols/{logged.registered_model_version}")
+    url = server.url
+    spec = {
+        "name": "canary",
+        "traffic": [
+            {"model": "cols/1", "weight": 0.5},
+            {"model": f"cols/{second.version}", "weight": 0.5},
+        ],
+    }
+    assert httpx.post(f"{url}/api/v1/deployments", json=spec).status_code == 201
+    wait_for(lambda: httpx.get(f"{url}/v2/models/canary/ready").status_code == 200, timeout=60)
+    rows = cancer[CANCER_FEATURES].head(2)
+    body = {
+        "inputs": [
+            {"name": c, "datatype": "FP64", "shape": [2], "data": rows[c].tolist()}
+            for c in CANCER_FEATURES
+        ]
+    }
+    for version in ("1", second.version):
+        answered = {
+            httpx.post(f"{url}/v2/models/canary/versions/{version}/infer", json=body).json()[
+                "model_version"
+            ]
+            for _ in range(12)
+        }
+        assert answered == {version}
+    missing = httpx.post(f"{url}/v2/models/canary/versions/99/infer", json=body)
+    assert missing.status_code == 404
+    assert "does not serve version 99" in missing.json()["error"]

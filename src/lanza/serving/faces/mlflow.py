@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError, UnavailableError
 from lanza.records import WARNINGS_HEADER
-from lanza.serving.codecs import check_count, decode_mlflow_request
+from lanza.serving.codecs import decode_mlflow_request
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 
@@ -57,7 +57,6 @@ async def invoke(request: Request, name: str) -> Response:
     decoded = decode_mlflow_request(
         await request.body(), request.headers.get("content-type"), schema
     )
-    check_count(decoded.payload, request.app.state.settings.server.max_rows_per_request)
     params = decoded.params
     if params is not None and not isinstance(params, dict):
         if schema.params is not None:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
-from lanza.serving.codecs import check_count, decode_mlflow_json, parse_json, require_json
+from lanza.serving.codecs import decode_mlflow_json, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 from lanza.serving.live import LiveDeployment
@@ -147,7 +147,6 @@ async def predict(request: Request, name: str) -> Response:
     payload = decode_mlflow_json(
         {k: v for k, v in body.items() if k != "probabilities"} if isinstance(body, dict) else body
     )
-    check_count(payload, request.app.state.settings.server.max_rows_per_request)
     probabilities = isinstance(body, dict) and body.get("probabilities") is True
     result = await component.dataplane.infer(
         InferenceRequest(

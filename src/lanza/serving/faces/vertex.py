@@ -14,7 +14,7 @@ import orjson
 from fastapi import Depends, FastAPI, Request, Response
 
 from lanza.api.auth import require
-from lanza.serving.codecs import check_count, decode_vertex, parse_json, require_json
+from lanza.serving.codecs import decode_vertex, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 
@@ -39,7 +39,6 @@ def install(app: FastAPI) -> None:
         require_json(request.headers.get("content-type"))
         component = serving(request)
         payload = decode_vertex(parse_json(await request.body()))
-        check_count(payload, request.app.state.settings.server.max_rows_per_request)
         result = await component.dataplane.infer(
             InferenceRequest(
                 component.default_deployment(), payload, "vertex", False, request_id(request)

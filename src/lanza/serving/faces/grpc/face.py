@@ -166,7 +166,6 @@ class InferenceService:
             request.model_version or None,
             request_body(request),
             "",
-            self.settings.max_rows_per_request,
             face="grpc",
         )
         response = pb.ModelInferResponse(
