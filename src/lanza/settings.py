@@ -209,6 +209,14 @@ class Settings(BaseSettings):
         False,
         description="Load pickle-based model files (they can run any code); skops needs no flag.",
     )
+    serve_deployment: str | None = Field(
+        None,
+        description=(
+            "The deployment un-prefixed routes serve (MLflow's /invocations, Vertex AI's "
+            "predict route); by default the server's only deployment. lanza package and the "
+            "cloud targets set it."
+        ),
+    )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -25,7 +23,7 @@ class ServingComponent(Component):
     name = "serving"
 
     def __init__(self, workspace: Workspace, registry: CollectorRegistry) -> None:
-        settings = workspace.settings
+        settings = self.settings = workspace.settings
         self.metrics = ServingMetrics(registry)
         self.store = DeploymentStore(workspace.database)
         self.manager = DeploymentManager(
@@ -51,10 +49,10 @@ class ServingComponent(Component):
     def default_deployment(self) -> str:
         """The deployment that un-prefixed routes (MLflow, Vertex AI) serve.
 
-        The one ``LANZA_SERVE_DEPLOYMENT`` names (set by ``lanza package`` and the cloud
-        targets), else the only deployment on the server.
+        The one the ``serve_deployment`` setting names (``LANZA_SERVE_DEPLOYMENT``, set by
+        ``lanza package`` and the cloud targets), else the only deployment on the server.
         """
-        named = os.environ.get("LANZA_SERVE_DEPLOYMENT")
+        named = self.settings.serve_deployment
         if named:
             return named
         live = self.manager.all()

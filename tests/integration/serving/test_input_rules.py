@@ -208,9 +208,10 @@ def test_a_datetime_signature_is_served_on_every_payload_form(server: str, form:
 
 
 def test_a_datetime_signature_is_served_on_every_face(
-    server: str, monkeypatch: pytest.MonkeyPatch
+    server: str, rules_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LANZA_SERVE_DEPLOYMENT", "d")  # what un-prefixed routes serve
+    # What un-prefixed routes serve, for this test only.
+    monkeypatch.setattr(rules_workspace.settings, "serve_deployment", "d")
     csv = httpx.post(
         f"{server}/deployments/d/invocations",
         content=DATED.to_csv(index=False),

@@ -247,7 +247,8 @@ def test_tensor_model_on_v2_rest_vertex_and_mlflow(
     assert client.get_model_metadata("tensor")["inputs"] == [
         {"name": "input", "datatype": "FP64", "shape": [-1, 4]}
     ]
-    monkeypatch.setenv("LANZA_SERVE_DEPLOYMENT", "tensor")
+    # What un-prefixed routes serve, for this test only.
+    monkeypatch.setattr(server.workspace.settings, "serve_deployment", "tensor")
     vertex = httpx.post(f"{server.url}/vertex/predict", json={"instances": rows.tolist()})
     assert vertex.status_code == 200, vertex.text
     assert vertex.json()["predictions"] == expected
@@ -257,42 +258,6 @@ def test_tensor_model_on_v2_rest_vertex_and_mlflow(
     wrong = httpx.post(f"{server.url}/invocations", json={"inputs": [[1.0, 2.0]]})
     assert wrong.status_code == 422
     assert wrong.json()["message"] == "Tensor 'input' has shape [1, 2]; the model takes [-1, 4]."
-
-
-def test_grpc_errors_and_keys(server: Server) -> None:
-    client = triton_grpc.InferenceServerClient(server.grpc)
-    bad = triton_grpc.InferInput("mean_radius", [2], "FP64")
-    bad.set_data_from_numpy(np.ones(2))
-    with pytest.raises(triton_grpc.InferenceServerException, match="mean_texture' is missing"):
-        client.infer("cols", [bad])
-    with pytest.raises(triton_grpc.InferenceServerException, match="no deployment named"):
-        client.infer("nope", [bad])
-    store = KeyStore(server.workspace.database)
-    info, secret = store.create("grpc-client", "predict")
-    try:
-        wait_for(lambda: _refused(client, bad), timeout=10)
-        good = []
-        for column in CANCER_FEATURES:
-            tensor = triton_grpc.InferInput(column, [1], "FP64")
-            tensor.set_data_from_numpy(np.ones(1))
-            good.append(tensor)
-        result = client.infer("cols", good, headers={"authorization": f"Bearer {secret}"})
-        assert result.as_numpy("predict").shape == (1,)
-        # Once keys exist, /metrics needs a key too (LANZA_SERVER__EXPOSE_METRICS).
-        metrics = httpx.get(
-            f"{server.url}/metrics", headers={"authorization": f"Bearer {secret}"}
-        ).text
-        assert 'face="grpc"' in metrics
-    finally:
-        store.revoke(info.id)
-
-
-def _refused(client: triton_grpc.InferenceServerClient, tensor: object) -> bool:
-    try:
-        client.infer("cols", [tensor])
-    except triton_grpc.InferenceServerException as exc:
-        return "API key" in str(exc)
-    return False
 
 
 def test_a_named_v2_version_answers_from_its_route_whatever_the_weights(
@@ -342,3 +307,39 @@ def test_a_named_v2_version_answers_from_its_route_whatever_the_weights(
     missing = httpx.post(f"{url}/v2/models/canary/versions/99/infer", json=body)
     assert missing.status_code == 404
     assert "does not serve version 99" in missing.json()["error"]
+
+
+def test_grpc_errors_and_keys(server: Server) -> None:
+    client = triton_grpc.InferenceServerClient(server.grpc)
+    bad = triton_grpc.InferInput("mean_radius", [2], "FP64")
+    bad.set_data_from_numpy(np.ones(2))
+    with pytest.raises(triton_grpc.InferenceServerException, match="mean_texture' is missing"):
+        client.infer("cols", [bad])
+    with pytest.raises(triton_grpc.InferenceServerException, match="no deployment named"):
+        client.infer("nope", [bad])
+    store = KeyStore(server.workspace.database)
+    info, secret = store.create("grpc-client", "predict")
+    try:
+        wait_for(lambda: _refused(client, bad), timeout=10)
+        good = []
+        for column in CANCER_FEATURES:
+            tensor = triton_grpc.InferInput(column, [1], "FP64")
+            tensor.set_data_from_numpy(np.ones(1))
+            good.append(tensor)
+        result = client.infer("cols", good, headers={"authorization": f"Bearer {secret}"})
+        assert result.as_numpy("predict").shape == (1,)
+        # Once keys exist, /metrics needs a key too (LANZA_SERVER__EXPOSE_METRICS).
+        metrics = httpx.get(
+            f"{server.url}/metrics", headers={"authorization": f"Bearer {secret}"}
+        ).text
+        assert 'face="grpc"' in metrics
+    finally:
+        store.revoke(info.id)
+
+
+def _refused(client: triton_grpc.InferenceServerClient, tensor: object) -> bool:
+    try:
+        client.infer("cols", [tensor])
+    except triton_grpc.InferenceServerException as exc:
+        return "API key" in str(exc)
+    return False
