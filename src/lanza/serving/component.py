@@ -6,8 +6,6 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from lanza.api.component import Component
-from lanza.api.errors import face_errors
-from lanza.api.lean import LeanApp
 from lanza.errors import NotFoundError
 from lanza.serving.dataplane import DataPlane
 from lanza.serving.manager import DeploymentManager
@@ -65,22 +63,11 @@ class ServingComponent(Component):
         )
 
     def install(self, app: FastAPI) -> None:
-        from lanza.serving.faces import mlflow, native, v2, vertex
+        from lanza.serving.faces import installers
 
         app.state.serving = self
-        app.include_router(native.deployments_router(), prefix="/api/v1")
-        app.include_router(native.models_router(), prefix="/api/v1")
-        app.include_router(mlflow.router())
-        face_errors(app, mlflow.PREFIXES, mlflow.error_body)
-        face_errors(app, ("/v2",), v2.error_body)
-        app.include_router(v2.router(), prefix="/v2")
-        vertex.install(app)
-        if isinstance(app, LeanApp):  # the predict routes of every face, before the stack
-            app.lean("/api/v1/deployments/{name}/predict", "predict", native.predict)
-            app.lean("/invocations", "predict", mlflow.invoke_default)
-            app.lean("/deployments/{name}/invocations", "predict", mlflow.invoke)
-            app.lean("/v2/models/{name}/infer", "predict", v2.infer_route)
-            app.lean("/v2/models/{name}/versions/{version}/infer", "predict", v2.infer_route)
+        for install in installers():  # every face under serving/faces, found there
+            install(app)
 
     async def start(self) -> None:
         await self.manager.start()

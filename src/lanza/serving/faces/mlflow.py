@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from lanza.api.auth import require
+from lanza.api.errors import face_errors
+from lanza.api.lean import lean
 from lanza.errors import InvalidInputError, UnavailableError
 from lanza.records import WARNINGS_HEADER
 from lanza.serving.codecs import decode_mlflow_request
@@ -129,3 +131,11 @@ def router() -> APIRouter:
 
 
 __all__ = ["UnavailableError", "router"]
+
+
+def install(app: FastAPI) -> None:
+    """The MLflow scoring protocol's routes and error shape; invocations on the lean path."""
+    app.include_router(router())
+    face_errors(app, PREFIXES, error_body)
+    lean(app, "/invocations", "predict", invoke_default)
+    lean(app, "/deployments/{name}/invocations", "predict", invoke)

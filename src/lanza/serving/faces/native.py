@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
+from lanza.api.lean import lean
 from lanza.serving.codecs import decode_mlflow_json, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
@@ -223,3 +224,10 @@ def models_router() -> APIRouter:
         return _json(move.__dict__)
 
     return router
+
+
+def install(app: FastAPI) -> None:
+    """lanza's own API: deployments and models under ``/api/v1``, predict on the lean path."""
+    app.include_router(deployments_router(), prefix="/api/v1")
+    app.include_router(models_router(), prefix="/api/v1")
+    lean(app, "/api/v1/deployments/{name}/predict", "predict", predict)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from lanza import __version__
 from lanza.api.auth import identified, require
+from lanza.api.errors import face_errors
+from lanza.api.lean import lean
 from lanza.errors import NotFoundError
 from lanza.records import WARNINGS_HEADER
 from lanza.serving import openinference as oip
@@ -112,3 +114,11 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
         headers["content-encoding"] = encoding
     kind = "application/json" if "inference-header-content-length" not in headers else None
     return Response(content, media_type=kind or "application/octet-stream", headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Open Inference v2 over REST under ``/v2``, its error shape, infer on the lean path."""
+    face_errors(app, ("/v2",), error_body)
+    app.include_router(router(), prefix="/v2")
+    lean(app, "/v2/models/{name}/infer", "predict", infer_route)
+    lean(app, "/v2/models/{name}/versions/{version}/infer", "predict", infer_route)
