@@ -170,7 +170,9 @@ def _data(verdict: Verdict, data: dict[str, Any] | None) -> None:
 
 
 def _errors(verdict: Verdict, errors: dict[str, Any] | None, settings: MonitoringSettings) -> None:
-    rate = (errors or {}).get("rate")
+    # lanza's own failures (5xx) count against the objective; a caller's bad request does not.
+    errors = errors or {}
+    rate = errors.get("server_rate") if "server_rate" in errors else errors.get("rate")
     if rate is None:
         return
     objective = settings.objective_error_rate

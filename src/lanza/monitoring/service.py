@@ -57,7 +57,7 @@ class Monitor:
         self._leading = False
         self.latest: dict[str, dict[str, Any]] = {}
         self.history: dict[str, deque[dict[str, Any]]] = {}
-        self._counts: dict[str, tuple[int, int]] = {}
+        self._counts: dict[str, tuple[int, int, int]] = {}  # requests, errors, server errors
         self._runtimes = runtimes
         self._loaded: dict[str, ModelRuntime] = {}
 
@@ -159,10 +159,15 @@ class Monitor:
             return None
 
     def _errors(self, deployment: str) -> dict[str, Any] | None:
-        """Requests and errors so far, from the serving counters of this process."""
+        """Requests and errors so far, from the serving counters of this process.
+
+        ``total`` counts every answer that was not a prediction; ``server`` only those that
+        were lanza's failure (5xx: the model raised, a deadline passed, a load failed), not
+        the caller's (4xx: a wrong column, too many rows), which the health verdict weighs.
+        """
         if self.serving is None:
             return None
-        total = errors = 0.0
+        total = errors = server = 0.0
         for family in self.serving.requests.collect():
             for sample in family.samples:
                 labels = sample.labels
@@ -171,8 +176,16 @@ class Monitor:
                 if labels.get("face") == "shadow":
                     continue
                 total += sample.value
-                errors += sample.value if labels.get("status") != "ok" else 0.0
-        return {"total": int(errors), "requests": int(total), "rate": None}
+                status = labels.get("status", "")
+                errors += sample.value if status != "ok" else 0.0
+                server += sample.value if status == "error" or status.startswith("5") else 0.0
+        return {
+            "total": int(errors),
+            "requests": int(total),
+            "server": int(server),
+            "rate": None,
+            "server_rate": None,
+        }
 
     def _data_quality(self, deployment: str) -> dict[str, Any] | None:
         """Rows answered on flagged inputs so far (missing, unseen, out of range), per
@@ -219,10 +232,11 @@ class Monitor:
         errors = report.get("errors")
         if errors is None:
             return
-        last_total, last_errors = self._counts.get(deployment, (0, 0))
-        self._counts[deployment] = (errors["requests"], errors["total"])
+        last_total, last_errors, last_server = self._counts.get(deployment, (0, 0, 0))
+        self._counts[deployment] = (errors["requests"], errors["total"], errors["server"])
         seen = errors["requests"] - last_total
         errors["rate"] = (errors["total"] - last_errors) / seen if seen > 0 else None
+        errors["server_rate"] = (errors["server"] - last_server) / seen if seen > 0 else None
 
     def _gauges(self, report: dict[str, Any]) -> None:
         name = report["deployment"]

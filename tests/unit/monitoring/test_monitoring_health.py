@@ -111,3 +111,13 @@ def test_no_traffic_is_healthy_and_says_so() -> None:
     verdict = judge({"traffic": {"requests": 0}}, S)
     assert verdict["status"] == "healthy"
     assert verdict["reasons"][0]["text"] == "no requests in the window yet"
+
+
+def test_only_lanzas_own_failures_count_against_the_error_objective() -> None:
+    # A round where every tenth request was a caller's 422 and none failed on lanza's side.
+    callers_fault = _report(errors={"rate": 0.1, "server_rate": 0.0})
+    assert judge(callers_fault, S)["status"] == "healthy"
+    ours = _report(errors={"rate": 0.1, "server_rate": 0.05})
+    verdict = judge(ours, S)
+    assert verdict["status"] == "degraded"
+    assert "5.0% of requests failed" in verdict["reasons"][0]["text"]
