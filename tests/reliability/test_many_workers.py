@@ -216,7 +216,7 @@ def test_a_worker_killed_while_loading_a_model_leaves_a_server_that_answers(
         while victim is None and time.monotonic() < deadline:
             time.sleep(0.02)
             victim = loading()
-        assert victim is not None, "no worker took the first request"
+        assert victim is not None, ("no worker took the first request", outcome)
         time.sleep(0.5)  # well inside the 4 s load
         assert pending.is_alive(), "the load ended before the worker was killed"
         victim.send_signal(signal.SIGKILL)

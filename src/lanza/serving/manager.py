@@ -36,9 +36,6 @@ from lanza.serving.residency import ResidencyBook, ResidencyMetrics, deployment_
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import DeploymentStore, StoredDeployment
 
-# How often requests for unknown deployment names may make this process read the store.
-CATCH_UP_S = 1.0
-
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
 START_WAIT_S = 120.0  # longest a server's start waits for its stored deployments to load
@@ -70,7 +67,7 @@ class DeploymentManager:
         self._absent: dict[str, int] = {}  # consecutive reads that lacked a live deployment
         # One catch-up read of the store at a time, for names this process has not heard of.
         self._catching: asyncio.Future[None] | None = None
-        self._caught_at = -CATCH_UP_S
+        self._caught_at = 0.0  # when the current (or last) catch-up read began
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -142,20 +139,26 @@ class DeploymentManager:
 
         With ``--workers N`` a deployment created through one worker reaches the others at
         their next poll; a request for it in between is served after this catch-up instead
-        of a 404. Unknown names share one read of the store at most every ``CATCH_UP_S``.
+        of a 404. Requests for unknown names share one read of the store at a time, and a
+        request waits for a read that began after it arrived, so none misses a deployment
+        created just before it.
         """
         try:
             return self.serving(name)
         except NotFoundError:
-            now = time.monotonic()
-            if self._catching is None or (
-                self._catching.done() and now - self._caught_at >= CATCH_UP_S
-            ):
-                self._caught_at = now
-                self._catching = asyncio.ensure_future(self.sync())
-            with contextlib.suppress(Exception):  # a database blip: the 404 stands
-                await asyncio.shield(self._catching)
-            return self.serving(name)
+            arrived = time.monotonic()
+            while True:
+                if self._catching is None or self._catching.done():
+                    self._caught_at = time.monotonic()
+                    self._catching = asyncio.ensure_future(self.sync())
+                began = self._caught_at
+                with contextlib.suppress(Exception):  # a database blip: the 404 stands
+                    await asyncio.shield(self._catching)
+                try:
+                    return self.serving(name)
+                except NotFoundError:
+                    if began >= arrived:
+                        raise
 
     def serving(self, name: str) -> LiveDeployment:
         """The deployment if it can answer now: 404 when unknown, 503 while loading or failed."""

@@ -151,6 +151,7 @@ async def infer(
     requested version's when one is named, else the first route's (routes of one
     deployment must share a signature, which swaps enforce).
     """
+    await component.manager.find(name)  # a deployment another worker just made too
     live = model(component, name, version)
     # An on-demand deployment that is not resident loads here (the data plane then finds it).
     resident = await component.manager.resident(name)

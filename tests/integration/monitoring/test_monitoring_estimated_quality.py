@@ -104,6 +104,7 @@ def test_estimate_before_labels_matches_realised_accuracy_after_a_shift(
     assert abs(estimated["metrics"]["f1"] - after["quality"]["metrics"]["f1"]) <= 0.03
     assert before["health"]["status"] == "degraded"
     assert before["health"]["reasons"][0]["text"].startswith("estimated accuracy")
-    metrics = server.get("/metrics").text
-    assert 'lanza_estimated_quality{deployment="m",metric="accuracy"}' in metrics
-    assert 'lanza_deployment_health{deployment="m"} 2.0' in metrics
+    # The gauges are set by the monitor's own rounds, which run on their clock: wait for one.
+    gauges = ['lanza_estimated_quality{deployment="m",metric="accuracy"}']
+    gauges.append('lanza_deployment_health{deployment="m"} 2.0')
+    wait_for(lambda: all(g in server.get("/metrics").text for g in gauges), timeout=60)

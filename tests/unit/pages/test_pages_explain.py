@@ -26,9 +26,7 @@ class Runtime(SklearnRuntime):
     """A fitted pipeline behind lanza's scikit-learn runtime, without a file to load."""
 
     def __init__(self, model: Any) -> None:
-        self.name, self.version, self.model, self.schema = "m", "1", model, SCHEMA
-        classes = getattr(model, "classes_", None)
-        self.classes = None if classes is None else [c.item() for c in classes]
+        super().__init__("m", "1", model, SCHEMA)
 
 
 def _fitted(estimator: Any, target: str) -> Pipeline:

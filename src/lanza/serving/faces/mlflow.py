@@ -52,7 +52,7 @@ async def invoke_default(request: Request) -> Response:
 async def invoke(request: Request, name: str) -> Response:
     """``POST /deployments/{name}/invocations`` (also answered on the lean path)."""
     component = serving(request)
-    live = component.manager.serving(name)
+    live = await component.manager.find(name)
     if not live.variants:  # on demand and not resident: its schema comes with its load
         live = await component.manager.resident(name)
     schema = live.variants[0].loaded.runtime.schema

@@ -149,6 +149,7 @@ async def predict(request: Request, name: str) -> Response:
         {k: v for k, v in body.items() if k != "probabilities"} if isinstance(body, dict) else body
     )
     probabilities = isinstance(body, dict) and body.get("probabilities") is True
+    live = await component.manager.find(name)  # a deployment another worker just made too
     result = await component.dataplane.infer(
         InferenceRequest(
             name,
@@ -156,7 +157,7 @@ async def predict(request: Request, name: str) -> Response:
             "native",
             probabilities,
             request_id(request),
-            _sticky(component.manager.get(name), request),
+            _sticky(live, request),
         )
     )
     answer: dict[str, Any] = {
