@@ -8,6 +8,7 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -48,14 +49,7 @@ def _register(tracking: str, artifacts: Path, cancer: pd.DataFrame) -> None:
         experiment = mlflow.create_experiment("v2", artifact_location=artifacts.as_uri())
         x, y = cancer[CANCER_FEATURES], cancer["target"]
         with mlflow.start_run(experiment_id=experiment):
-            model = LogisticRegression(max_iter=5000).fit(x, y)
-            mlflow.sklearn.log_model(
-                model,
-                name="m",
-                signature=infer_signature(x, model.predict(x)),
-                registered_model_name="cols",
-                pip_requirements=[],
-            )
+            _log_cols(x, y)
             tensor = LogisticRegression(max_iter=5000).fit(x.to_numpy(), y)
             mlflow.sklearn.log_model(
                 tensor,
@@ -86,6 +80,18 @@ def _register(tracking: str, artifacts: Path, cancer: pd.DataFrame) -> None:
             )
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def _log_cols(x: pd.DataFrame, y: pd.Series) -> Any:
+    """Log and register a new version of ``cols`` (named columns) in the active run."""
+    model = LogisticRegression(max_iter=5000).fit(x, y)
+    return mlflow.sklearn.log_model(
+        model,
+        name="m",
+        signature=infer_signature(x, model.predict(x)),
+        registered_model_name="cols",
+        pip_requirements=[],
+    )
 
 
 def _text_frame() -> pd.DataFrame:
@@ -268,14 +274,7 @@ def test_a_named_v2_version_answers_from_its_route_whatever_the_weights(
     try:
         x, y = cancer[CANCER_FEATURES], cancer["target"]
         with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("v2").experiment_id):
-            model = LogisticRegression(max_iter=5000).fit(x, y)
-            logged = mlflow.sklearn.log_model(
-                model,
-                name="m",
-                signature=infer_signature(x, model.predict(x)),
-                registered_model_name="cols",
-                pip_requirements=[],
-            )
+            logged = _log_cols(x, y)
     finally:
         mlflow.set_tracking_uri(None)
     second = server.workspace.registry.resolve(f"cols/{logged.registered_model_version}")
