@@ -24,6 +24,7 @@ from lanza.llm.tracing.langsmith_views import (
     DEFAULT_PROJECT,
     as_uuid,
     feedback_view,
+    iso,
     project_id,
     project_view,
     run_view,
@@ -146,6 +147,10 @@ class LangSmithReader:
             names = self._project_names(session, [session_id]) or set()
         return next(iter(names), None)
 
+    def forget(self, project_id: str) -> None:
+        """Drop a changed or deleted project's id from the ids seen in answers."""
+        self._names.pop(project_id, None)
+
     def feedback(
         self, run_ids: list[str], keys: list[str], limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
@@ -200,10 +205,14 @@ class LangSmithReader:
         if not ids:
             return None
         wanted = {str(_uuid(i, "session id")) for i in (ids if isinstance(ids, list) else [ids])}
+        # A made (or renamed) project's name is read by its id, never from what was seen.
+        stmt = select(TraceProject.id, TraceProject.name).where(TraceProject.id.in_(wanted))
+        made: dict[str, str] = dict(session.execute(stmt).tuples().all())
+        wanted -= made.keys()
         if not wanted <= self._names.keys():
             self._names.update({project_id(n): n for n in _project_stats(session, None)})
             self._names.update({v["id"]: n for n, v in _made_projects(session, None).items()})
-        return {self._names[i] for i in wanted if i in self._names}
+        return {self._names[i] for i in wanted if i in self._names} | set(made.values())
 
 
 def _run_statement(body: dict[str, Any], names: set[str] | None) -> Any:
@@ -370,6 +379,7 @@ def _made_projects(session: Session, name: str | None) -> dict[str, dict[str, An
             "description": row.description,
             "extra": json.loads(row.extra),
             "start_time": datetime.fromtimestamp(row.created_at, UTC).isoformat(),
+            "end_time": iso(row.end_time),
         }
         for row in session.scalars(stmt)
     }
