@@ -337,6 +337,7 @@ def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
     assert {str(r.id) for r in _runs(client, project_name="ls-made")} == {str(by_name), str(by_id)}
     assert {str(r.id) for r in _runs(client, project_id=made.id)} == {str(by_name), str(by_id)}
     assert client.read_project(project_id=made.id).run_count == 2
+    assert client.read_run(by_name).session_id == made.id
 
     # A name taken by runs alone is taken too; upsert keeps the id it had.
     _pipeline(client, "ls-by-runs", "lakes", "di")
@@ -353,10 +354,18 @@ def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
     assert str(stray) in {str(r.id) for r in _runs(client, project_name="default")}
 
 
+def _landed_started(client: Client, project: str, count: int) -> None:
+    wait_for(lambda: len(_runs(client, project_name=project)) >= count, timeout=30)
+
+
 def test_a_project_is_renamed_described_and_ended_with_its_runs(served: Served) -> None:
     client = served.client
     ids = _pipeline(client, "ls-old", "dunes", "ed")
-    _landed(client, "ls-old", 3)
+    running = uuid.uuid4()  # a run still open when the project is renamed
+    client.create_run("open", {"q": 0}, "chain", id=running, project_name="ls-old")
+    client.flush()
+    wait_for(lambda: _exists(client, running), timeout=30)
+    _landed_started(client, "ls-old", 4)
     had = client.read_project(project_name="ls-old").id
     ended = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -366,12 +375,18 @@ def test_a_project_is_renamed_described_and_ended_with_its_runs(served: Served) 
     assert (changed.id, changed.name, changed.description) == (had, "ls-new", "renamed")
     assert (changed.extra, changed.end_time) == ({"metadata": {"team": "b"}}, ended)
     read = client.read_project(project_id=had)
-    assert (read.name, read.run_count, read.end_time) == ("ls-new", 3, ended)
+    assert (read.name, read.run_count, read.end_time) == ("ls-new", 4, ended)
     names = {p.name for p in client.list_projects()}
     assert "ls-new" in names
     assert "ls-old" not in names
-    assert {str(r.id) for r in _runs(client, project_name="ls-new")} == set(ids)
-    assert {str(r.id) for r in _runs(client, project_id=had)} == set(ids)
+    assert {str(r.id) for r in _runs(client, project_name="ls-new")} == {*ids, str(running)}
+    assert {str(r.id) for r in _runs(client, project_id=had)} == {*ids, str(running)}
+    # Its end still names the old project, as a RunTree's patch does: it stays renamed.
+    client.update_run(running, outputs={"a": 0}, end_time=ended, session_name="ls-old")
+    client.flush()
+    wait_for(lambda: client.read_run(running).end_time is not None, timeout=30)
+    assert str(running) in {str(r.id) for r in _runs(client, project_name="ls-new")}
+    assert client.read_run(running).outputs == {"a": 0}
     with pytest.raises(LangSmithNotFoundError):
         client.read_project(project_name="ls-old")
 
@@ -383,8 +398,8 @@ def test_a_project_is_renamed_described_and_ended_with_its_runs(served: Served) 
     client.create_run("late", {"q": 1}, "chain", id=late, session_id=had)
     client.update_run(late, outputs={"a": 1}, end_time=datetime.now(UTC))
     client.flush()
-    _landed(client, "ls-new", 4)
-    assert client.read_project(project_id=had).run_count == 4
+    _landed(client, "ls-new", 5)
+    assert client.read_project(project_id=had).run_count == 5
 
     client.create_project("ls-taken")
     with pytest.raises(LangSmithConflictError):

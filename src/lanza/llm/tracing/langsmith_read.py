@@ -53,7 +53,7 @@ class LangSmithReader:
             if row is None:
                 raise NotFoundError(f"There is no run '{run_id}'.")
             children = session.scalars(select(TraceSpan.id).where(TraceSpan.parent_id == row.id))
-            view = run_view(row)
+            view = run_view(row, _made_ids(session))
             view["child_run_ids"] = [as_uuid(c) for c in children]
             _with_dotted_order(session, [view])
             _with_feedback_stats(session, [view])
@@ -69,7 +69,8 @@ class LangSmithReader:
         with self.database.session() as session:
             names = self._project_names(session, body.get("session"))
             rows = list(session.scalars(_run_statement(body, names)))
-            runs = [run_view(r) for r in rows if names is None or _project(r) in names]
+            made = _made_ids(session)
+            runs = [run_view(r, made) for r in rows if names is None or _project(r) in names]
             if filters:
                 runs = _filtered(session, runs, filters)
             runs.sort(key=lambda r: r["start_time"], reverse=True)
@@ -251,7 +252,8 @@ def _filtered(
 ) -> list[dict[str, Any]]:
     """Runs passing ``filter`` (the run), ``trace_filter`` (its root), ``tree_filter`` (any run)."""
     traces = {r["trace_id"] for r in runs}
-    trace_rows = [run_view(r) for r in _spans_of(session, traces)]
+    made = _made_ids(session)
+    trace_rows = [run_view(r, made) for r in _spans_of(session, traces)]
     feedback = _feedback_by_run(session, traces)
     roots = {r["trace_id"]: r for r in trace_rows if r["parent_run_id"] is None}
     trees: dict[str, list[dict[str, Any]]] = {}
@@ -383,6 +385,12 @@ def _made_projects(session: Session, name: str | None) -> dict[str, dict[str, An
         }
         for row in session.scalars(stmt)
     }
+
+
+def _made_ids(session: Session) -> dict[str, str]:
+    """The ids of made (or changed) projects, by name."""
+    stmt = select(TraceProject.name, TraceProject.id)
+    return dict(session.execute(stmt).tuples().all())
 
 
 def _project_body(body: Any) -> tuple[str, str | None, str | None, dict[str, Any] | None]:

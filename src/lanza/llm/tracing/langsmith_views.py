@@ -1,8 +1,9 @@
 """LangSmith's shapes of lanza's trace rows: runs, projects (sessions) and feedback.
 
 A project's id is a UUID derived from its name, so it is stable without a table of
-projects. Ids that are not UUIDs (OTLP's 16-hex span ids) are shown as UUIDs padded
-with zeros, and ``stored_ids`` finds them again from those.
+projects; a project made or changed through the API keeps its id in its row. Ids that
+are not UUIDs (OTLP's 16-hex span ids) are shown as UUIDs padded with zeros, and
+``stored_ids`` finds them again from those.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +54,8 @@ def stored_ids(value: str) -> list[str]:
     return forms
 
 
-def run_view(row: TraceSpan) -> dict[str, Any]:
-    """A span as a LangSmith run."""
+def run_view(row: TraceSpan, made: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A span as a LangSmith run; ``made`` holds the ids of made projects, by name."""
     metadata = json.loads(row.meta)
     project = str(metadata.pop("project", None) or DEFAULT_PROJECT)
     total = None
@@ -72,7 +74,7 @@ def run_view(row: TraceSpan) -> dict[str, Any]:
         "events": [],
         "parent_run_id": as_uuid(row.parent_id),
         "tags": json.loads(row.tags),
-        "session_id": project_id(project),
+        "session_id": (made or {}).get(project) or project_id(project),
         "status": _STATUS.get(row.status, row.status),
         "prompt_tokens": row.prompt_tokens,
         "completion_tokens": row.completion_tokens,

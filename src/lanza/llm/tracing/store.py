@@ -207,7 +207,11 @@ def _merge_row(row: TraceSpan, record: SpanRecord) -> None:
     if record.tags:
         row.tags = dumps(list(dict.fromkeys([*json.loads(row.tags), *record.tags])))
     if record.metadata:
-        row.meta = dumps({**json.loads(row.meta), **record.metadata})
+        stored = json.loads(row.meta)
+        # A run stays in the project it was first written to: the end of a run begun
+        # before its project was renamed still names the old one.
+        kept = {"project": stored["project"]} if "project" in stored else {}
+        row.meta = dumps({**stored, **record.metadata, **kept})
     row.status = _status(row.error, row.end_time)
 
 
