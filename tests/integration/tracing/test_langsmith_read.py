@@ -401,6 +401,19 @@ def test_a_project_is_renamed_described_and_ended_with_its_runs(served: Served) 
     _landed(client, "ls-new", 5)
     assert client.read_project(project_id=had).run_count == 5
 
+    # Runs posted later under the old name make a new project, with an id of its own.
+    again_old = uuid.uuid4()
+    client.create_run("again", {"q": 2}, "chain", id=again_old, project_name="ls-old")
+    client.flush()
+    wait_for(lambda: _exists(client, again_old), timeout=30)
+    reborn = client.read_project(project_name="ls-old")
+    assert reborn.id != had
+    assert str(client.read_run(again_old).session_id) == str(reborn.id)
+    assert [str(r.id) for r in _runs(client, project_id=reborn.id)] == [str(again_old)]
+    assert client.read_project(project_id=had).name == "ls-new"
+    listed = [p.id for p in client.list_projects()]
+    assert len(listed) == len(set(listed))
+
     client.create_project("ls-taken")
     with pytest.raises(LangSmithConflictError):
         client.update_project(had, name="ls-taken")

@@ -92,10 +92,11 @@ class LangSmithReader:
         with self.database.session() as session:
             stats = _project_stats(session, name)
             made = _made_projects(session, name)
+            made_ids = _made_ids(session)
         wanted = {str(_uuid(i, "project id")) for i in ids or []}
         found = []
         for project in sorted(stats.keys() | made.keys()):
-            view = project_view(project, stats.get(project) or _no_runs())
+            view = project_view(project, stats.get(project) or _no_runs(), made_ids)
             if project in made:
                 view.update(made[project])
             self._names[view["id"]] = project
@@ -129,7 +130,7 @@ class LangSmithReader:
                 raise ConflictError(f"The project '{name}' exists already.")
             if row is None:
                 if taken or made_id is None:
-                    made_id = project_id(name) if taken else str(uuid.uuid4())
+                    made_id = project_id(name, _made_ids(session)) if taken else str(uuid.uuid4())
                 elif session.get(TraceProject, made_id) is not None:
                     raise ConflictError(f"A project with id '{made_id}' exists already.")
                 row = TraceProject(id=made_id, name=name, extra="{}", created_at=time.time())
@@ -211,7 +212,9 @@ class LangSmithReader:
         made: dict[str, str] = dict(session.execute(stmt).tuples().all())
         wanted -= made.keys()
         if not wanted <= self._names.keys():
-            self._names.update({project_id(n): n for n in _project_stats(session, None)})
+            made_ids = _made_ids(session)
+            stats = _project_stats(session, None)
+            self._names.update({project_id(n, made_ids): n for n in stats})
             self._names.update({v["id"]: n for n, v in _made_projects(session, None).items()})
         return {self._names[i] for i in wanted if i in self._names} | set(made.values())
 
