@@ -6,7 +6,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class MonitoringMetrics:
-    """Log health (written, dropped, failed writes), the latest drift, quality and verdict."""
+    """Log health (written, dropped, failed writes), the latest drift, quality and verdict,
+    and the flagged inputs of watched batch jobs."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry or CollectorRegistry()
@@ -58,6 +59,20 @@ class MonitoringMetrics:
             "lanza_estimated_quality",
             "Quality estimated without labels (calibrated confidence or a loss model).",
             ["deployment", "metric"],
+            registry=registry,
+        )
+        self.batch_input_warnings = Gauge(
+            "lanza_batch_input_warnings",
+            "Rows watched batch jobs (lanza batch --log-rate) scored on a flagged input value, "
+            "per feature and reason (missing, unseen, out_of_range); the batch sibling of "
+            "lanza_input_warnings_total, read from the database each monitoring round.",
+            ["deployment", "feature", "reason", "source"],
+            registry=registry,
+        )
+        self.batch_rows = Gauge(
+            "lanza_batch_scored_rows",
+            "Rows watched batch jobs scored, the denominator of lanza_batch_input_warnings.",
+            ["deployment", "source"],
             registry=registry,
         )
         self.health = Gauge(

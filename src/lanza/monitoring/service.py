@@ -31,6 +31,7 @@ from lanza.workspace import Workspace
 
 log = logging.getLogger("lanza.monitoring")
 HISTORY = 200
+BATCH_SOURCE = "batch"  # the source label of the batch jobs' data-quality series
 
 
 class Monitor:
@@ -191,12 +192,14 @@ class Monitor:
         """Rows answered on flagged inputs so far (missing, unseen, out of range), per
         feature and reason: serving's counters of this process plus the rows of watched
         batch jobs (``lanza batch --log-rate``); with the totals per reason and the rows
-        answered, which the health verdict weighs. None when neither answered a row."""
+        answered, which the health verdict weighs, and the batch jobs' share alone under
+        ``batch``. None when neither answered a row."""
         from lanza.monitoring.batchlog import batch_flags
 
-        rows, flags = batch_flags(self.workspace.database, deployment)
-        if self.serving is None and not rows:
+        batch_rows, batch = batch_flags(self.workspace.database, deployment)
+        if self.serving is None and not batch_rows:
             return None
+        rows, flags = batch_rows, dict(batch)
         if self.serving is not None:
             rows += int(self._rows(deployment))
             for family in self.serving.input_warnings.collect():
@@ -205,16 +208,16 @@ class Monitor:
                     if sample.name.endswith("_total") and labels.get("deployment") == deployment:
                         key = (labels["feature"], labels["reason"])
                         flags[key] = flags.get(key, 0) + int(sample.value)
-        ordered = sorted((k for k, n in flags.items() if n), key=lambda k: (-flags[k], k))
+        counts = _by_feature(flags)
         per_reason: dict[str, int] = {}
-        for feature, reason in ordered:
-            per_reason[reason] = per_reason.get(reason, 0) + flags[(feature, reason)]
-        counts = [{"feature": f, "reason": r, "rows": flags[(f, r)]} for f, r in ordered]
+        for item in counts:
+            per_reason[item["reason"]] = per_reason.get(item["reason"], 0) + item["rows"]
         return {
             "flagged": sum(per_reason.values()),
             "by_feature": counts,
             "counts": per_reason,
             "rows": rows,
+            "batch": {"rows": batch_rows, "by_feature": _by_feature(batch)},
         }
 
     def _rows(self, deployment: str) -> float:
@@ -255,6 +258,18 @@ class Monitor:
         for metric, value in (report.get("estimated") or {}).get("metrics", {}).items():
             self.metrics.estimated.labels(name, metric).set(value)
         self.metrics.health.labels(name).set(report["health"]["level"])
+        batch = (report.get("data_quality") or {}).get("batch") or {}
+        if batch.get("rows"):
+            self.metrics.batch_rows.labels(name, BATCH_SOURCE).set(batch["rows"])
+            for item in batch["by_feature"]:
+                labels = (name, item["feature"], item["reason"], BATCH_SOURCE)
+                self.metrics.batch_input_warnings.labels(*labels).set(item["rows"])
+
+
+def _by_feature(flags: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """Flagged rows per feature and reason, most first; none for a count of 0."""
+    ordered = sorted((k for k, n in flags.items() if n), key=lambda k: (-flags[k], k))
+    return [{"feature": f, "reason": r, "rows": flags[(f, r)]} for f, r in ordered]
 
 
 def _point(report: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Palmer penguins (text categories, missing values) trained by lanza, and a model whose
 signature has a datetime column: unseen categories and values outside the training
 range are answered and flagged, a missing column is a 422 that names it, dates are
-served on every face and every payload form.
+served on every face and every payload form. The rows a ``lanza batch --log-rate`` job
+flags reach a server's ``/metrics`` (``source="batch"``) and its monitoring run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from lanza.batch.spec import BatchOptions
 from lanza.errors import DataError
 from lanza.records import WARNINGS_HEADER
 from lanza.server import create_app
-from lanza.settings import ServerSettings, Settings
+from lanza.settings import MonitoringSettings, ServerSettings, Settings
 from lanza.training.service import TrainRequest, train
 from lanza.workspace import Workspace
 from tests.servers import free_port, running, wait_for
@@ -299,6 +302,72 @@ def test_batch_reads_dates_and_refuses_a_missing_column(
     options = BatchOptions("dated/1", str(tmp_path / "short.csv"), str(tmp_path / "out2"))
     with pytest.raises(DataError, match="Column 'when' is missing from"):
         run_batch(rules_workspace, options)
+
+
+def test_a_watched_batch_job_s_flags_reach_metrics_and_mlflow(
+    rules_home: Path, penguins: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = penguins.dropna().drop(columns="species").head(40).reset_index(drop=True)
+    frame.loc[[0, 7, 9], "island"] = "Atlantis"
+    frame.loc[[2, 3, 4, 5, 6], "bill_length_mm"] = 120.0
+    frame.to_csv(tmp_path / "nightly.csv", index=False)
+    database = f"sqlite:///{tmp_path}/lanza.db"
+    env = {**os.environ, "LANZA_HOME": str(rules_home), "LANZA_DATABASE_URL": database}
+    command = [sys.executable, "-m", "lanza", "batch", "penguins/1", str(tmp_path / "nightly.csv")]
+    command += [str(tmp_path / "out"), "--chunk-rows", "16", "--log-rate", "0.5"]
+    subprocess.run([*command, "--log-as", "nightly"], env=env, check=True, timeout=300)
+
+    settings = Settings(
+        home=rules_home,
+        database_url=database,
+        server=ServerSettings(poll_interval_s=0.3),
+        monitoring=MonitoringSettings(interval_s=0.5),
+    )
+    workspace = Workspace(settings)
+    try:
+        with running(create_app(workspace=workspace)) as url:
+            made = httpx.post(
+                f"{url}/api/v1/deployments", json={"name": "nightly", "model": "penguins/1"}
+            )
+            assert made.status_code == 201, made.text
+            wanted = [
+                'lanza_batch_input_warnings{deployment="nightly",feature="island",'
+                'reason="unseen",source="batch"} 3.0',
+                'lanza_batch_input_warnings{deployment="nightly",feature="bill_length_mm",'
+                'reason="out_of_range",source="batch"} 5.0',
+                'lanza_batch_scored_rows{deployment="nightly",source="batch"} 40.0',
+            ]
+            wait_for(lambda: all(w in httpx.get(f"{url}/metrics").text for w in wanted), 60)
+            metrics = httpx.get(f"{url}/metrics").text
+            # Only the two flags: no other batch series, nothing on the real-time counter.
+            flagged = [line for line in metrics.splitlines() if "batch_input_warnings{" in line]
+            assert sorted(flagged) == sorted(wanted[:2])
+            assert 'lanza_input_warnings_total{deployment="nightly"' not in metrics
+            data = httpx.get(f"{url}/api/v1/deployments/nightly/monitoring").json()
+            assert data["data_quality"]["batch"] == {
+                "rows": 40,
+                "by_feature": [
+                    {"feature": "bill_length_mm", "reason": "out_of_range", "rows": 5},
+                    {"feature": "island", "reason": "unseen", "rows": 3},
+                ],
+            }
+            assert data["data_quality"]["counts"] == {"out_of_range": 5, "unseen": 3}
+            wait_for(lambda: "flagged_unseen_island" in _monitoring_run(workspace), 60)
+        logged = _monitoring_run(workspace)
+        assert logged["flagged_unseen_island"] == 3.0
+        assert logged["flagged_out_of_range_bill_length_mm"] == 5.0
+    finally:
+        workspace.close()
+
+
+def _monitoring_run(workspace: Workspace) -> dict[str, float]:
+    """The latest figures of the monitoring run of deployment 'nightly' (none yet: {})."""
+    experiment = workspace.mlflow.get_experiment_by_name("lanza-monitoring")
+    if experiment is None:
+        return {}
+    query = "tags.`lanza.deployment` = 'nightly'"
+    runs = workspace.mlflow.search_runs([experiment.experiment_id], query)
+    return dict(runs[0].data.metrics) if runs else {}
 
 
 def test_upload_and_form_apply_the_same_rules(server: str, penguins: pd.DataFrame) -> None:

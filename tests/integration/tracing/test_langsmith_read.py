@@ -2,7 +2,8 @@
 
 Runs are written by ``@traceable`` and ``wrap_openai`` over a real port, then read with
 ``list_runs`` (project, filters, trace and tree filters), ``read_run``,
-``list_projects``, ``read_project`` and the feedback calls, with the SDK's own ids.
+``list_projects``, ``read_project`` and the feedback calls, with the SDK's own ids;
+projects made, changed (``update_project``) and deleted with their runs (``delete_project``).
 """
 
 from __future__ import annotations
@@ -336,6 +337,7 @@ def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
     assert {str(r.id) for r in _runs(client, project_name="ls-made")} == {str(by_name), str(by_id)}
     assert {str(r.id) for r in _runs(client, project_id=made.id)} == {str(by_name), str(by_id)}
     assert client.read_project(project_id=made.id).run_count == 2
+    assert client.read_run(by_name).session_id == made.id
 
     # A name taken by runs alone is taken too; upsert keeps the id it had.
     _pipeline(client, "ls-by-runs", "lakes", "di")
@@ -350,6 +352,131 @@ def test_made_projects_keep_the_sdk_id_and_take_runs(served: Served) -> None:
     client.flush()
     wait_for(lambda: _exists(client, stray), timeout=30)
     assert str(stray) in {str(r.id) for r in _runs(client, project_name="default")}
+
+
+def _landed_started(client: Client, project: str, count: int) -> None:
+    wait_for(lambda: len(_runs(client, project_name=project)) >= count, timeout=30)
+
+
+def test_a_project_is_renamed_described_and_ended_with_its_runs(served: Served) -> None:
+    client = served.client
+    ids = _pipeline(client, "ls-old", "dunes", "ed")
+    running = uuid.uuid4()  # a run still open when the project is renamed
+    client.create_run("open", {"q": 0}, "chain", id=running, project_name="ls-old")
+    client.flush()
+    wait_for(lambda: _exists(client, running), timeout=30)
+    _landed_started(client, "ls-old", 4)
+    had = client.read_project(project_name="ls-old").id
+    ended = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    changed = client.update_project(
+        had, name="ls-new", description="renamed", metadata={"team": "b"}, end_time=ended
+    )
+    assert (changed.id, changed.name, changed.description) == (had, "ls-new", "renamed")
+    assert (changed.extra, changed.end_time) == ({"metadata": {"team": "b"}}, ended)
+    read = client.read_project(project_id=had)
+    assert (read.name, read.run_count, read.end_time) == ("ls-new", 4, ended)
+    names = {p.name for p in client.list_projects()}
+    assert "ls-new" in names
+    assert "ls-old" not in names
+    assert {str(r.id) for r in _runs(client, project_name="ls-new")} == {*ids, str(running)}
+    assert {str(r.id) for r in _runs(client, project_id=had)} == {*ids, str(running)}
+    # Its end still names the old project, as a RunTree's patch does: it stays renamed.
+    client.update_run(running, outputs={"a": 0}, end_time=ended, session_name="ls-old")
+    client.flush()
+    wait_for(lambda: client.read_run(running).end_time is not None, timeout=30)
+    assert str(running) in {str(r.id) for r in _runs(client, project_name="ls-new")}
+    assert client.read_run(running).outputs == {"a": 0}
+    with pytest.raises(LangSmithNotFoundError):
+        client.read_project(project_name="ls-old")
+
+    # Fields the SDK sends as null are left as they were.
+    again = client.update_project(had, description="again")
+    assert (again.name, again.description, again.extra) == ("ls-new", "again", changed.extra)
+    # A run posted later by the project's id lands under its new name.
+    late = uuid.uuid4()
+    client.create_run("late", {"q": 1}, "chain", id=late, session_id=had)
+    client.update_run(late, outputs={"a": 1}, end_time=datetime.now(UTC))
+    client.flush()
+    _landed(client, "ls-new", 5)
+    assert client.read_project(project_id=had).run_count == 5
+
+    # Runs posted later under the old name make a new project, with an id of its own.
+    again_old = uuid.uuid4()
+    client.create_run("again", {"q": 2}, "chain", id=again_old, project_name="ls-old")
+    client.flush()
+    wait_for(lambda: _exists(client, again_old), timeout=30)
+    reborn = client.read_project(project_name="ls-old")
+    assert reborn.id != had
+    assert str(client.read_run(again_old).session_id) == str(reborn.id)
+    assert [str(r.id) for r in _runs(client, project_id=reborn.id)] == [str(again_old)]
+    assert client.read_project(project_id=had).name == "ls-new"
+    listed = [p.id for p in client.list_projects()]
+    assert len(listed) == len(set(listed))
+
+    client.create_project("ls-taken")
+    with pytest.raises(LangSmithConflictError):
+        client.update_project(had, name="ls-taken")
+    with pytest.raises(LangSmithNotFoundError):
+        client.update_project(uuid.uuid4(), name="ls-nowhere")
+    bad = httpx.patch(f"{served.url}/langsmith/sessions/{had}", json={"end_time": "soon"})
+    assert bad.status_code == 400
+    assert "end_time" in bad.json()["error"]["message"]
+
+
+def test_deleting_a_project_deletes_its_runs_and_their_feedback(served: Served) -> None:
+    client = served.client
+    gone = _pipeline(client, "ls-gone", "caves", "fa")
+    kept = _pipeline(client, "ls-kept", "reefs", "fa")
+    _landed(client, "ls-gone", 3)
+    _landed(client, "ls-kept", 3)
+    project = client.read_project(project_name="ls-gone")
+    client.create_feedback(gone.generate, key="right", score=1.0, trace_id=gone.root)
+    client.create_feedback(kept.generate, key="right", score=1.0, trace_id=kept.root)
+    client.flush()
+    wait_for(lambda: bool(list(client.list_feedback(run_ids=[gone.generate]))), timeout=30)
+    wait_for(lambda: bool(list(client.list_feedback(run_ids=[kept.generate]))), timeout=30)
+
+    assert httpx.get(f"{served.url}/api/v1/traces/{gone.root}").status_code == 200
+
+    client.delete_project(project_name="ls-gone")
+    with pytest.raises(LangSmithNotFoundError):
+        client.read_project(project_id=project.id)
+    assert "ls-gone" not in {p.name for p in client.list_projects()}
+    assert not any(_exists(client, uuid.UUID(run)) for run in gone)
+    assert list(client.list_feedback(run_ids=[gone.generate])) == []
+    trace = httpx.get(f"{served.url}/api/v1/traces/{gone.root}")
+    assert trace.status_code == 404
+    # Another project's runs and feedback are untouched.
+    assert {str(r.id) for r in _runs(client, project_name="ls-kept")} == set(kept)
+    assert len(list(client.list_feedback(run_ids=[kept.generate]))) == 1
+
+    # A made project with no runs is deleted by its id; an unknown id is a 404.
+    made = client.create_project("ls-empty")
+    client.delete_project(project_id=str(made.id))
+    assert "ls-empty" not in {p.name for p in client.list_projects()}
+    with pytest.raises(LangSmithNotFoundError):
+        client.delete_project(project_id=str(uuid.uuid4()))
+    missing = uuid.uuid4()
+    answer = httpx.delete(f"{served.url}/langsmith/sessions/{missing}")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"] == f"There is no project '{missing}'."
+
+
+def test_the_default_project_is_neither_deleted_nor_renamed(served: Served) -> None:
+    client = served.client
+    run = uuid.uuid4()
+    client.create_run("native", {"q": 1}, "chain", id=run, project_name="default")
+    client.flush()
+    wait_for(lambda: _exists(client, run), timeout=30)
+    default = client.read_project(project_name="default").id
+    sessions = f"{served.url}/langsmith/sessions/{default}"
+    refused = httpx.delete(sessions)
+    assert refused.status_code == 409
+    assert "cannot be deleted" in refused.json()["error"]["message"]
+    assert httpx.patch(sessions, json={"name": "other"}).status_code == 409
+    assert client.update_project(default, description="lanza's own").description == "lanza's own"
+    assert _exists(client, run)
 
 
 @pytest.mark.parametrize("variable", ["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"])

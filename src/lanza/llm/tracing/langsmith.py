@@ -16,6 +16,8 @@ POST     /langsmith/runs/query        read      runs by project, ids, trace, fil
 GET      /langsmith/sessions          read      projects, by name or id
 GET      /langsmith/sessions/{id}     read      one project
 POST     /langsmith/sessions          predict   make a project (the SDK's id kept; upsert)
+PATCH    /langsmith/sessions/{id}     predict   rename, describe or end a project
+DELETE   /langsmith/sessions/{id}     admin     delete a project and every run in it (202)
 GET      /langsmith/feedback          read      feedback by run and key
 GET      /langsmith/feedback/{id}     read      one feedback
 PATCH    /langsmith/feedback/{id}     predict   change its score, value, correction, comment
@@ -39,6 +41,7 @@ from lanza import __version__
 from lanza.api.auth import require
 from lanza.errors import InvalidInputError
 from lanza.llm.tracing.bodies import load_json, multipart, read_body, zstd_available
+from lanza.llm.tracing.langsmith_projects import ProjectEditor
 from lanza.llm.tracing.langsmith_read import LangSmithReader
 from lanza.llm.tracing.queries import TraceReader
 from lanza.llm.tracing.runs import feedback_from_run_api, record_from_run
@@ -120,6 +123,7 @@ def langsmith_router(store: TraceStore, reader: TraceReader) -> APIRouter:
         return await _feedback(reader, payload)
 
     _read_routes(router, projects)
+    _project_routes(router, ProjectEditor(projects, store))
     return router
 
 
@@ -181,6 +185,28 @@ def _read_routes(router: APIRouter, runs: LangSmithReader) -> None:
     async def delete_feedback(feedback_id: str) -> dict[str, Any]:
         await run_in_threadpool(runs.delete_feedback, feedback_id)
         return {}
+
+
+def _project_routes(router: APIRouter, editor: ProjectEditor) -> None:
+    """What the SDK's ``update_project`` and ``delete_project`` send."""
+
+    @router.patch(
+        "/sessions/{session_id}",
+        dependencies=[Depends(require("predict"))],
+        summary="Change a project",
+    )
+    async def update_session(session_id: str, request: Request) -> dict[str, Any]:
+        body = load_json(await request.body(), "project change")
+        return await run_in_threadpool(editor.update, session_id, body)
+
+    @router.delete(
+        "/sessions/{session_id}",
+        dependencies=[Depends(require("admin"))],
+        status_code=202,
+        summary="Delete a project and every run in it",
+    )
+    async def delete_session(session_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(editor.delete, session_id)
 
 
 async def _feedback(reader: TraceReader, payload: Any) -> dict[str, Any]:

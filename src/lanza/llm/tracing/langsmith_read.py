@@ -24,6 +24,7 @@ from lanza.llm.tracing.langsmith_views import (
     DEFAULT_PROJECT,
     as_uuid,
     feedback_view,
+    iso,
     project_id,
     project_view,
     run_view,
@@ -52,7 +53,7 @@ class LangSmithReader:
             if row is None:
                 raise NotFoundError(f"There is no run '{run_id}'.")
             children = session.scalars(select(TraceSpan.id).where(TraceSpan.parent_id == row.id))
-            view = run_view(row)
+            view = run_view(row, _made_ids(session))
             view["child_run_ids"] = [as_uuid(c) for c in children]
             _with_dotted_order(session, [view])
             _with_feedback_stats(session, [view])
@@ -68,7 +69,8 @@ class LangSmithReader:
         with self.database.session() as session:
             names = self._project_names(session, body.get("session"))
             rows = list(session.scalars(_run_statement(body, names)))
-            runs = [run_view(r) for r in rows if names is None or _project(r) in names]
+            made = _made_ids(session)
+            runs = [run_view(r, made) for r in rows if names is None or _project(r) in names]
             if filters:
                 runs = _filtered(session, runs, filters)
             runs.sort(key=lambda r: r["start_time"], reverse=True)
@@ -90,10 +92,11 @@ class LangSmithReader:
         with self.database.session() as session:
             stats = _project_stats(session, name)
             made = _made_projects(session, name)
+            made_ids = _made_ids(session)
         wanted = {str(_uuid(i, "project id")) for i in ids or []}
         found = []
         for project in sorted(stats.keys() | made.keys()):
-            view = project_view(project, stats.get(project) or _no_runs())
+            view = project_view(project, stats.get(project) or _no_runs(), made_ids)
             if project in made:
                 view.update(made[project])
             self._names[view["id"]] = project
@@ -127,7 +130,7 @@ class LangSmithReader:
                 raise ConflictError(f"The project '{name}' exists already.")
             if row is None:
                 if taken or made_id is None:
-                    made_id = project_id(name) if taken else str(uuid.uuid4())
+                    made_id = project_id(name, _made_ids(session)) if taken else str(uuid.uuid4())
                 elif session.get(TraceProject, made_id) is not None:
                     raise ConflictError(f"A project with id '{made_id}' exists already.")
                 row = TraceProject(id=made_id, name=name, extra="{}", created_at=time.time())
@@ -145,6 +148,10 @@ class LangSmithReader:
         with self.database.session() as session:
             names = self._project_names(session, [session_id]) or set()
         return next(iter(names), None)
+
+    def forget(self, project_id: str) -> None:
+        """Drop a changed or deleted project's id from the ids seen in answers."""
+        self._names.pop(project_id, None)
 
     def feedback(
         self, run_ids: list[str], keys: list[str], limit: int = 100, offset: int = 0
@@ -200,10 +207,16 @@ class LangSmithReader:
         if not ids:
             return None
         wanted = {str(_uuid(i, "session id")) for i in (ids if isinstance(ids, list) else [ids])}
+        # A made (or renamed) project's name is read by its id, never from what was seen.
+        stmt = select(TraceProject.id, TraceProject.name).where(TraceProject.id.in_(wanted))
+        made: dict[str, str] = dict(session.execute(stmt).tuples().all())
+        wanted -= made.keys()
         if not wanted <= self._names.keys():
-            self._names.update({project_id(n): n for n in _project_stats(session, None)})
+            made_ids = _made_ids(session)
+            stats = _project_stats(session, None)
+            self._names.update({project_id(n, made_ids): n for n in stats})
             self._names.update({v["id"]: n for n, v in _made_projects(session, None).items()})
-        return {self._names[i] for i in wanted if i in self._names}
+        return {self._names[i] for i in wanted if i in self._names} | set(made.values())
 
 
 def _run_statement(body: dict[str, Any], names: set[str] | None) -> Any:
@@ -242,7 +255,8 @@ def _filtered(
 ) -> list[dict[str, Any]]:
     """Runs passing ``filter`` (the run), ``trace_filter`` (its root), ``tree_filter`` (any run)."""
     traces = {r["trace_id"] for r in runs}
-    trace_rows = [run_view(r) for r in _spans_of(session, traces)]
+    made = _made_ids(session)
+    trace_rows = [run_view(r, made) for r in _spans_of(session, traces)]
     feedback = _feedback_by_run(session, traces)
     roots = {r["trace_id"]: r for r in trace_rows if r["parent_run_id"] is None}
     trees: dict[str, list[dict[str, Any]]] = {}
@@ -370,9 +384,16 @@ def _made_projects(session: Session, name: str | None) -> dict[str, dict[str, An
             "description": row.description,
             "extra": json.loads(row.extra),
             "start_time": datetime.fromtimestamp(row.created_at, UTC).isoformat(),
+            "end_time": iso(row.end_time),
         }
         for row in session.scalars(stmt)
     }
+
+
+def _made_ids(session: Session) -> dict[str, str]:
+    """The ids of made (or changed) projects, by name."""
+    stmt = select(TraceProject.name, TraceProject.id)
+    return dict(session.execute(stmt).tuples().all())
 
 
 def _project_body(body: Any) -> tuple[str, str | None, str | None, dict[str, Any] | None]:

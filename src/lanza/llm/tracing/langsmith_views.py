@@ -1,8 +1,9 @@
 """LangSmith's shapes of lanza's trace rows: runs, projects (sessions) and feedback.
 
 A project's id is a UUID derived from its name, so it is stable without a table of
-projects. Ids that are not UUIDs (OTLP's 16-hex span ids) are shown as UUIDs padded
-with zeros, and ``stored_ids`` finds them again from those.
+projects; a project made or changed through the API keeps its id in its row. Ids that
+are not UUIDs (OTLP's 16-hex span ids) are shown as UUIDs padded with zeros, and
+``stored_ids`` finds them again from those.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +24,15 @@ _SHORT_HEX = re.compile(r"^[0-9a-f]{1,31}$")
 _STATUS = {"success": "success", "error": "error", "running": "pending"}
 
 
-def project_id(name: str) -> str:
-    """The stable id of a project name."""
-    return str(uuid.uuid5(_NAMESPACE, name))
+def project_id(name: str, made: Mapping[str, str] | None = None) -> str:
+    """The id of a project: a made one's own (``made``: ids by name), else one derived
+    from its name, derived once more if a renamed project kept that one."""
+    if made and name in made:
+        return made[name]
+    derived = str(uuid.uuid5(_NAMESPACE, name))
+    if made and derived in made.values():
+        return str(uuid.uuid5(_NAMESPACE, derived))
+    return derived
 
 
 def as_uuid(value: str | None) -> str | None:
@@ -52,8 +60,8 @@ def stored_ids(value: str) -> list[str]:
     return forms
 
 
-def run_view(row: TraceSpan) -> dict[str, Any]:
-    """A span as a LangSmith run."""
+def run_view(row: TraceSpan, made: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A span as a LangSmith run; ``made`` holds the ids of made projects, by name."""
     metadata = json.loads(row.meta)
     project = str(metadata.pop("project", None) or DEFAULT_PROJECT)
     total = None
@@ -72,7 +80,7 @@ def run_view(row: TraceSpan) -> dict[str, Any]:
         "events": [],
         "parent_run_id": as_uuid(row.parent_id),
         "tags": json.loads(row.tags),
-        "session_id": project_id(project),
+        "session_id": project_id(project, made),
         "status": _STATUS.get(row.status, row.status),
         "prompt_tokens": row.prompt_tokens,
         "completion_tokens": row.completion_tokens,
@@ -84,11 +92,13 @@ def run_view(row: TraceSpan) -> dict[str, Any]:
     }
 
 
-def project_view(name: str, stats: dict[str, Any]) -> dict[str, Any]:
+def project_view(
+    name: str, stats: dict[str, Any], made: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """A project as a LangSmith session, with its statistics."""
     prompt, completion = stats["prompt_tokens"], stats["completion_tokens"]
     return {
-        "id": project_id(name),
+        "id": project_id(name, made),
         "name": name,
         "start_time": iso(stats["first"] or 0.0),
         "end_time": None,

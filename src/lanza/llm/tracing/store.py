@@ -3,7 +3,8 @@
 A batch is written in one transaction: spans new to the store are bulk-inserted,
 spans seen before (a LangSmith post, then its patch) are merged field by field, and
 the summary row of every trace the batch touched is recomputed from its spans.
-Reading (lists, trees, feedback) lives in ``queries.py``.
+Spans are deleted (with their feedback) or given new metadata here too, under the
+same writer lock. Reading (lists, trees, feedback) lives in ``queries.py``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from lanza.llm.tracing.records import SpanRecord, dumps
-from lanza.llm.tracing.tables import TraceSpan, TraceSummary
+from lanza.llm.tracing.tables import TraceFeedback, TraceSpan, TraceSummary
 from lanza.store import Database
 
 CHUNK = 500  # ids per IN (...) clause, well under every driver's parameter limit
@@ -90,6 +91,38 @@ class TraceStore:
             traces = {record.trace_id for record in batch.values()}
             _summarise(session, traces, fresh)
         return len(traces)
+
+    def delete(self, span_ids: Collection[str]) -> int:
+        """Delete these spans and the feedback on them; returns how many were deleted.
+
+        A trace left without a span loses its summary and its feedback; the summary of
+        one that keeps spans (a trace across projects) is recomputed from them.
+        """
+        ids = sorted(span_ids)
+        with self._lock, self.database.session() as session:
+            traces: set[str] = set()
+            for chunk in _chunks(ids):
+                found = select(TraceSpan.trace_id).where(TraceSpan.id.in_(chunk))
+                traces.update(session.scalars(found))
+                session.execute(delete(TraceFeedback).where(TraceFeedback.run_id.in_(chunk)))
+                session.execute(delete(TraceSpan).where(TraceSpan.id.in_(chunk)))
+            kept: set[str] = set()
+            for chunk in _chunks(sorted(traces)):
+                left = select(TraceSpan.trace_id).where(TraceSpan.trace_id.in_(chunk))
+                kept.update(session.scalars(left))
+            for chunk in _chunks(sorted(traces - kept)):
+                session.execute(delete(TraceFeedback).where(TraceFeedback.trace_id.in_(chunk)))
+                session.execute(delete(TraceSummary).where(TraceSummary.trace_id.in_(chunk)))
+            if kept:
+                _summarise(session, kept, [])
+        return len(ids)
+
+    def set_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Replace the metadata (JSON text) of these spans, by span id."""
+        rows = [{"id": span_id, "meta": meta} for span_id, meta in metadata.items()]
+        with self._lock, self.database.session() as session:
+            for start in range(0, len(rows), CHUNK):
+                session.execute(update(TraceSpan), rows[start : start + CHUNK])
 
     def _priced(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["cost_usd"] is None:
@@ -174,7 +207,11 @@ def _merge_row(row: TraceSpan, record: SpanRecord) -> None:
     if record.tags:
         row.tags = dumps(list(dict.fromkeys([*json.loads(row.tags), *record.tags])))
     if record.metadata:
-        row.meta = dumps({**json.loads(row.meta), **record.metadata})
+        stored = json.loads(row.meta)
+        # A run stays in the project it was first written to: the end of a run begun
+        # before its project was renamed still names the old one.
+        kept = {"project": stored["project"]} if "project" in stored else {}
+        row.meta = dumps({**stored, **record.metadata, **kept})
     row.status = _status(row.error, row.end_time)
 
 

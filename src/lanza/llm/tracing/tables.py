@@ -79,10 +79,10 @@ class TraceFeedback(Base):
 
 
 class TraceProject(Base):
-    """A project (LangSmith "session") made by name before any run is in it.
+    """A project (LangSmith "session") made by name, or changed after its runs made it.
 
     Projects otherwise exist by their runs' ``session_name``; a made one keeps the id,
-    description and extra its maker gave, and is listed while it holds no run.
+    description, extra and end time its maker gave, and is listed while it holds no run.
     """
 
     __tablename__ = "trace_projects"
@@ -92,3 +92,4 @@ class TraceProject(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float | None] = mapped_column(Float, nullable=True)
