@@ -2,7 +2,9 @@
 
 Faces decode their wire format into an ``InferenceRequest`` and encode the
 ``InferenceResponse`` back; validation, routing, batching, shadowing, deadlines and
-metrics happen here once.
+metrics happen here once. Whether a deployment (or the server) is ready and what a model
+takes and answers are answered here too (``ready``, ``server_ready``, ``metadata``), in
+records every face encodes in its own shape (``lanza.serving.description``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from lanza.runtime.base import Prediction
 from lanza.runtime.params import check_params
 from lanza.runtime.rules import InputWarning
 from lanza.runtime.schema import InputSchema
+from lanza.serving.description import (
+    ModelDescription,
+    ModelReadiness,
+    ServerReadiness,
+    description,
+    readiness,
+    server,
+)
 from lanza.serving.live import LiveDeployment, Variant
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
@@ -120,6 +130,26 @@ class DataPlane:
         self.max_rows = max_rows  # the most rows one request may carry, on every face
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self.observers: list[PredictionObserver] = []
+
+    def ready(self, name: str, version: str | None = None) -> ModelReadiness:
+        """Whether the deployment answers; 404 when unknown or ``version`` does not serve."""
+        return readiness(self._deployment(name, version))
+
+    def server_ready(self) -> ServerReadiness:
+        """Whether every deployment answers, each one's readiness in name order."""
+        return server([readiness(live) for live in self.manager.all()])
+
+    def metadata(self, name: str, version: str | None = None) -> ModelDescription:
+        """What the deployment takes and answers; 404 as ``ready``."""
+        return description(self._deployment(name, version))
+
+    def _deployment(self, name: str, version: str | None) -> LiveDeployment:
+        # A named version is checked only against a resident deployment: one not loaded
+        # yet (on demand, or loading) has not resolved its versions.
+        live = self.manager.get(name)
+        if version and live.status == "ready":
+            live.pick(version=version)  # 404 naming the versions it serves
+        return live
 
     def notify(self, record: PredictionRecord) -> None:
         """Hand a record to every observer; an observer's failure is logged, never raised."""

@@ -52,6 +52,21 @@ class LiveDeployment:
     swapping: bool = False
     refused: int = 0  # a generation refused for its signature, not retried
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why it cannot answer a request now, in one sentence; ``None`` when it can.
+
+        The one readiness rule: an on-demand deployment that is not resident answers (its
+        first request loads it); any other answers once loaded, and swaps keep it answering.
+        """
+        if self.spec.residency == "on_demand" and self.status in ("unloaded", "loading"):
+            return None
+        if self.status == "loading":
+            return f"Deployment '{self.spec.name}' is still loading; retry shortly."
+        if self.status == "failed":
+            return f"Deployment '{self.spec.name}' failed to load: {self.error}"
+        return None
+
     def pick(self, sticky: str | None = None, version: str | None = None) -> Variant:
         """A route by weight; the same sticky value always gets the same route.
 
