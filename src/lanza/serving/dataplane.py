@@ -30,7 +30,7 @@ from lanza.serving.description import (
     ServerReadiness,
     description,
     readiness,
-    server,
+    server_readiness,
 )
 from lanza.serving.live import LiveDeployment, Variant
 from lanza.serving.manager import DeploymentManager
@@ -137,7 +137,7 @@ class DataPlane:
 
     def server_ready(self) -> ServerReadiness:
         """Whether every deployment answers, each one's readiness in name order."""
-        return server([readiness(live) for live in self.manager.all()])
+        return server_readiness([readiness(live) for live in self.manager.all()])
 
     def metadata(self, name: str, version: str | None = None) -> ModelDescription:
         """What the deployment takes and answers; 404 as ``ready``."""

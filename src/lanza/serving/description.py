@@ -99,7 +99,7 @@ def readiness(live: LiveDeployment) -> ModelReadiness:
     )
 
 
-def server(models: list[ModelReadiness]) -> ServerReadiness:
+def server_readiness(models: list[ModelReadiness]) -> ServerReadiness:
     """Ready when every deployment answers; the detail counts them or names those waiting."""
     waiting = [f"{m.name}: {m.status}" for m in models if not m.ready]
     loaded = sum(1 for m in models if m.ready and m.resident)
