@@ -29,10 +29,11 @@ from lanza.serving.description import (
     ModelReadiness,
     ServerReadiness,
     description,
+    pinned,
     readiness,
     server_readiness,
 )
-from lanza.serving.live import LiveDeployment, Variant
+from lanza.serving.live import LiveDeployment, Variant, not_served
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
 from lanza.serving.payload import Payload, check, validate
@@ -144,11 +145,18 @@ class DataPlane:
         return description(self._deployment(name, version))
 
     def _deployment(self, name: str, version: str | None) -> LiveDeployment:
-        # A named version is checked only against a resident deployment: one not loaded
-        # yet (on demand, or loading) has not resolved its versions.
+        # A named version is checked against the routes once resident; before an on-demand
+        # deployment loads, against the versions its references pin (an alias is resolved
+        # only as it loads), so a version it cannot serve never loads it.
         live = self.manager.get(name)
-        if version and live.status == "ready":
+        if not version:
+            return live
+        if live.status == "ready":
             live.pick(version=version)  # 404 naming the versions it serves
+        elif live.spec.residency == "on_demand":
+            versions = pinned(live)
+            if versions is not None and version not in versions:
+                raise not_served(name, version, versions)
         return live
 
     def notify(self, record: PredictionRecord) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lanza.errors import UnavailableError
+from lanza.errors import LanzaError, UnavailableError
+from lanza.registry.references import parse_reference
 from lanza.serving.live import LiveDeployment, Status
 
 LOADABLE = "unloaded; loads on its first request"
@@ -127,3 +128,18 @@ def description(live: LiveDeployment) -> ModelDescription:
         [Tensor("predict", output, (-1,))],
         live.spec.max_batch_size,
     )
+
+
+def pinned(live: LiveDeployment) -> list[str] | None:
+    """The version numbers its references pin (``NAME/VERSION``), known before it loads;
+    ``None`` when a route names an alias or a URI, resolved only as it loads."""
+    versions = []
+    for route in live.spec.routes:
+        try:
+            version = parse_reference(route.model).version
+        except LanzaError:
+            return None
+        if version is None:
+            return None
+        versions.append(version)
+    return versions

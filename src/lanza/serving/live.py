@@ -77,10 +77,8 @@ class LiveDeployment:
             for variant in self.variants:
                 if variant.loaded.version.version == version:
                     return variant
-            served = ", ".join(sorted(v.loaded.version.version for v in self.variants))
-            raise NotFoundError(
-                f"Model '{self.spec.name}' does not serve version {version} (it serves {served})."
-            )
+            served = [v.loaded.version.version for v in self.variants]
+            raise not_served(self.spec.name, version, served)
         if len(self.variants) == 1:
             return self.variants[0]
         total = sum(v.weight for v in self.variants)
@@ -118,6 +116,12 @@ class LiveDeployment:
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "generation": self.generation,
         }
+
+
+def not_served(name: str, version: str, served: list[str]) -> NotFoundError:
+    """The 404 for a version the deployment does not serve, naming those it does."""
+    listed = ", ".join(sorted(served))
+    return NotFoundError(f"Model '{name}' does not serve version {version} (it serves {listed}).")
 
 
 def failed(spec: DeploymentSpec, generation: int, reason: str) -> LiveDeployment:

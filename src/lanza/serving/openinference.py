@@ -127,6 +127,7 @@ async def infer(
     deployment must share a signature, which swaps enforce).
     """
     await component.manager.find(name)  # a deployment another worker just made too
+    component.dataplane.ready(name, version)  # a version it cannot serve loads nothing
     # An on-demand deployment that is not resident loads here (the data plane then finds it).
     resident = await component.manager.resident(name)
     schema = resident.pick(version=version).loaded.runtime.schema if version else None

@@ -137,6 +137,16 @@ def test_every_face_reports_the_data_planes_readiness(served: Served, cancer: pd
     assert served.http.get("/v2/models/warm/versions/99/ready").status_code == 404
     assert _grpc_ready(served.grpc, "warm", "99") == "missing"
     assert _grpc_ready(served.grpc, "warm", "1") is True
+    # Before it loads, an on-demand deployment serves the versions its references pin.
+    assert served.http.get("/v2/models/lazy/versions/2/ready").status_code == 200
+    assert _grpc_ready(served.grpc, "lazy", "2") is True
+    refused = served.http.get("/v2/models/lazy/versions/9/ready")
+    assert refused.status_code == 404
+    assert "does not serve version 9 (it serves 2)" in refused.json()["error"]
+    assert _grpc_ready(served.grpc, "lazy", "9") == "missing"
+    wrong = served.http.post("/v2/models/lazy/versions/9/infer", json={"inputs": []})
+    assert wrong.status_code == 404
+    assert served.plane.ready("lazy").resident is False  # refused without loading it
     _server_agrees(served, False)  # one deployment failed to load
     index = {m["name"]: m for m in served.http.post("/v2/repository/index").json()}
     assert index["lazy"]["state"] == "UNAVAILABLE"  # the index says where it is loaded
