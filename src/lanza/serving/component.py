@@ -76,4 +76,5 @@ class ServingComponent(Component):
         await self.manager.stop()
 
     def readiness(self) -> tuple[bool, str]:
-        return self.manager.readiness()
+        ready = self.dataplane.server_ready()  # what every face reports
+        return ready.ready, ready.detail

@@ -2,7 +2,9 @@
 
 Faces decode their wire format into an ``InferenceRequest`` and encode the
 ``InferenceResponse`` back; validation, routing, batching, shadowing, deadlines and
-metrics happen here once.
+metrics happen here once. Whether a deployment (or the server) is ready and what a model
+takes and answers are answered here too (``ready``, ``server_ready``, ``metadata``), in
+records every face encodes in its own shape (``lanza.serving.description``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from lanza.runtime.base import Prediction
 from lanza.runtime.params import check_params
 from lanza.runtime.rules import InputWarning
 from lanza.runtime.schema import InputSchema
-from lanza.serving.live import LiveDeployment, Variant
+from lanza.serving.description import (
+    ModelDescription,
+    ModelReadiness,
+    ServerReadiness,
+    description,
+    pinned,
+    readiness,
+    server_readiness,
+)
+from lanza.serving.live import LiveDeployment, Variant, not_served
 from lanza.serving.manager import DeploymentManager
 from lanza.serving.metrics import ServingMetrics
 from lanza.serving.payload import Payload, check, validate
@@ -120,6 +131,33 @@ class DataPlane:
         self.max_rows = max_rows  # the most rows one request may carry, on every face
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self.observers: list[PredictionObserver] = []
+
+    def ready(self, name: str, version: str | None = None) -> ModelReadiness:
+        """Whether the deployment answers; 404 when unknown or ``version`` does not serve."""
+        return readiness(self._deployment(name, version))
+
+    def server_ready(self) -> ServerReadiness:
+        """Whether every deployment answers, each one's readiness in name order."""
+        return server_readiness([readiness(live) for live in self.manager.all()])
+
+    def metadata(self, name: str, version: str | None = None) -> ModelDescription:
+        """What the deployment takes and answers; 404 as ``ready``."""
+        return description(self._deployment(name, version))
+
+    def _deployment(self, name: str, version: str | None) -> LiveDeployment:
+        # A named version is checked against the routes once resident; before an on-demand
+        # deployment loads, against the versions its references pin (an alias is resolved
+        # only as it loads), so a version it cannot serve never loads it.
+        live = self.manager.get(name)
+        if not version:
+            return live
+        if live.status == "ready":
+            live.pick(version=version)  # 404 naming the versions it serves
+        elif live.spec.residency == "on_demand":
+            versions = pinned(live)
+            if versions is not None and version not in versions:
+                raise not_served(name, version, versions)
+        return live
 
     def notify(self, record: PredictionRecord) -> None:
         """Hand a record to every observer; an observer's failure is logged, never raised."""

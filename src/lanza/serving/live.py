@@ -52,6 +52,21 @@ class LiveDeployment:
     swapping: bool = False
     refused: int = 0  # a generation refused for its signature, not retried
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why it cannot answer a request now, in one sentence; ``None`` when it can.
+
+        The one readiness rule: an on-demand deployment that is not resident answers (its
+        first request loads it); any other answers once loaded, and swaps keep it answering.
+        """
+        if self.spec.residency == "on_demand" and self.status in ("unloaded", "loading"):
+            return None
+        if self.status == "loading":
+            return f"Deployment '{self.spec.name}' is still loading; retry shortly."
+        if self.status == "failed":
+            return f"Deployment '{self.spec.name}' failed to load: {self.error}"
+        return None
+
     def pick(self, sticky: str | None = None, version: str | None = None) -> Variant:
         """A route by weight; the same sticky value always gets the same route.
 
@@ -62,10 +77,8 @@ class LiveDeployment:
             for variant in self.variants:
                 if variant.loaded.version.version == version:
                     return variant
-            served = ", ".join(sorted(v.loaded.version.version for v in self.variants))
-            raise NotFoundError(
-                f"Model '{self.spec.name}' does not serve version {version} (it serves {served})."
-            )
+            served = [v.loaded.version.version for v in self.variants]
+            raise not_served(self.spec.name, version, served)
         if len(self.variants) == 1:
             return self.variants[0]
         total = sum(v.weight for v in self.variants)
@@ -103,6 +116,12 @@ class LiveDeployment:
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "generation": self.generation,
         }
+
+
+def not_served(name: str, version: str, served: list[str]) -> NotFoundError:
+    """The 404 for a version the deployment does not serve, naming those it does."""
+    listed = ", ".join(sorted(served))
+    return NotFoundError(f"Model '{name}' does not serve version {version} (it serves {listed}).")
 
 
 def failed(spec: DeploymentSpec, generation: int, reason: str) -> LiveDeployment:

@@ -161,35 +161,17 @@ class DeploymentManager:
                         raise
 
     def serving(self, name: str) -> LiveDeployment:
-        """The deployment if it can answer now: 404 when unknown, 503 while loading or failed."""
+        """The deployment if it can answer now: 404 when unknown, 503 while loading or failed
+        (``LiveDeployment.unavailable``); an on-demand one is loaded by the data plane."""
         live = self.get(name)
-        if live.spec.residency == "on_demand" and live.status in ("unloaded", "loading"):
-            return live  # the data plane loads it, or waits for its load (``hold``)
-        if live.status == "loading":
-            raise UnavailableError(f"Deployment '{name}' is still loading; retry shortly.")
-        if live.status == "failed":
-            raise UnavailableError(f"Deployment '{name}' failed to load: {live.error}")
+        reason = live.unavailable
+        if reason is not None:
+            raise UnavailableError(reason)
         return live
 
     def all(self) -> list[LiveDeployment]:
         """Every live deployment by name."""
         return [self._live[k] for k in sorted(self._live)]
-
-    def readiness(self) -> tuple[bool, str]:
-        """Ready when every deployment serves now (loaded) or on its first request (loadable:
-        an on-demand deployment not resident)."""
-        every = self.all()
-        loadable = {
-            d.spec.name for d in every if d.spec.residency == "on_demand" and not d.variants
-        }
-        waiting = [
-            f"{d.spec.name}: {d.status}"
-            for d in every
-            if d.status != "ready" and d.spec.name not in loadable
-        ]
-        loaded = len(self._live) - len(loadable) - len(waiting)
-        summary = f"{loaded} deployments loaded, {len(loadable)} loadable on demand"
-        return (not waiting, "; ".join(waiting) or summary)
 
     def describe(self, live: LiveDeployment) -> dict[str, object]:
         """The live deployment's status with its residency: state, size and last use."""

@@ -1,9 +1,9 @@
 """What the Open Inference Protocol v2 faces share, over REST and over gRPC.
 
-Models are deployments; a version, when named, must be one that serves. Metadata, the
-Triton model config and the repository index are read here, and one decoded inference
-request (the REST JSON shape, tensors with ``data`` or ``_binary``) becomes one call on
-the data plane.
+Models are deployments; a version, when named, must be one that serves. The data plane's
+readiness and model descriptions are encoded here as v2 metadata, the Triton model config
+and the repository index, and one decoded inference request (the REST JSON shape, tensors
+with ``data`` or ``_binary``) becomes one call on the data plane.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lanza.errors import InvalidInputError, NotFoundError
-from lanza.runtime.base import ModelRuntime
-from lanza.runtime.schema import InputSchema
+from lanza.errors import InvalidInputError
 from lanza.serving import v2
 from lanza.serving.dataplane import InferenceRequest, InferenceResponse
-from lanza.serving.live import LiveDeployment
+from lanza.serving.description import ModelDescription, ModelReadiness, Tensor
 
 if TYPE_CHECKING:
     from lanza.serving.component import ServingComponent
@@ -32,71 +30,46 @@ COLUMN_TYPES = {
 }
 
 
-def model(component: ServingComponent, name: str, version: str | None) -> LiveDeployment:
-    """The deployment named ``name``; a 404 when ``version`` is named and does not serve."""
-    live = component.manager.get(name)
-    if version and live.status == "ready":
-        served = {v.loaded.version.version for v in live.variants}
-        if version not in served:
-            raise NotFoundError(
-                f"Model '{name}' does not serve version {version} "
-                f"(it serves {', '.join(sorted(served))})."
-            )
-    return live
-
-
-def _runtime(live: LiveDeployment) -> ModelRuntime | None:
-    return live.variants[0].loaded.runtime if live.variants else None
-
-
-def metadata(live: LiveDeployment) -> dict[str, Any]:
+def metadata(meta: ModelDescription) -> dict[str, Any]:
     """Model metadata: inputs as the model takes them, outputs as infer answers them."""
-    runtime = _runtime(live)
     return {
-        "name": live.spec.name,
-        "versions": [v.loaded.version.version for v in live.variants],
-        "platform": "lanza-" + (runtime.__class__.__name__.lower() if runtime else "loading"),
-        "inputs": [] if runtime is None else input_metadata(runtime.schema),
-        "outputs": [{"name": "predict", "datatype": output_datatype(runtime), "shape": [-1]}],
+        "name": meta.name,
+        "versions": meta.versions,
+        "platform": meta.platform,
+        "inputs": [tensor_metadata(t) for t in meta.inputs],
+        "outputs": [tensor_metadata(t, output=True) for t in meta.outputs],
     }
 
 
-def input_metadata(schema: InputSchema) -> list[dict[str, Any]]:
-    """The model's inputs as v2 tensor metadata: one per column, or its tensors."""
-    if schema.tensors:
-        return [
-            {"name": t.label, "datatype": v2.datatype_of(t.dtype), "shape": list(t.shape)}
-            for t in schema.tensors
-        ]
-    return [
-        {"name": c.name, "datatype": COLUMN_TYPES.get(c.type, "BYTES"), "shape": [-1]}
-        for c in schema.columns
-    ]
+def tensor_metadata(tensor: Tensor, output: bool = False) -> dict[str, Any]:
+    """One input or output as v2 tensor metadata."""
+    return {"name": tensor.name, "datatype": datatype(tensor, output), "shape": list(tensor.shape)}
 
 
-def output_datatype(runtime: ModelRuntime | None) -> str:
-    """The datatype infer answers for ``predict``, when the model says before answering."""
-    if runtime is None or runtime.output_dtype is None:
+def datatype(tensor: Tensor, output: bool = False) -> str:
+    """The v2 datatype of a column, an input tensor, or an output as infer answers it."""
+    if tensor.dtype is None:
         return "BYTES"
-    return v2.datatype(runtime.output_dtype)
+    if tensor.column:
+        return COLUMN_TYPES.get(tensor.dtype, "BYTES")
+    return v2.datatype(tensor.dtype) if output else v2.datatype_of(tensor.dtype)
 
 
-def config(live: LiveDeployment) -> dict[str, Any]:
+def config(meta: ModelDescription) -> dict[str, Any]:
     """Triton's model configuration (what ``get_model_config`` reads)."""
-    meta = metadata(live)
-    batched = live.spec.max_batch_size
+    described = metadata(meta)
 
     def tensor(t: dict[str, Any]) -> dict[str, Any]:
         dims = t["shape"][1:] or [1]
         return {"name": t["name"], "data_type": "TYPE_" + _config_type(t["datatype"]), "dims": dims}
 
     return {
-        "name": live.spec.name,
-        "platform": meta["platform"],
+        "name": meta.name,
+        "platform": meta.platform,
         "backend": "lanza",
-        "max_batch_size": batched,
-        "input": [tensor(t) for t in meta["inputs"]],
-        "output": [tensor(t) for t in meta["outputs"]],
+        "max_batch_size": meta.max_batch_size,
+        "input": [tensor(t) for t in described["inputs"]],
+        "output": [tensor(t) for t in described["outputs"]],
     }
 
 
@@ -104,22 +77,24 @@ def _config_type(datatype: str) -> str:
     return "STRING" if datatype == "BYTES" else datatype
 
 
-def repository(component: ServingComponent, ready_only: bool = False) -> list[dict[str, str]]:
-    """The repository index: every deployment with the version it serves and its state."""
+def repository(models: list[ModelReadiness], ready_only: bool = False) -> list[dict[str, str]]:
+    """The repository index: every deployment with the version it serves and its state.
+
+    The state is Triton's load state (``READY`` once resident), and ``ready_only`` keeps
+    the ``READY`` entries; an on-demand deployment not resident is ``UNAVAILABLE`` here
+    with the reason, though model ready answers true for it (its first request loads it).
+    """
     index = []
-    for live in component.manager.all():
-        ready = live.status == "ready"
-        if ready_only and not ready:
+    for model in models:
+        if ready_only and not model.resident:
             continue
         entry = {
-            "name": live.spec.name,
-            "version": live.variants[0].loaded.version.version if live.variants else "",
-            "state": {"ready": "READY", "loading": "LOADING"}.get(live.status, "UNAVAILABLE"),
+            "name": model.name,
+            "version": model.versions[0] if model.versions else "",
+            "state": {"ready": "READY", "loading": "LOADING"}.get(model.status, "UNAVAILABLE"),
         }
-        if live.error:
-            entry["reason"] = live.error
-        elif live.status == "unloaded":
-            entry["reason"] = "unloaded; loads on its first request"
+        if model.note:
+            entry["reason"] = model.note
         index.append(entry)
     return index
 
@@ -152,7 +127,7 @@ async def infer(
     deployment must share a signature, which swaps enforce).
     """
     await component.manager.find(name)  # a deployment another worker just made too
-    live = model(component, name, version)
+    component.dataplane.ready(name, version)  # a version it cannot serve loads nothing
     # An on-demand deployment that is not resident loads here (the data plane then finds it).
     resident = await component.manager.resident(name)
     schema = resident.pick(version=version).loaded.runtime.schema if version else None
@@ -165,7 +140,7 @@ async def infer(
     probabilities = "predict_proba" in wanted or params.get("probabilities") is True
     response = await component.dataplane.infer(
         InferenceRequest(
-            live.spec.name,
+            name,
             payload,
             face,
             probabilities,

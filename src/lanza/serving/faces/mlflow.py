@@ -104,21 +104,21 @@ def router() -> APIRouter:
     @api.get("/deployments/{name}/ping", summary="MLflow health check of one deployment")
     @api.get("/deployments/{name}/health", include_in_schema=False)
     async def ping_for(name: str, request: Request) -> Response:
-        serving(request).manager.serving(name)
+        serving(request).dataplane.ready(name).check()
         return Response("\n", media_type="application/json")
 
     @api.get("/deployments/{name}/version", include_in_schema=False)
     async def version_for(name: str, request: Request) -> Response:
         from lanza import __version__
 
-        serving(request).manager.get(name)
+        serving(request).dataplane.ready(name)  # 404 for a deployment it does not hold
         return Response(__version__, media_type="text/plain")
 
     @api.get("/ping", summary="MLflow health check")
     @api.get("/health", summary="MLflow health check", include_in_schema=False)
     async def ping(request: Request) -> Response:
-        name = serving(request).default_deployment()
-        serving(request).manager.serving(name)
+        component = serving(request)
+        component.dataplane.ready(component.default_deployment()).check()
         return Response("\n", media_type="application/json")
 
     @api.get("/version", summary="Server version", include_in_schema=False)

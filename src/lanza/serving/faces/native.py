@@ -18,21 +18,25 @@ PUT         /models/{name}/aliases/{alias}                  admin
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from lanza.api.auth import require
 from lanza.api.lean import lean
+from lanza.errors import NotFoundError
 from lanza.serving.codecs import decode_mlflow_json, parse_json, require_json
 from lanza.serving.dataplane import InferenceRequest
 from lanza.serving.faces.deps import request_id, serving
 from lanza.serving.live import LiveDeployment
-from lanza.serving.manager import DeploymentManager
 from lanza.serving.spec import DeploymentSpec, DeploymentUpdate
 from lanza.serving.store import StoredDeployment
 from lanza.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lanza.serving.component import ServingComponent
 
 JSON = "application/json"
 
@@ -44,15 +48,21 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _describe(
-    stored: StoredDeployment, live: LiveDeployment | None, manager: DeploymentManager
+    stored: StoredDeployment, live: LiveDeployment | None, component: ServingComponent
 ) -> dict[str, Any]:
     state: dict[str, Any] = (
-        manager.describe(live)
+        component.manager.describe(live)
         if live is not None
         else {"name": stored.spec.name, "status": "pending", "serving": [], "error": None}
     )
+    # Whether it answers, as every face reports it (on demand and not resident: it does).
+    ready = False
+    if live is not None:
+        with contextlib.suppress(NotFoundError):  # deleted meanwhile
+            ready = component.dataplane.ready(stored.spec.name).ready
     return {
         **state,
+        "ready": ready,
         "spec": stored.spec.model_dump(),
         "created_at": stored.created_at,
         "updated_at": stored.updated_at,
@@ -78,7 +88,7 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         stored = await asyncio.to_thread(component.store.list)
         live = {d.spec.name: d for d in component.manager.all()}
-        return _json([_describe(s, live.get(s.spec.name), component.manager) for s in stored])
+        return _json([_describe(s, live.get(s.spec.name), component) for s in stored])
 
     @router.post(
         "",
@@ -90,14 +100,14 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         live = await component.manager.create(spec)
         stored = await asyncio.to_thread(component.store.get, spec.name)
-        return _json(_describe(stored, live, component.manager), 201)
+        return _json(_describe(stored, live, component), 201)
 
     @router.get("/{name}", dependencies=[Depends(require("read"))], summary="Read a deployment")
     async def read(name: str, request: Request) -> Response:
         component = serving(request)
         stored = await asyncio.to_thread(component.store.get, name)
         live = {d.spec.name: d for d in component.manager.all()}.get(name)
-        return _json(_describe(stored, live, component.manager))
+        return _json(_describe(stored, live, component))
 
     @router.put(
         "/{name}",
@@ -108,7 +118,7 @@ def deployments_router() -> APIRouter:
         component = serving(request)
         live = await component.manager.update(name, change)
         stored = await asyncio.to_thread(component.store.get, name)
-        return _json(_describe(stored, live, component.manager))
+        return _json(_describe(stored, live, component))
 
     @router.delete(
         "/{name}",

@@ -47,25 +47,26 @@ def router() -> APIRouter:
 
     @api.get("/health/ready", summary="Server ready")
     async def ready(request: Request) -> Response:
-        ok, _ = serving(request).manager.readiness()
+        ok = serving(request).dataplane.server_ready().ready
         return _json({"ready": ok}, 200 if ok else 503)
 
     @api.get("/models/{name}", dependencies=[Depends(require("read"))])
     @api.get("/models/{name}/versions/{version}", dependencies=[Depends(require("read"))])
     async def model_metadata(name: str, request: Request, version: str | None = None) -> Response:
-        return _json(oip.metadata(oip.model(serving(request), name, version)))
+        return _json(oip.metadata(serving(request).dataplane.metadata(name, version)))
 
     @api.get("/models/{name}/config", dependencies=[Depends(require("read"))])
     @api.get("/models/{name}/versions/{version}/config", dependencies=[Depends(require("read"))])
     async def model_config(name: str, request: Request, version: str | None = None) -> Response:
-        return _json(oip.config(oip.model(serving(request), name, version)))
+        return _json(oip.config(serving(request).dataplane.metadata(name, version)))
 
     # A POST, so it takes a 'predict' key like every POST (reading needs no more over gRPC).
     @api.post("/repository/index", dependencies=[Depends(require("predict"))])
     async def repository_index(request: Request) -> Response:
         body = await request.body()
         ready = bool(body.strip()) and parse_json(body).get("ready") is True
-        return _json(oip.repository(serving(request), ready_only=ready))
+        models = serving(request).dataplane.server_ready().models
+        return _json(oip.repository(models, ready_only=ready))
 
     @api.get("/models/{name}/ready")
     @api.get("/models/{name}/versions/{version}/ready")
@@ -73,7 +74,7 @@ def router() -> APIRouter:
         # Open to probes; a caller without a valid key gets the same 503 for a name that
         # does not exist as for one that is not ready, so it cannot list deployments.
         try:
-            ok = oip.model(serving(request), name, version).status == "ready"
+            ok = serving(request).dataplane.ready(name, version).ready
         except NotFoundError:
             if not await identified(request):
                 return _json({"name": name, "ready": False}, 503)

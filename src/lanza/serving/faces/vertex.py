@@ -30,7 +30,7 @@ def install(app: FastAPI) -> None:
     async def health(request: Request) -> Response:
         component = serving(request)
         name = component.default_deployment()
-        component.manager.serving(name)
+        component.dataplane.ready(name).check()  # 503 with the reason until it answers
         return Response(
             orjson.dumps({"status": "ready", "deployment": name}), media_type="application/json"
         )

@@ -112,19 +112,18 @@ class InferenceService:
         return pb.ServerLiveResponse(live=True)
 
     async def server_ready(self, request: Any, context: Any) -> pb.ServerReadyResponse:
-        ready, _ = self.serving.manager.readiness()
-        return pb.ServerReadyResponse(ready=ready)
+        return pb.ServerReadyResponse(ready=self.serving.dataplane.server_ready().ready)
 
     async def model_ready(self, request: Any, context: Any) -> pb.ModelReadyResponse:
-        live = oip.model(self.serving, request.name, request.version or None)
-        return pb.ModelReadyResponse(ready=live.status == "ready")
+        readiness = self.serving.dataplane.ready(request.name, request.version or None)
+        return pb.ModelReadyResponse(ready=readiness.ready)
 
     async def server_metadata(self, request: Any, context: Any) -> pb.ServerMetadataResponse:
         return pb.ServerMetadataResponse(name="lanza", version=__version__, extensions=[])
 
     async def model_metadata(self, request: Any, context: Any) -> pb.ModelMetadataResponse:
         await self._admit(context, "read")
-        meta = oip.metadata(oip.model(self.serving, request.name, request.version or None))
+        meta = oip.metadata(self.serving.dataplane.metadata(request.name, request.version or None))
         return pb.ModelMetadataResponse(
             name=meta["name"],
             versions=meta["versions"],
@@ -135,7 +134,7 @@ class InferenceService:
 
     async def model_config(self, request: Any, context: Any) -> pb.ModelConfigResponse:
         await self._admit(context, "read")
-        config = oip.config(oip.model(self.serving, request.name, request.version or None))
+        config = oip.config(self.serving.dataplane.metadata(request.name, request.version or None))
 
         def tensor(cls: Any, t: dict[str, Any]) -> Any:
             return cls(name=t["name"], data_type=t["data_type"], dims=t["dims"])
@@ -153,7 +152,7 @@ class InferenceService:
 
     async def repository_index(self, request: Any, context: Any) -> pb.RepositoryIndexResponse:
         await self._admit(context, "read")
-        models = oip.repository(self.serving, ready_only=request.ready)
+        models = oip.repository(self.serving.dataplane.server_ready().models, request.ready)
         return pb.RepositoryIndexResponse(
             models=[pb.RepositoryIndexResponse.ModelIndex(**m) for m in models]
         )
