@@ -22,6 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
+from lanza.api.openapi import json_body
 from lanza.errors import InvalidInputError
 from lanza.llm.annotation.queues import AnnotationQueues, QueueSpec, ReviewIn
 from lanza.llm.dashboard.pages import llm_page
@@ -55,7 +56,11 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
         return [q.model_dump() for q in await run_in_threadpool(queues.all)]
 
     @router.post(
-        api, dependencies=[Depends(require("admin"))], status_code=201, summary="Create a queue"
+        api,
+        dependencies=[Depends(require("admin"))],
+        status_code=201,
+        summary="Create a queue",
+        openapi_extra={"requestBody": json_body(QueueSpec)},
     )
     async def create(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         spec = await run_in_threadpool(queues.create, parse_queue(payload))
@@ -72,6 +77,7 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
         dependencies=[Depends(require("predict", audit=True))],
         status_code=201,
         summary="Review a trace",
+        openapi_extra={"requestBody": json_body(ReviewIn)},
     )
     async def review(
         name: str, trace_id: str, payload: Annotated[dict[str, Any], Body()]
