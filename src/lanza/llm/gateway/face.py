@@ -182,12 +182,13 @@ class OpenAIFace:
         ):
             try:
                 reply = await self.gateway.call(body.model, call, caller, key)
+                _record_usage(span, reply)  # an answer refused below was still paid for
                 self._charge(body.model, reply, caller)  # hook: ledger
                 completion: Completion = self.policy.screen_answer(body.model, reply.result)
+                await self.policy.judge_answer(body.model, inputs, completion, caller)  # hook
             finally:
                 self.policy.annotate(span)  # hook: guardrails on the trace
             span.set_outputs(_outputs(completion))
-            _record_usage(span, reply)
             _answered(record, reply)
         if body.stream:
             stream = SSEStream(rid, body.model, chat, body.include_usage)
@@ -246,6 +247,7 @@ class OpenAIFace:
                 self.policy.charge(stream.model, spec.name, spec.model, caller, usage, cost)
                 sent = Completion(str(stream.outputs().get("text", "")), "", usage)
                 self.policy.screen_answer(spec.name, sent, enforce=False)
+                await self.policy.judge_answer(spec.name, inputs, sent, caller, enforce=False)
                 self.policy.annotate(span)
         finally:
             if stream.first_token_at is not None:
