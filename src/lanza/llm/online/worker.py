@@ -6,7 +6,9 @@ filter matches, samples them and queues them. The queue is bounded: a trace that
 not fit is dropped and counted, and the evaluator's sampling rate halves; it recovers
 by a quarter per round while the queue is under a quarter full. Workers score queued
 traces, write each score as feedback on the trace (``value.source = "evaluator"``)
-and in the scores table, and check the evaluator's alert.
+and in the scores table, and check the evaluator's alert. A server that starts looks back
+``RESUME_S`` for traces that settled while it was stopped, or that were queued when it
+stopped (what is scored already is skipped), so a restart loses no trace to its gap.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from lanza.store import Database
 log = logging.getLogger("lanza.llm")
 EVALUATOR_TAG = "lanza:evaluator"
 SEEN = 20_000
+RESUME_S = 600.0
 
 
 @dataclass
@@ -86,7 +89,7 @@ class OnlineEvaluator:
         self.capacity, self.interval_s, self.workers = capacity, interval_s, workers
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(capacity)
         self.rules: dict[str, RuleState] = {}
-        self.watermark = time.time()
+        self.watermark = time.time() - RESUME_S
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -174,14 +177,14 @@ class OnlineEvaluator:
         if state is None:
             return {}
         state.queued = max(0, state.queued - 1)
+        if await run_in_threadpool(self.store.scored, rule, trace_id):
+            return {}
         trace = await run_in_threadpool(self.reader.get, trace_id)
         roots = trace["spans"]
         if not roots or not _matches_root(state.spec.terms, roots[0]):
             return {}
-        if await run_in_threadpool(self.store.scored, rule, trace_id):
-            return {}
         root = roots[0]
-        arm = (root.get("metadata") or {}).get("prompt")
+        arm = prompt_arm(root)
         scores = await Scorers(state.spec, self.ask, self.embed).score(exchange(root))
         if not scores:
             return {}
@@ -325,6 +328,18 @@ def _matches_root(terms: dict[str, str], root: dict[str, Any]) -> bool:
         return False
     deployment = (root.get("metadata") or {}).get("deployment")
     return "deployment" not in terms or terms["deployment"] == deployment
+
+
+def prompt_arm(span: dict[str, Any]) -> str | None:
+    """The prompt a trace used: the first span, root first, whose metadata names one (an app's
+    chain that calls the gateway carries it on its LLM call's span)."""
+    prompt = (span.get("metadata") or {}).get("prompt")
+    if prompt:
+        return str(prompt)
+    for child in span.get("children") or []:
+        if (found := prompt_arm(child)) is not None:
+            return found
+    return None
 
 
 def _loads_list(text: str) -> list[str]:
