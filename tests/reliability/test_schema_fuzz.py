@@ -174,7 +174,9 @@ def test_linked_operations_keep_their_state(model_home: Path, tmp_path: Path) ->
 def _linked() -> str:
     """A pattern of every native path a link starts or ends on."""
     paths = {path for _, path in LINKS} | {p for targets in LINKS.values() for _, p, _ in targets}
-    paths = {path for path in paths if NATIVE.match(path)}
+    # LLM deployments are fuzzed statelessly above; here they would take the scenarios
+    # the model deployments' create → delete chains need.
+    paths = {path for path in paths if NATIVE.match(path) and not path.startswith("/api/v1/llm/")}
     return "^(" + "|".join(re.escape(path) for path in sorted(paths)) + ")$"
 
 
