@@ -120,10 +120,7 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         "latest scores", ["scorer", "mean", "n"], [[s, m, n] for s, (m, n) in summary.items()]
     )
     if arms["arms"]:
-        rows = [
-            [a["arm"], a["n"], a["mean"], f"[{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]"]
-            for a in arms["arms"]
-        ]
+        rows = [[a["arm"], a["n"], a["mean"], _interval(a["ci95"])] for a in arms["arms"]]
         print_table(f"prompt versions ({arms['scorer']})", ["arm", "n", "mean", "95 % CI"], rows)
 
 
@@ -215,3 +212,8 @@ def agreement(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         for r in result["evaluators"]
     ]
     print_table(f"{name}: {result['reviews']} reviews", ["scorer", "pairs", "agree", "kappa"], rows)
+
+
+def _interval(bounds: list[float] | None) -> str:
+    """A 95 % interval as text; one score has none."""
+    return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "- (one score)"
