@@ -438,7 +438,12 @@ def test_arms_of_an_app_whose_chain_calls_a_prompt_experiment(
     assert 0 < warm < 16
     wait_for(lambda: _status(url, "app-arms").get("scored") == 16, timeout=60, interval=0.3)
     trace = _trace(url, _traces(url, "support-app")[0]["trace_id"])
-    assert trace["spans"][0]["children"][0]["metadata"]["prompt"].startswith("support@")
+    root = trace["spans"][0]
+    assert root["children"][0]["metadata"]["prompt"].startswith("support@")
+    # The score is feedback the langsmith SDK finds on the app's root run.
+    (scored,) = ls.list_feedback(run_ids=[root["id"]], feedback_key=["app-arms.regex"])
+    assert scored.value == {"source": "evaluator", "evaluator": "app-arms", "scorer": "regex"}
+    assert scored.score == float("warmly" in root["outputs"]["output"])
     compared = httpx.get(f"{url}/api/v1/evaluators/app-arms/arms", params={"scorer": "regex"})
     by_arm = {a["arm"]: a for a in compared.json()["arms"]}
     assert (by_arm["support@candidate"]["n"], by_arm["support@candidate"]["mean"]) == (warm, 1.0)
