@@ -346,9 +346,31 @@ def test_a_judge_guardrail_blocks_or_flags_answers_on_the_trace(served: Served) 
     refused = next(t for t in _traces(served, "chat judged") if t["name"] == "chat judged")
     assert refused["status"] == "error"
     assert refused["spans"][0]["metadata"]["guardrails"][0]["action"] == "block"
+    # A stream on a flagging judge goes token by token; the judge grades it once it is sent.
+    chunks = client.chat.completions.create(
+        model="judged-flag", messages=[{"role": "user", "content": "stream"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+        "echo: stream "
+    )
+
+    def streamed_call() -> dict[str, Any] | None:
+        # The judge's span is written before the call's own (it ends first).
+        for trace in _traces(served, "chat judged-flag"):
+            root = trace["spans"][0]
+            if trace["trace_id"] != call["id"] and root["name"] == "chat judged-flag":
+                return dict(root)
+        return None
+
+    wait_for(streamed_call, timeout=15)
+    streamed = streamed_call()
+    assert streamed is not None, _traces(served, "chat judged-flag")
+    assert "guardrails" in streamed["metadata"], streamed
+    assert streamed["metadata"]["guardrails"][0]["detail"] == "grade 4 of 5, below 5"
+    assert streamed["children"][0]["name"] == "guardrail grader"
     spend = httpx.get(
         f"{served.url}/api/v1/llm/spend",
         params={"hours": 1, "by": "deployment"},
         headers=_admin(served),
     ).json()
-    assert spend["totals"]["grader"] == pytest.approx(3 * 0.0015)
+    assert spend["totals"]["grader"] == pytest.approx(4 * 0.0015)
