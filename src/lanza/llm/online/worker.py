@@ -9,6 +9,9 @@ traces, write each score as feedback on the trace (``value.source = "evaluator"`
 and in the scores table, and check the evaluator's alert. A server that starts looks back
 ``RESUME_S`` for traces that settled while it was stopped, or that were queued when it
 stopped (what is scored already is skipped), so a restart loses no trace to its gap.
+Under ``lanza serve --workers N`` one process at a time scores, the holder of the
+``online-evaluation`` lease; the others keep their watermark recent and take over when
+the holder stops renewing it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lanza.llm.tracing.queries import FeedbackIn, TraceReader
 from lanza.llm.tracing.records import dumps
 from lanza.llm.tracing.tables import TraceSummary
 from lanza.store import Database
+from lanza.store.lease import Lease
 
 log = logging.getLogger("lanza.llm")
 EVALUATOR_TAG = "lanza:evaluator"
@@ -81,12 +85,15 @@ class OnlineEvaluator:
         capacity: int = 1000,
         interval_s: float = 1.0,
         workers: int = 2,
+        lease: Lease | None = None,
     ) -> None:
         self.database = database
         self.store = EvaluatorStore(database)
         self.reader = TraceReader(database)
         self.ask, self.embed = ask, embed
         self.capacity, self.interval_s, self.workers = capacity, interval_s, workers
+        self.lease = lease
+        self.holding = lease is None  # whether this process is the one that scores
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(capacity)
         self.rules: dict[str, RuleState] = {}
         self.watermark = time.time() - RESUME_S
@@ -137,6 +144,9 @@ class OnlineEvaluator:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.lease is not None and self.holding:  # another process takes over at once
+            self.holding = False
+            await run_in_threadpool(self.lease.release)
 
     def status(self, name: str) -> dict[str, Any]:
         """Live counters of one evaluator (zeros before its first round)."""
@@ -147,6 +157,12 @@ class OnlineEvaluator:
         """One round: refresh rules, queue new settled traces; returns how many were queued."""
         specs = await run_in_threadpool(self.store.list)
         self._refresh(specs)
+        if self.lease is not None:
+            self.holding = await run_in_threadpool(self.lease.acquire)
+        if not self.holding:
+            # Another process scores; on taking over, look back no further than a restart.
+            self.watermark = max(self.watermark, time.time() - RESUME_S)
+            return 0
         if not self.rules:
             self.watermark = time.time()
             return 0
