@@ -101,6 +101,7 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {
     ("post", "/api/v1/annotation-queues"): [
         ("get", QUEUE + "/next", BY_NAME),
         ("get", QUEUE + "/agreement", BY_NAME),
+        ("delete", QUEUE, BY_NAME),
     ],
     ("post", "/api/v1/batch-jobs"): [
         ("get", JOB, {"job_id": "$response.body#/id"}),

@@ -195,6 +195,21 @@ def list_queues(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     print_table(None, ["name", "filter", "evaluator", "below", "disagreement"], rows)
 
 
+@queues_app.command("delete")
+def delete_queue(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """Delete an annotation queue (its reviews stay on the traces).
+
+    Example: lanza evaluators queues delete doubtful
+    """
+    from lanza.llm.annotation.queues import AnnotationQueues
+
+    AnnotationQueues(state(ctx).workspace().database).delete(name)
+    if as_json:
+        print_json({"deleted": name})
+        return
+    console.print(f"Queue [bold]{name}[/] deleted.")
+
+
 @queues_app.command("agreement")
 def agreement(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     """Cohen's kappa between a queue's reviewers and each evaluator scorer.

@@ -359,6 +359,9 @@ def test_a_disagreement_queue_and_an_evaluator_alert_webhook(
         offered.json()["remaining"]
         == {a["arm"]: a["n"] for a in arms["arms"]}["support@production"]
     )
+    assert httpx.delete(f"{url}/api/v1/annotation-queues/split").status_code == 204
+    gone = httpx.get(f"{url}/api/v1/annotation-queues/split/next", params={"reviewer": "li"})
+    assert gone.status_code == 404
 
     receiver, hook = hooks
     created = httpx.post(

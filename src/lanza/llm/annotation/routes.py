@@ -5,6 +5,7 @@ method   path                                              does
 =======  ================================================  ==============================
 GET      /api/v1/annotation-queues                         every queue
 POST     /api/v1/annotation-queues                         create one
+DELETE   /api/v1/annotation-queues/{name}                  delete one (its reviews stay)
 GET      /api/v1/annotation-queues/{name}/next?reviewer=R  the next trace for R
 POST     /api/v1/annotation-queues/{name}/reviews/{trace}  score, correct or skip it
 GET      /api/v1/annotation-queues/{name}/agreement        Cohen's kappa per scorer
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
@@ -65,6 +66,16 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
     async def create(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         spec = await run_in_threadpool(queues.create, parse_queue(payload))
         return spec.model_dump()
+
+    @router.delete(
+        api + "/{name}",
+        dependencies=[Depends(require("admin"))],
+        status_code=204,
+        summary="Delete a queue",
+    )
+    async def delete(name: str) -> Response:
+        await run_in_threadpool(queues.delete, name)
+        return Response(status_code=204)
 
     @router.get(api + "/{name}/next", dependencies=read, summary="Next trace to review")
     async def next_item(
