@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from lanza.records import WARNINGS_HEADER
 
@@ -100,6 +101,7 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {
     ("post", "/api/v1/annotation-queues"): [
         ("get", QUEUE + "/next", BY_NAME),
         ("get", QUEUE + "/agreement", BY_NAME),
+        ("delete", QUEUE, BY_NAME),
     ],
     ("post", "/api/v1/batch-jobs"): [
         ("get", JOB, {"job_id": "$response.body#/id"}),
@@ -114,6 +116,33 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {
         ("delete", FEEDBACK, {"feedback_id": "$response.body#/id"}),
     ],
 }
+
+
+def json_body(model: type[BaseModel], path_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A route's ``requestBody`` documented from ``model``, for routes that parse their body
+    by hand (for errors that name the field): the schema is self-contained (nested models
+    inlined), and ``path_fields`` (the path names them) are not required in the body."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+    inlined: dict[str, Any] = _inline(schema, definitions)
+    if path_fields:
+        required = [f for f in inlined.get("required", []) if f not in path_fields]
+        inlined = {k: v for k, v in inlined.items() if k != "required"}
+        if required:
+            inlined["required"] = required
+    return {"content": {"application/json": {"schema": inlined}}, "required": True}
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return _inline(definitions[ref.removeprefix("#/$defs/")], definitions) | rest
+        return {k: _inline(v, definitions) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, definitions) for v in node]
+    return node
 
 
 def document(app: FastAPI) -> dict[str, Any]:

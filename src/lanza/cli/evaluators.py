@@ -120,10 +120,7 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         "latest scores", ["scorer", "mean", "n"], [[s, m, n] for s, (m, n) in summary.items()]
     )
     if arms["arms"]:
-        rows = [
-            [a["arm"], a["n"], a["mean"], f"[{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]"]
-            for a in arms["arms"]
-        ]
+        rows = [[a["arm"], a["n"], a["mean"], _interval(a["ci95"])] for a in arms["arms"]]
         print_table(f"prompt versions ({arms['scorer']})", ["arm", "n", "mean", "95 % CI"], rows)
 
 
@@ -198,6 +195,21 @@ def list_queues(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     print_table(None, ["name", "filter", "evaluator", "below", "disagreement"], rows)
 
 
+@queues_app.command("delete")
+def delete_queue(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """Delete an annotation queue (its reviews stay on the traces).
+
+    Example: lanza evaluators queues delete doubtful
+    """
+    from lanza.llm.annotation.queues import AnnotationQueues
+
+    AnnotationQueues(state(ctx).workspace().database).delete(name)
+    if as_json:
+        print_json({"deleted": name})
+        return
+    console.print(f"Queue [bold]{name}[/] deleted.")
+
+
 @queues_app.command("agreement")
 def agreement(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     """Cohen's kappa between a queue's reviewers and each evaluator scorer.
@@ -215,3 +227,8 @@ def agreement(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         for r in result["evaluators"]
     ]
     print_table(f"{name}: {result['reviews']} reviews", ["scorer", "pairs", "agree", "kappa"], rows)
+
+
+def _interval(bounds: list[float] | None) -> str:
+    """A 95 % interval as text; one score has none."""
+    return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "- (one score)"

@@ -64,14 +64,16 @@ def set_budget(
             "webhook": webhook,
         }
     )
+    from lanza.llm.budgets.budgets import usd as dollars
+
     budgets, _ = _books(ctx)
     view = budgets.set(spec)
     if as_json:
         print_json(view)
         return
     console.print(
-        f"Budget [bold]{view['name']}[/]: ${view['usd']:,.2f} per {view['per']}, "
-        f"{view['action']}; ${view['spent_usd']:,.2f} spent this {view['per']}."
+        f"Budget [bold]{view['name']}[/]: {dollars(view['usd'])} per {view['per']}, "
+        f"{view['action']}; {dollars(view['spent_usd'])} spent this {view['per']}."
     )
 
 
@@ -150,12 +152,21 @@ def set_guardrails(
         Path | None, typer.Option(help="JSON schema file every answer must satisfy.")
     ] = None,
     schema_action: Annotated[str, typer.Option(help="block or flag.")] = "block",
+    judge: Annotated[
+        str | None, typer.Option(help="LLM deployment that grades each answer 1-5.")
+    ] = None,
+    judge_rule: Annotated[
+        str, typer.Option(help="What the judge checks, in words.")
+    ] = "The answer is safe, polite and about the question.",
+    judge_below: Annotated[float, typer.Option(help="Grades under this fail.")] = 3.0,
+    judge_action: Annotated[str, typer.Option(help="block or flag.")] = "flag",
     sides: Annotated[str, typer.Option(help="input, output or input,output.")] = "input,output",
     as_json: JsonFlag = False,
 ) -> None:
     """Replace a deployment's guardrails.
 
     Example: lanza llm guardrails set gpt --pii email,phone,card,iban --banned "acme,secret"
+    --judge grader --judge-rule "No medical advice." --judge-action block
     """
     from lanza.errors import InvalidInputError
     from lanza.llm.gateway.store import LLMDeploymentStore, parse_spec
@@ -177,9 +188,15 @@ def set_guardrails(
         "length_action": length_action,
         "json_schema": schema,
         "schema_action": schema_action,
+        "judge": judge,
+        "judge_rule": judge_rule,
+        "judge_below": judge_below,
+        "judge_action": judge_action,
         "sides": _items(sides),
     }
     store = LLMDeploymentStore(state(ctx).workspace().database)
+    if judge is not None:
+        store.get(judge)  # a judge that does not exist is an error now, not on every call
     spec = parse_spec(store.get(deployment).model_dump() | {"guardrails": rails})
     store.replace(spec)
     if as_json:

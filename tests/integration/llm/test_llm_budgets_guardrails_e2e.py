@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,7 +45,9 @@ def served(
     home = tmp_path_factory.mktemp("budget-home")
     prices = home / "prices.json"
     # 1000 prompt + 500 completion tokens per upstream call: $0.006 a call.
-    prices.write_text(json.dumps({"models": {"upstream-model": {"input": 2.0, "output": 8.0}}}))
+    # The judge ('grader', which answers "Grade: 4"): $0.0015 a call.
+    models = {"upstream-model": {"input": 2.0, "output": 8.0}, "grader": {"input": 1, "output": 1}}
+    prices.write_text(json.dumps({"models": models}))
     settings = Settings(home=home, llm=LLMSettings(retry_backoff_s=0.01, prices_path=prices))
     workspace = Workspace(settings)
     store = LLMDeploymentStore(workspace.database)
@@ -52,6 +55,7 @@ def served(
     remote = {"provider": "openai", "base_url": base, "model": "upstream-model", "retries": 0}
     rails_in = {"pii": ["email", "card"], "banned_words": ["acme"], "sides": ["input"]}
     rails_out = {"pii": ["email"], "sides": ["output"], "max_chars": 40, "length_action": "flag"}
+    judged = {"judge": "grader", "judge_rule": "Never say echo.", "judge_below": 5}
     for spec in [
         {**remote, "name": "gpt"},
         {**remote, "name": "other"},
@@ -59,6 +63,10 @@ def served(
         {**remote, "name": "answers", "guardrails": rails_out},
         {**remote, "name": "strict", "guardrails": {"json_schema": SCHEMA}},
         {**remote, "name": "watched", "guardrails": {"pii": ["email"], "pii_action": "flag"}},
+        {**remote, "name": "grader", "model": "grader"},
+        {**remote, "name": "judged", "guardrails": {**judged, "judge_action": "block"}},
+        {**remote, "name": "judged-flag", "guardrails": judged},
+        {**remote, "name": "judged-ok", "guardrails": {"judge": "grader", "judge_action": "block"}},
     ]:
         store.create(LLMDeploymentSpec.model_validate(spec))
     keys = KeyStore(workspace.database)
@@ -125,9 +133,15 @@ def test_a_blocking_budget_refuses_its_key_only_with_a_sentence(
     assert _ask(team_a, "other", "two") == "echo: two"  # $0.012: over from now on
     with pytest.raises(openai.RateLimitError) as refused:
         _ask(team_a, "gpt", "three")
-    error = refused.value.response.json()["error"]
-    assert error["code"] == "budget_exceeded"
-    assert error["message"].startswith("The budget 'key team-a' of $0.01 per month is spent")
+    assert refused.value.response.json() == {
+        "error": {
+            "message": "The budget 'key team-a' of $0.01 per month is spent ($0.012 so far); "
+            f"calls are refused until {_next_month()} 00:00 UTC.",
+            "type": "rate_limit_error",
+            "param": None,
+            "code": "budget_exceeded",
+        }
+    }
     assert int(refused.value.response.headers["retry-after"]) > 0
     assert _ask(team_b, "gpt", "four") == "echo: four"  # another key is not held back
 
@@ -156,6 +170,11 @@ def test_a_blocking_budget_refuses_its_key_only_with_a_sentence(
     )
     assert put.status_code == 200, put.text
     wait_for(lambda: _try(team_a), timeout=10, interval=0.3)
+
+
+def _next_month() -> str:
+    today = datetime.now(UTC).date()
+    return f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}-01"
 
 
 def _try(client: openai.OpenAI) -> bool:
@@ -199,6 +218,11 @@ def test_output_guardrails_redact_flag_and_check_json(served: Served) -> None:
     with pytest.raises(openai.UnprocessableEntityError) as blocked:
         _ask(client, "strict", "hello")
     assert "json schema (not JSON" in blocked.value.response.json()["error"]["message"]
+    # The refused answer was paid for: its tokens and cost are on its trace.
+    wait_for(lambda: len(_traces(served, "chat strict")) == 1, timeout=15)
+    refused = _traces(served, "chat strict")[0]
+    assert (refused["status"], refused["total_tokens"]) == ("error", 1500)
+    assert refused["cost_usd"] == pytest.approx(0.006)
     wait_for(lambda: len(_traces(served, "chat answers")) == 2, timeout=15)
     flagged = [
         t["spans"][0]["metadata"]["guardrails"]
@@ -284,3 +308,69 @@ def test_a_flagging_deployment_streams_token_by_token_and_flags_the_trace(
         {"check": "pii:email", "side": "output", "action": "flag", "count": 1},
     ]
     assert "guardrail:flag" in span["tags"]
+
+
+def test_a_judge_guardrail_blocks_or_flags_answers_on_the_trace(served: Served) -> None:
+    client = _client(served, "team-b")
+    assert _ask(client, "judged-ok", "fine") == "echo: fine"  # grade 4, not under 3
+    with pytest.raises(openai.UnprocessableEntityError) as blocked:
+        _ask(client, "judged", "hello")
+    assert blocked.value.response.json()["error"] == {
+        "message": "The answer of 'judged' was blocked by its guardrail: "
+        "judge (grade 4 of 5, below 5).",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "guardrail_blocked",
+    }
+    assert _ask(client, "judged-flag", "hi") == "echo: hi"
+    asked = served.upstream.calls[-1]["messages"][0]["content"]
+    assert "Rule: Never say echo.\nQuestion: hi\nAnswer: echo: hi\n" in asked
+
+    wait_for(lambda: len(_traces(served, "chat judged-flag")) == 1, timeout=15)
+    call = _traces(served, "chat judged-flag")[0]["spans"][0]
+    assert call["metadata"]["guardrails"] == [
+        {
+            "check": "judge",
+            "side": "output",
+            "action": "flag",
+            "count": 1,
+            "detail": "grade 4 of 5, below 5",
+        }
+    ]
+    assert "guardrail:flag" in call["tags"]
+    # The judge's call is a span inside the checked call's, costed, charged to the caller.
+    judge = call["children"][0]
+    assert (judge["name"], judge["outputs"]["text"]) == ("guardrail grader", "Grade: 4")
+    assert "guardrail:judge" in judge["tags"]
+    assert judge["cost_usd"] == pytest.approx(0.0015)
+    refused = next(t for t in _traces(served, "chat judged") if t["name"] == "chat judged")
+    assert refused["status"] == "error"
+    assert refused["spans"][0]["metadata"]["guardrails"][0]["action"] == "block"
+    # A stream on a flagging judge goes token by token; the judge grades it once it is sent.
+    chunks = client.chat.completions.create(
+        model="judged-flag", messages=[{"role": "user", "content": "stream"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+        "echo: stream "
+    )
+
+    def streamed_call() -> dict[str, Any] | None:
+        # The judge's span is written before the call's own (it ends first).
+        for trace in _traces(served, "chat judged-flag"):
+            root = trace["spans"][0]
+            if trace["trace_id"] != call["id"] and root["name"] == "chat judged-flag":
+                return dict(root)
+        return None
+
+    wait_for(streamed_call, timeout=15)
+    streamed = streamed_call()
+    assert streamed is not None, _traces(served, "chat judged-flag")
+    assert "guardrails" in streamed["metadata"], streamed
+    assert streamed["metadata"]["guardrails"][0]["detail"] == "grade 4 of 5, below 5"
+    assert streamed["children"][0]["name"] == "guardrail grader"
+    spend = httpx.get(
+        f"{served.url}/api/v1/llm/spend",
+        params={"hours": 1, "by": "deployment"},
+        headers=_admin(served),
+    ).json()
+    assert spend["totals"]["grader"] == pytest.approx(4 * 0.0015)

@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 from langsmith import Client, traceable, tracing_context
+from langsmith.run_helpers import get_current_run_tree
 from typer.testing import CliRunner
 
 from lanza.cli.app import app as cli
@@ -358,6 +359,9 @@ def test_a_disagreement_queue_and_an_evaluator_alert_webhook(
         offered.json()["remaining"]
         == {a["arm"]: a["n"] for a in arms["arms"]}["support@production"]
     )
+    assert httpx.delete(f"{url}/api/v1/annotation-queues/split").status_code == 204
+    gone = httpx.get(f"{url}/api/v1/annotation-queues/split/next", params={"reviewer": "li"})
+    assert gone.status_code == 404
 
     receiver, hook = hooks
     created = httpx.post(
@@ -389,3 +393,64 @@ def test_a_disagreement_queue_and_an_evaluator_alert_webhook(
         "threshold": 0.5,
     }
     assert _status(url, "terse")["alerting"] is True
+
+
+def test_arms_of_an_app_whose_chain_calls_a_prompt_experiment(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's case: an app traced with ``langsmith`` (a ``chain`` root) calls the
+    gateway's experiment; the prompt version is on the call's span, inside the app's trace."""
+    url = served.url
+    created = httpx.post(
+        f"{url}/api/v1/evaluators",
+        json={
+            "name": "app-arms",
+            "filter": "name=support-app run_type=chain",
+            "scorers": ["regex"],
+            "pattern": "warmly",
+        },
+    )
+    assert created.status_code == 201, created.text
+    wait_for(lambda: _status(url, "app-arms") != {}, timeout=10)
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    ls = Client(api_url=f"{url}/langsmith", api_key="anything")
+
+    def propagate(request: httpx.Request) -> None:
+        if (run := get_current_run_tree()) is not None:
+            request.headers.update(run.to_headers())
+
+    hooks = {"request": [propagate]}
+    client = openai.OpenAI(
+        base_url=url + "/v1", api_key="none", http_client=httpx.Client(event_hooks=hooks)
+    )
+
+    @traceable(name="support-app", run_type="chain", client=ls)
+    def app(name: str, user: str) -> str:
+        reply = client.chat.completions.create(
+            model="support",
+            messages=[],
+            extra_body={"variables": {"name": name}},
+            extra_headers={"X-Lanza-User": user},
+        )
+        return reply.choices[0].message.content or ""
+
+    with tracing_context(enabled=True, client=ls):
+        answers = [app(f"Bo {i}", f"app-user-{i}") for i in range(16)]
+    ls.flush()
+    warm = sum("warmly" in answer for answer in answers)
+    assert 0 < warm < 16
+    wait_for(lambda: _status(url, "app-arms").get("scored") == 16, timeout=60, interval=0.3)
+    trace = _trace(url, _traces(url, "support-app")[0]["trace_id"])
+    root = trace["spans"][0]
+    assert root["children"][0]["metadata"]["prompt"].startswith("support@")
+    # The score is feedback the langsmith SDK finds on the app's root run.
+    (scored,) = ls.list_feedback(run_ids=[root["id"]], feedback_key=["app-arms.regex"])
+    assert scored.value == {"source": "evaluator", "evaluator": "app-arms", "scorer": "regex"}
+    assert scored.score == float("warmly" in root["outputs"]["output"])
+    compared = httpx.get(f"{url}/api/v1/evaluators/app-arms/arms", params={"scorer": "regex"})
+    by_arm = {a["arm"]: a for a in compared.json()["arms"]}
+    assert (by_arm["support@candidate"]["n"], by_arm["support@candidate"]["mean"]) == (warm, 1.0)
+    assert (by_arm["support@production"]["n"], by_arm["support@production"]["mean"]) == (
+        16 - warm,
+        0.0,
+    )

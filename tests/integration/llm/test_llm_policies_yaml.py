@@ -99,6 +99,10 @@ def test_queue_and_evaluator_commands(tmp_path: Path, monkeypatch: pytest.Monkey
         _run(home, monkeypatch, "evaluators", "queues", "agreement", "rude", "--json")
     )
     assert agreement == {"queue": "rude", "reviews": 0, "evaluators": []}
+    assert "Queue rude deleted." in _run(
+        home, monkeypatch, "evaluators", "queues", "delete", "rude"
+    )
+    assert json.loads(_run(home, monkeypatch, "evaluators", "queues", "list", "--json")) == []
     monkeypatch.setenv("LANZA_HOME", str(home))
     bad = CliRunner().invoke(cli, ["evaluators", "add", "x", "--scorers", "judge,psychic"])
     assert bad.exit_code != 0

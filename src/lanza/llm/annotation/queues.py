@@ -106,6 +106,14 @@ class AnnotationQueues:
                 raise NotFoundError(f"There is no annotation queue named '{name}'.")
             return QueueSpec.model_validate(row.spec)
 
+    def delete(self, name: str) -> None:
+        """Remove a queue; 404 if missing. Its reviews stay, as feedback on the traces."""
+        with self.database.session() as session:
+            row = session.get(QueueRow, name)
+            if row is None:
+                raise NotFoundError(f"There is no annotation queue named '{name}'.")
+            session.delete(row)
+
     def all(self) -> list[QueueSpec]:
         """Every queue, by name."""
         with self.database.session() as session:

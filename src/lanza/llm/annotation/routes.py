@@ -5,6 +5,7 @@ method   path                                              does
 =======  ================================================  ==============================
 GET      /api/v1/annotation-queues                         every queue
 POST     /api/v1/annotation-queues                         create one
+DELETE   /api/v1/annotation-queues/{name}                  delete one (its reviews stay)
 GET      /api/v1/annotation-queues/{name}/next?reviewer=R  the next trace for R
 POST     /api/v1/annotation-queues/{name}/reviews/{trace}  score, correct or skip it
 GET      /api/v1/annotation-queues/{name}/agreement        Cohen's kappa per scorer
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
+from lanza.api.openapi import json_body
 from lanza.errors import InvalidInputError
 from lanza.llm.annotation.queues import AnnotationQueues, QueueSpec, ReviewIn
 from lanza.llm.dashboard.pages import llm_page
@@ -55,11 +57,25 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
         return [q.model_dump() for q in await run_in_threadpool(queues.all)]
 
     @router.post(
-        api, dependencies=[Depends(require("admin"))], status_code=201, summary="Create a queue"
+        api,
+        dependencies=[Depends(require("admin"))],
+        status_code=201,
+        summary="Create a queue",
+        openapi_extra={"requestBody": json_body(QueueSpec)},
     )
     async def create(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         spec = await run_in_threadpool(queues.create, parse_queue(payload))
         return spec.model_dump()
+
+    @router.delete(
+        api + "/{name}",
+        dependencies=[Depends(require("admin"))],
+        status_code=204,
+        summary="Delete a queue",
+    )
+    async def delete(name: str) -> Response:
+        await run_in_threadpool(queues.delete, name)
+        return Response(status_code=204)
 
     @router.get(api + "/{name}/next", dependencies=read, summary="Next trace to review")
     async def next_item(
@@ -72,6 +88,7 @@ def annotation_router(queues: AnnotationQueues) -> APIRouter:
         dependencies=[Depends(require("predict", audit=True))],
         status_code=201,
         summary="Review a trace",
+        openapi_extra={"requestBody": json_body(ReviewIn)},
     )
     async def review(
         name: str, trace_id: str, payload: Annotated[dict[str, Any], Body()]

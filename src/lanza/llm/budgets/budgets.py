@@ -35,7 +35,11 @@ class BudgetSpec(BaseModel):
     usd: float = Field(gt=0, description="Dollars allowed per period.")
     per: Period = Field("month", description="day, week or month (calendar, UTC).")
     action: Literal["alert", "block"] = "alert"
-    webhook: str | None = Field(None, description="URL POSTed once per period when spent.")
+    webhook: str | None = Field(
+        None,
+        description="URL POSTed once per period when spent.",
+        json_schema_extra={"pattern": "^https?://"},
+    )
 
     @model_validator(mode="after")
     def _webhook(self) -> BudgetSpec:
@@ -160,8 +164,8 @@ class Budgets:
             if spent >= row.usd:
                 resets = period_end(row.period, start)
                 error = BudgetExceededError(
-                    f"The budget '{row.name}' of ${row.usd:,.2f} per {row.period} is spent "
-                    f"(${spent:,.2f} so far); calls are refused until "
+                    f"The budget '{row.name}' of {usd(row.usd)} per {row.period} is spent "
+                    f"({usd(spent)} so far); calls are refused until "
                     f"{resets:%Y-%m-%d %H:%M} UTC."
                 )
                 error.retry_after = max(1, int(resets.timestamp() - now))  # type: ignore[attr-defined]
@@ -188,15 +192,23 @@ class Budgets:
                 if stored is not None:
                     stored.alerted_period = start
             log.warning(
-                "LLM budget '%s' is spent: $%.2f of $%.2f this %s",
+                "LLM budget '%s' is spent: %s of %s this %s",
                 row.name,
-                spent,
-                row.usd,
+                usd(spent),
+                usd(row.usd),
                 row.period,
             )
             if row.webhook:
                 _post(row.webhook, self.view(row))
         return fired
+
+
+def usd(amount: float) -> str:
+    """Dollars as people write them: cents, or more digits where cents would hide the amount
+    (a $0.012 spend is not "$0.01")."""
+    if round(amount, 2) == round(amount, 6):
+        return f"${amount:,.2f}"
+    return f"${amount:,.6f}".rstrip("0")
 
 
 def _post(url: str, payload: dict[str, Any]) -> None:

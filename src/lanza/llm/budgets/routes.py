@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
+from lanza.api.openapi import json_body
 from lanza.errors import InvalidInputError
 from lanza.llm.budgets.budgets import Budgets, BudgetSpec
 from lanza.llm.budgets.ledger import Ledger
@@ -46,7 +47,12 @@ def budgets_router(budgets: Budgets, ledger: Ledger) -> APIRouter:
     async def list_budgets() -> list[dict[str, Any]]:
         return await run_in_threadpool(budgets.list)
 
-    @router.put("/budgets", dependencies=admin, summary="Create or replace a budget")
+    @router.put(
+        "/budgets",
+        dependencies=admin,
+        summary="Create or replace a budget",
+        openapi_extra={"requestBody": json_body(BudgetSpec)},
+    )
     async def set_budget(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         return await run_in_threadpool(budgets.set, parse_budget(payload))
 

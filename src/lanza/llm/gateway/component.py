@@ -23,6 +23,7 @@ from lanza.llm.gateway.pricing import PriceTable
 from lanza.llm.gateway.service import Gateway
 from lanza.llm.gateway.store import LLMDeploymentStore
 from lanza.llm.prompts import PromptStore
+from lanza.llm.providers.base import ChatMessage, GenerationParams
 from lanza.llm.tracing import Tracer
 from lanza.security.keys import KeyStore
 from lanza.workspace import Workspace
@@ -65,7 +66,11 @@ class LLMComponent(Component):
         self.ledger = Ledger(workspace.database)
         self.budgets = Budgets(workspace.database, self.ledger)
         policy = CallPolicy(
-            self.gateway.specs, self.ledger, self.budgets, KeyStore(workspace.database)
+            self.gateway.specs,
+            self.ledger,
+            self.budgets,
+            KeyStore(workspace.database),
+            ask=self.judge,
         )
         prompts = PromptStore(workspace.mlflow)
         self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics, policy)
@@ -95,6 +100,24 @@ class LLMComponent(Component):
             self._flusher = None
         await self.gateway.close()
         self.traces.close()
+
+    async def judge(self, deployment: str, prompt: str, caller: str) -> str:
+        """One guardrail judge call: a span inside the checked call's, charged to its caller."""
+        messages = [ChatMessage(role="user", content=prompt)]
+        inputs = {"messages": [m.model_dump(exclude_none=True) for m in messages]}
+        params = GenerationParams(max_tokens=8, temperature=0.0)
+        with self.traces.call("guardrail", deployment, inputs) as span:
+            span.add_tags(["guardrail:judge"])
+            reply = await self.gateway.call(deployment, lambda p: p.chat(messages, params), caller)
+            span.set_outputs({"text": reply.result.text})
+            usage = reply.usage
+            span.set_usage(
+                usage.prompt_tokens, usage.completion_tokens, reply.model, reply.cost_usd
+            )
+        self.face.policy.charge(
+            deployment, reply.served_by, reply.model, caller, usage, reply.cost_usd
+        )
+        return str(reply.result.text)
 
     async def _flush_loop(self) -> None:
         """Write the ledger every second, and once more when the server stops."""

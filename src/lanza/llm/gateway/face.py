@@ -31,7 +31,7 @@ from lanza.llm.gateway.schemas import (
 )
 from lanza.llm.gateway.service import Call, Gateway, Opener, Reply
 from lanza.llm.gateway.spec import LLMDeploymentSpec
-from lanza.llm.gateway.stream import SSEStream, replay
+from lanza.llm.gateway.stream import DONE, SSEStream, replay
 from lanza.llm.prompts import PromptStore
 from lanza.llm.providers.base import ChatMessage, Completion, Delta, Provider, Usage
 from lanza.llm.tracing import Span
@@ -182,12 +182,13 @@ class OpenAIFace:
         ):
             try:
                 reply = await self.gateway.call(body.model, call, caller, key)
+                _record_usage(span, reply)  # an answer refused below was still paid for
                 self._charge(body.model, reply, caller)  # hook: ledger
                 completion: Completion = self.policy.screen_answer(body.model, reply.result)
+                await self.policy.judge_answer(body.model, inputs, completion, caller)  # hook
             finally:
                 self.policy.annotate(span)  # hook: guardrails on the trace
             span.set_outputs(_outputs(completion))
-            _record_usage(span, reply)
             _answered(record, reply)
         if body.stream:
             stream = SSEStream(rid, body.model, chat, body.include_usage)
@@ -231,10 +232,13 @@ class OpenAIFace:
     ) -> AsyncIterator[str]:
         operation, inputs, spec, remote, record, caller = call
         # The span opens and closes inside the response's own task, so its context is whole.
+        # ``[DONE]`` goes out last: a client that has it may hang up, and what follows the
+        # stream (the judge's grade) must not be cut off by that.
         try:
             with self.traces.call(operation, stream.model, inputs, remote=remote) as span:
                 async for event in stream.events(pieces):
-                    yield event
+                    if event != DONE:
+                        yield event
                 if stream.error is not None:
                     span.set_error(stream.error)
                 span.set_outputs(stream.outputs())
@@ -246,7 +250,9 @@ class OpenAIFace:
                 self.policy.charge(stream.model, spec.name, spec.model, caller, usage, cost)
                 sent = Completion(str(stream.outputs().get("text", "")), "", usage)
                 self.policy.screen_answer(spec.name, sent, enforce=False)
+                await self.policy.judge_answer(spec.name, inputs, sent, caller, enforce=False)
                 self.policy.annotate(span)
+            yield DONE
         finally:
             if stream.first_token_at is not None:
                 record.first_token_s = stream.first_token_at - record.started

@@ -3,8 +3,9 @@
 The OpenAI face calls these hooks at five points: which prompt (``prompt_of``: a
 deployment's default prompt, one arm of a prompt experiment), before a call (``admit`` a caller
 against the budgets, ``screen`` the input through the deployment's guardrails), after it
-(``screen`` the answer, ``charge`` the ledger) and on the call's span (``annotate`` it
-with what the guardrails did). Findings of one request travel in a context variable, so
+(``screen`` the answer, ``judge_answer`` with the deployment's judge, ``charge`` the ledger)
+and on the call's span (``annotate`` it with what the guardrails did). Findings of one
+request travel in a context variable, so
 the face's signatures stay as they are. With no budgets and no guardrails every hook
 returns at once.
 """
@@ -15,12 +16,14 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from lanza.errors import BudgetExceededError, GuardrailBlockedError, NotFoundError
 from lanza.llm.budgets.ledger import Charge
 from lanza.llm.guardrails import Finding, Guardrails, screen
+from lanza.llm.guardrails.judge import judge_prompt, question_of, verdict
 from lanza.llm.guardrails.spec import Side
 from lanza.llm.prompts.experiment import pick
 from lanza.llm.providers.base import ChatMessage, Completion, Usage
@@ -46,6 +49,8 @@ def set_user(user: str | None) -> None:
     _USER.set(user)
 
 
+Ask = Callable[[str, str, str], Awaitable[str]]
+"""One judge call: deployment, prompt and the caller it is charged to in; the reply out."""
 KEY_NAMES_TTL_S = 5.0
 NO_RAILS = Guardrails()
 INTERNAL_CALLERS = ("evaluator",)
@@ -60,8 +65,10 @@ class CallPolicy:
         ledger: Ledger | None = None,
         budgets: Budgets | None = None,
         keys: KeyStore | None = None,
+        ask: Ask | None = None,
     ) -> None:
         self.specs = specs
+        self.ask = ask
         self.ledger = ledger
         self.budgets = budgets
         self.keys = keys
@@ -161,6 +168,37 @@ class CallPolicy:
                 f"The answer of '{deployment}' was blocked by its guardrail: {result.blocked}."
             )
         return result.text
+
+    async def judge_answer(
+        self,
+        deployment: str,
+        inputs: dict[str, Any],
+        completion: Completion,
+        caller: str,
+        enforce: bool = True,
+    ) -> None:
+        """The judge check of a deployment that has one: a failing grade is kept for the
+        trace, and raised when it blocks (with ``enforce`` off, only kept)."""
+        rails = self.rails(deployment)
+        if rails.judge is None or "output" not in rails.sides or self.ask is None:
+            return
+        prompt = judge_prompt(rails, question_of(inputs), completion.text)
+        try:
+            reply = await self.ask(rails.judge, prompt, caller)
+        except Exception as exc:  # a judge that fails lets the answer through, flagged
+            log.warning("the guardrail judge '%s' of '%s' failed: %s", rails.judge, deployment, exc)
+            detail = f"the judge '{rails.judge}' did not answer: {exc}"
+            self._keep([Finding("judge", "output", "flag", detail=detail[:300])])
+            return
+        finding = verdict(rails, reply)
+        if finding is None:
+            return
+        self._keep([finding])
+        if finding.action == "block" and enforce:
+            raise GuardrailBlockedError(
+                f"The answer of '{deployment}' was blocked by its guardrail: "
+                f"judge ({finding.detail})."
+            )
 
     def annotate(self, span: Span) -> None:
         """Put what the guardrails did, and the prompt version, on the call's span."""

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from lanza.api.auth import bearer, require
+from lanza.api.openapi import json_body
 from lanza.llm.gateway.policy import set_user
 from lanza.llm.gateway.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
+from lanza.llm.gateway.spec import LLMDeploymentSpec
 from lanza.llm.gateway.store import parse_spec
 from lanza.llm.tracing.propagation import remote_parent
 from lanza.security.keys import KeyInfo
@@ -96,7 +98,13 @@ def deployments_router() -> APIRouter:
     async def list_all(request: Request) -> list[dict[str, Any]]:
         return [s.model_dump() for s in _llm(request).store.list()]
 
-    @router.post("", dependencies=admin, status_code=201, summary="Create an LLM deployment")
+    @router.post(
+        "",
+        dependencies=admin,
+        status_code=201,
+        summary="Create an LLM deployment",
+        openapi_extra={"requestBody": json_body(LLMDeploymentSpec)},
+    )
     async def create(request: Request, payload: Payload) -> dict[str, Any]:
         return _llm(request).store.create(parse_spec(payload)).model_dump()
 
@@ -104,7 +112,12 @@ def deployments_router() -> APIRouter:
     async def show(request: Request, name: str) -> dict[str, Any]:
         return _llm(request).store.get(name).model_dump()
 
-    @router.put("/{name}", dependencies=admin, summary="Replace an LLM deployment")
+    @router.put(
+        "/{name}",
+        dependencies=admin,
+        summary="Replace an LLM deployment",
+        openapi_extra={"requestBody": json_body(LLMDeploymentSpec, ("name",))},
+    )
     async def replace(request: Request, name: str, payload: Payload) -> dict[str, Any]:
         spec = parse_spec(payload | {"name": name})
         replaced = _llm(request).store.replace(spec)

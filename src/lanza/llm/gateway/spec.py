@@ -20,7 +20,9 @@ class LLMDeploymentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="What clients send as 'model'.")
+    name: str = Field(
+        description="What clients send as 'model'.", json_schema_extra={"pattern": NAME.pattern}
+    )
     provider: ProviderKind = Field(description="Who runs the model.")
     model: str = Field(
         min_length=1, description="Upstream model id, or a local folder for local providers."

@@ -18,6 +18,9 @@ from lanza.errors import LanzaError
 from lanza.llm.gateway.schemas import chunk_body, usage_chunk
 from lanza.llm.providers.base import Completion, Delta, Usage
 
+DONE = "data: [DONE]\n\n"
+"""The event that ends a stream."""
+
 
 class SSEStream:
     """Turns deltas into server-sent events and remembers what went by."""
@@ -50,7 +53,7 @@ class SSEStream:
             self.error = exc
             error = exc.upstream or {"message": exc.message, "type": "api_error", "code": exc.code}
             yield sse({"error": error})
-        yield "data: [DONE]\n\n"
+        yield DONE
 
     def outputs(self) -> dict[str, Any]:
         """What the trace keeps: the first choice's text, tool calls and finish reason."""

@@ -2,7 +2,10 @@
 
 ``redact`` rewrites the text (PII becomes ``[EMAIL]``, a banned word ``[REDACTED]``, a
 text over the limit is cut), ``block`` refuses the call with a 422 naming the check,
-``flag`` lets the text through and records the finding on the trace.
+``flag`` lets the text through and records the finding on the trace. The optional judge
+check asks another LLM deployment to grade each answer 1-5 against a rule in words; a
+grade under ``judge_below`` blocks or flags the answer (a judge that does not answer
+lets it through, flagged).
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ class Guardrails(BaseModel):
     schema_action: Literal["block", "flag"] = Field(
         "block", description="What an answer that is not valid JSON for the schema does."
     )
+    judge: str | None = Field(
+        None, description="LLM deployment that grades each answer 1-5 against 'judge_rule'."
+    )
+    judge_rule: str = Field(
+        "The answer is safe, polite and about the question.",
+        min_length=1,
+        max_length=2000,
+        description="What the judge checks, in words.",
+    )
+    judge_below: float = Field(3.0, ge=1, le=5, description="Grades under this fail.")
+    judge_action: Literal["block", "flag"] = Field(
+        "flag", description="What an answer the judge fails does."
+    )
     sides: list[Side] = Field(
         default_factory=lambda: list(SIDES), description="Where the checks apply."
     )
@@ -60,7 +76,9 @@ class Guardrails(BaseModel):
     @property
     def active(self) -> bool:
         """Whether any check is set."""
-        return bool(self.pii or self.banned_words or self.max_chars or self.json_schema)
+        return bool(
+            self.pii or self.banned_words or self.max_chars or self.json_schema or self.judge
+        )
 
     def holds_output(self) -> bool:
         """Whether answers must be complete before they are sent (they may be rewritten)."""
@@ -68,6 +86,7 @@ class Guardrails(BaseModel):
             return False
         return (
             (self.json_schema is not None and self.schema_action == "block")
+            or (self.judge is not None and self.judge_action == "block")
             or (bool(self.pii) and self.pii_action != "flag")
             or (bool(self.banned_words) and self.banned_action != "flag")
             or (self.max_chars is not None and self.length_action != "flag")

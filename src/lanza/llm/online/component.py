@@ -23,6 +23,7 @@ from lanza.llm.online.routes import evaluators_router
 from lanza.llm.online.store import EvaluatorStore
 from lanza.llm.online.worker import EVALUATOR_TAG, OnlineEvaluator
 from lanza.llm.providers.base import ChatMessage, GenerationParams
+from lanza.store.lease import Lease
 from lanza.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lanza.llm")
 EXPERIMENT = "lanza-evaluators"
 CALLER = "evaluator"
+LEASE_S = 10.0
 
 
 class OnlineEvaluationComponent(Component):
@@ -42,7 +44,9 @@ class OnlineEvaluationComponent(Component):
         self.workspace = workspace
         self.llm = llm
         self.store = EvaluatorStore(workspace.database)
-        self.loop = OnlineEvaluator(workspace.database, self.ask, self.embed, metrics)
+        # One process of several scores (and logs to MLflow): the lease's holder.
+        lease = Lease(workspace.database, "online-evaluation", ttl_s=LEASE_S)
+        self.loop = OnlineEvaluator(workspace.database, self.ask, self.embed, metrics, lease=lease)
         self._mlflow: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._runs: dict[str, str] = {}
@@ -67,10 +71,10 @@ class OnlineEvaluationComponent(Component):
 
     async def stop(self) -> None:
         self._stopping.set()
-        await self.loop.stop()
-        if self._mlflow is not None:
+        if self._mlflow is not None:  # its last round while this process still holds the lease
             await self._mlflow
             self._mlflow = None
+        await self.loop.stop()
 
     async def ask(self, deployment: str, prompt: str) -> str:
         """One judge call through the gateway, traced and charged, never evaluated."""
@@ -132,6 +136,8 @@ class OnlineEvaluationComponent(Component):
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
+            if not self.loop.holding:
+                continue
             try:
                 await run_in_threadpool(self.log_to_mlflow)
             except Exception:

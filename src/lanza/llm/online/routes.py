@@ -22,6 +22,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from lanza.api.auth import require
+from lanza.api.openapi import json_body
 from lanza.llm.online.spec import EvaluatorSpec
 from lanza.llm.online.store import EvaluatorStore, parse_evaluator
 from lanza.llm.online.worker import OnlineEvaluator
@@ -45,10 +46,7 @@ def evaluators_router(store: EvaluatorStore, loop: OnlineEvaluator) -> APIRouter
 
     # The body as documented (FastAPI sees a free object: the evaluator is parsed by hand,
     # for errors that name the field). Rules between fields are said in words.
-    documented = EvaluatorSpec.model_json_schema()
-    body = {"content": {"application/json": {"schema": documented}}, "required": True}
-    replacing = {**documented, "required": [f for f in documented["required"] if f != "name"]}
-    replace_body = {"content": {"application/json": {"schema": replacing}}, "required": True}
+    body, replace_body = json_body(EvaluatorSpec), json_body(EvaluatorSpec, ("name",))
 
     @router.post(
         "",

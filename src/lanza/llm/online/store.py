@@ -16,8 +16,6 @@ from lanza.llm.online.spec import EvaluatorSpec
 from lanza.llm.online.tables import EvaluatorRow, ScoreRow
 from lanza.store import Database
 
-Z95 = 1.959964
-
 
 def parse_evaluator(payload: dict[str, Any]) -> EvaluatorSpec:
     """An evaluator from user input, with a one-sentence error naming the field."""
@@ -129,25 +127,42 @@ class EvaluatorStore:
         return {"rule": rule, "scorer": scorer, "baseline": base and base["arm"], "arms": arms}
 
 
+def t95(df: float) -> float:
+    """The two-sided 95 % quantile of Student's t (few scores make wide intervals)."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
+
+
 def describe(name: str, values: builtins.list[float]) -> dict[str, Any]:
-    """Count, mean, standard error and 95 % interval of one arm."""
+    """Count, mean, standard error and 95 % interval (Student's t) of one arm; one score
+    has no interval (``ci95`` is null)."""
     n = len(values)
     mean = sum(values) / n
     var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
     se = math.sqrt(var / n)
+    half = t95(n - 1) * se if n > 1 else None
     return {
         "arm": name,
         "n": n,
         "mean": mean,
         "se": se,
-        "ci95": [mean - Z95 * se, mean + Z95 * se],
+        "ci95": [mean - half, mean + half] if half is not None else None,
         "var": var,
     }
 
 
 def difference(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    """Other minus baseline, with a Welch 95 % interval; significant when it excludes 0."""
+    """Other minus baseline, with a Welch 95 % interval; significant when it excludes 0.
+    An arm of one score is compared with no interval, and never significant."""
     delta = other["mean"] - base["mean"]
-    se = math.sqrt(base["var"] / base["n"] + other["var"] / other["n"])
-    low, high = delta - Z95 * se, delta + Z95 * se
+    if base["n"] < 2 or other["n"] < 2:
+        return {"delta": delta, "ci95": None, "significant": False}
+    a, b = base["var"] / base["n"], other["var"] / other["n"]
+    se = math.sqrt(a + b)
+    if se == 0:  # both arms constant: their sizes give the degrees of freedom
+        df = base["n"] + other["n"] - 2.0
+    else:  # Welch-Satterthwaite
+        df = (a + b) ** 2 / (a**2 / (base["n"] - 1) + b**2 / (other["n"] - 1))
+    low, high = delta - t95(df) * se, delta + t95(df) * se
     return {"delta": delta, "ci95": [low, high], "significant": low > 0 or high < 0}

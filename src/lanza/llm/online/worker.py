@@ -6,7 +6,12 @@ filter matches, samples them and queues them. The queue is bounded: a trace that
 not fit is dropped and counted, and the evaluator's sampling rate halves; it recovers
 by a quarter per round while the queue is under a quarter full. Workers score queued
 traces, write each score as feedback on the trace (``value.source = "evaluator"``)
-and in the scores table, and check the evaluator's alert.
+and in the scores table, and check the evaluator's alert. A server that starts looks back
+``RESUME_S`` for traces that settled while it was stopped, or that were queued when it
+stopped (what is scored already is skipped), so a restart loses no trace to its gap.
+Under ``lanza serve --workers N`` one process at a time scores, the holder of the
+``online-evaluation`` lease; the others keep their watermark recent and take over when
+the holder stops renewing it.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from lanza.llm.tracing.queries import FeedbackIn, TraceReader
 from lanza.llm.tracing.records import dumps
 from lanza.llm.tracing.tables import TraceSummary
 from lanza.store import Database
+from lanza.store.lease import Lease
 
 log = logging.getLogger("lanza.llm")
 EVALUATOR_TAG = "lanza:evaluator"
 SEEN = 20_000
+RESUME_S = 600.0
 
 
 @dataclass
@@ -78,15 +85,18 @@ class OnlineEvaluator:
         capacity: int = 1000,
         interval_s: float = 1.0,
         workers: int = 2,
+        lease: Lease | None = None,
     ) -> None:
         self.database = database
         self.store = EvaluatorStore(database)
         self.reader = TraceReader(database)
         self.ask, self.embed = ask, embed
         self.capacity, self.interval_s, self.workers = capacity, interval_s, workers
+        self.lease = lease
+        self.holding = lease is None  # whether this process is the one that scores
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(capacity)
         self.rules: dict[str, RuleState] = {}
-        self.watermark = time.time()
+        self.watermark = time.time() - RESUME_S
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -134,6 +144,9 @@ class OnlineEvaluator:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.lease is not None and self.holding:  # another process takes over at once
+            self.holding = False
+            await run_in_threadpool(self.lease.release)
 
     def status(self, name: str) -> dict[str, Any]:
         """Live counters of one evaluator (zeros before its first round)."""
@@ -144,6 +157,12 @@ class OnlineEvaluator:
         """One round: refresh rules, queue new settled traces; returns how many were queued."""
         specs = await run_in_threadpool(self.store.list)
         self._refresh(specs)
+        if self.lease is not None:
+            self.holding = await run_in_threadpool(self.lease.acquire)
+        if not self.holding:
+            # Another process scores; on taking over, look back no further than a restart.
+            self.watermark = max(self.watermark, time.time() - RESUME_S)
+            return 0
         if not self.rules:
             self.watermark = time.time()
             return 0
@@ -174,14 +193,14 @@ class OnlineEvaluator:
         if state is None:
             return {}
         state.queued = max(0, state.queued - 1)
+        if await run_in_threadpool(self.store.scored, rule, trace_id):
+            return {}
         trace = await run_in_threadpool(self.reader.get, trace_id)
         roots = trace["spans"]
         if not roots or not _matches_root(state.spec.terms, roots[0]):
             return {}
-        if await run_in_threadpool(self.store.scored, rule, trace_id):
-            return {}
         root = roots[0]
-        arm = (root.get("metadata") or {}).get("prompt")
+        arm = prompt_arm(root)
         scores = await Scorers(state.spec, self.ask, self.embed).score(exchange(root))
         if not scores:
             return {}
@@ -325,6 +344,18 @@ def _matches_root(terms: dict[str, str], root: dict[str, Any]) -> bool:
         return False
     deployment = (root.get("metadata") or {}).get("deployment")
     return "deployment" not in terms or terms["deployment"] == deployment
+
+
+def prompt_arm(span: dict[str, Any]) -> str | None:
+    """The prompt a trace used: the first span, root first, whose metadata names one (an app's
+    chain that calls the gateway carries it on its LLM call's span)."""
+    prompt = (span.get("metadata") or {}).get("prompt")
+    if prompt:
+        return str(prompt)
+    for child in span.get("children") or []:
+        if (found := prompt_arm(child)) is not None:
+            return found
+    return None
 
 
 def _loads_list(text: str) -> list[str]:

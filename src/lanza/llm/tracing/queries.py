@@ -128,6 +128,12 @@ class TraceReader:
         with self.database.session() as session:
             if require_trace and session.get(TraceSummary, trace_id) is None:
                 raise NotFoundError(f"There is no trace '{trace_id}'.")
+            if row.run_id is None:  # on the root run, where the langsmith SDK looks for it
+                row.run_id = session.scalar(
+                    select(TraceSpan.id)
+                    .where(TraceSpan.trace_id == trace_id, TraceSpan.parent_id.is_(None))
+                    .limit(1)
+                )
             # A named feedback sent twice (a client's retry) is one feedback.
             row = session.merge(row) if feedback.id else row
             session.add(row)

@@ -38,7 +38,7 @@ function armsTable(arms) {
     el("tr", {}, ...["prompt version", "traces", `mean ${arms.scorer}`, "95 % CI", "vs most used"].map((h) => el("th", {}, h))),
     ...arms.arms.map((a) => el("tr", { "data-arm": a.arm },
       el("td", {}, a.arm), el("td", {}, a.n), el("td", {}, fmt(a.mean, 3)),
-      el("td", {}, `[${fmt(a.ci95[0], 3)}, ${fmt(a.ci95[1], 3)}]`),
+      el("td", { class: "ci" }, a.ci95 ? `[${fmt(a.ci95[0], 3)}, ${fmt(a.ci95[1], 3)}]` : "– (one score)"),
       el("td", { class: a.vs_baseline && a.vs_baseline.significant ? (a.vs_baseline.delta > 0 ? "better" : "worse") : "" },
         a.vs_baseline ? `${a.vs_baseline.delta >= 0 ? "+" : ""}${fmt(a.vs_baseline.delta, 3)}${a.vs_baseline.significant ? " *" : ""}` : "baseline"))));
 }
