@@ -242,3 +242,23 @@ def test_a_worker_killed_while_loading_a_model_leaves_a_server_that_answers(
                 assert again.status_code == 200, again.text
     finally:
         server.stop()
+
+
+def test_two_workers_start_together_on_a_brand_new_home(tmp_path: Path) -> None:
+    """Neither worker dies setting up a new home's stores while the other does the same."""
+    home = tmp_path / "new-home"
+    server = _server(home, tmp_path)
+    server.start()
+    try:
+        wait_for(lambda: len(_workers(server)) == 2, timeout=60, interval=0.2)
+        first = {p.pid for p in _workers(server)}
+        for _ in range(10):
+            assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+        assert {p.pid for p in _workers(server)} == first  # no worker died and was replaced
+        log = server.log.read_text()
+        assert "Traceback" not in log, log[-3000:]
+        assert "duplicate column" not in log, log[-3000:]
+        assert (home / "mlflow.db").exists()
+        assert (home / "lanza.db").exists()
+    finally:
+        server.stop()

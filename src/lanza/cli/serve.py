@@ -57,6 +57,23 @@ def _export(
     )
 
 
+def prepare_stores(workspace: object) -> None:
+    """Create and migrate lanza's database and MLflow's store once, in this process.
+
+    Workers start together: on a brand-new home each would otherwise create the same
+    tables at the same moment, and one dies on the other's half-made schema (MLflow's
+    ``duplicate column name``). Done here first, every worker finds them ready.
+    """
+    from lanza.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    workspace.database  # noqa: B018 - the property creates and migrates it
+    try:
+        workspace.registry.check()  # creates MLflow's tables in a new local store
+    except Exception as exc:  # an unreachable MLflow server: the workers say so, as one would
+        console.print(f"MLflow's store was not set up before the workers start: {exc}")
+
+
 def run_server(workspace: object, banner: str | None = None) -> None:
     """Check the interface is safe, then run uvicorn until interrupted."""
     import uvicorn
@@ -74,6 +91,8 @@ def run_server(workspace: object, banner: str | None = None) -> None:
             f"Refusing to listen on {server.host} with no API keys: create one with "
             "'lanza keys create NAME --role admin', or pass --insecure."
         )
+    if server.workers > 1:
+        prepare_stores(workspace)
     console.print(
         banner
         or f"lanza serving on http://{server.host}:{server.port} "
