@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
@@ -106,14 +107,19 @@ def test_a_busy_machine_is_refused(home: Path) -> None:
     assert "--cores 4096" in wrong.stderr
 
 
-def _register_elsewhere(home: Path, name: str, example: bool) -> None:
-    """A model logged with MLflow alone, as someone who never ran lanza train would."""
+def _register_elsewhere(home: Path, name: str, example: bool, tensor: bool = False) -> None:
+    """A model logged with MLflow alone, as someone who never ran lanza train would.
+
+    ``tensor``: fitted on a NumPy matrix, so its signature (and example) is one tensor.
+    """
     import mlflow
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
     data = load_breast_cancer(as_frame=True)
     features = data.data.iloc[:, :6]
+    if tensor:
+        features = features.to_numpy(np.float32)  # type: ignore[assignment]
     model = LogisticRegression(max_iter=5000).fit(features, data.target)
     ws = Workspace(Settings(home=home))
     mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
@@ -123,7 +129,7 @@ def _register_elsewhere(home: Path, name: str, example: bool) -> None:
                 model,
                 name="model",
                 signature=infer_signature(features, model.predict(features)),
-                input_example=features.head(3) if example else None,
+                input_example=features[:3] if example else None,
                 registered_model_name=name,
             )
     finally:  # MLflow's tracking URI is process-wide: later tests must not inherit it
@@ -132,11 +138,18 @@ def _register_elsewhere(home: Path, name: str, example: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("example", "source"),
-    [(True, "input example"), (False, "rows generated from the signature")],
+    ("example", "tensor", "source"),
+    [
+        (True, False, "input example"),
+        (False, False, "rows generated from the signature"),
+        (True, True, "input example"),
+        (False, True, "rows generated from the signature"),
+    ],
 )
-def test_a_model_registered_elsewhere_is_measured(home: Path, example: bool, source: str) -> None:
-    _register_elsewhere(home, "outside", example)
+def test_a_model_registered_elsewhere_is_measured(
+    home: Path, example: bool, tensor: bool, source: str
+) -> None:
+    _register_elsewhere(home, "outside", example, tensor)
     result = _lanza(
         home,
         "advise",
