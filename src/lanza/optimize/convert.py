@@ -79,6 +79,13 @@ def _refuse_unfaithful(last: Any, ref: str) -> None:
             f"{type(last).__name__} ignores weights='{last.weights}' (it weighs every "
             "neighbour alike), which changes its answers."
         )
+    categorical = getattr(last, "is_categorical_", None)
+    if categorical is not None and np.any(categorical):
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: the ONNX converter for "
+            f"{type(last).__name__} has no categorical splits (it would read the "
+            "categorical_features columns as numbers), which changes its answers."
+        )
     if type(last).__name__.startswith("Dummy"):
         raise ConversionError(
             f"{ref} cannot be converted to ONNX: {type(last).__name__} is a baseline that "
