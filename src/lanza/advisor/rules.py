@@ -89,7 +89,11 @@ def advise(
     unmeasured: list[str] = []
     if gpu is None:
         why = gpu_note or "no GPU measurement"
-        unmeasured = [f"{m.name} ({m.gpu}): not priced, {why}; ${m.hourly:.2f}/hour." for m in gpus]
+        unmeasured = [
+            f"{m.name} ({m.gpu}, {m.vcpus} vCPU, {m.memory_gib:g} GiB): not priced, {why}; "
+            f"${m.hourly:.2f}/hour."
+            for m in gpus
+        ]
     if rps > 0:
         options += _realtime(cpu, prices, rps, p99_ms, reasons, gpu)
     if rows_per_day > 0:

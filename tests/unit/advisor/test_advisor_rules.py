@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -36,6 +37,38 @@ def test_shipped_prices_are_dated_and_every_entry_is_read() -> None:
     shipped = json.loads((Path(__file__).parents[3] / "src/lanza/advisor/prices.json").read_text())
     assert prices.cloud_run_l4_gpu_second == shipped["cloud_run"]["l4_gpu_second"]
     assert prices.cloud_run_requests_per_million == shipped["cloud_run"]["requests_per_million"]
+
+
+def _leaves(value: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(value, dict):
+        return [leaf for key, child in value.items() for leaf in _leaves(child, (*path, key))]
+    return [path]
+
+
+def test_every_price_entry_changes_the_loaded_table(tmp_path: Path) -> None:
+    """Each entry of the shipped table, changed alone, changes what the advisor reads."""
+    shipped = json.loads((Path(__file__).parents[3] / "src/lanza/advisor/prices.json").read_text())
+    assert shipped["date"]
+    assert "https://cloud.google.com/" in shipped["source"]
+    base = PriceTable.load()
+    path = tmp_path / "prices.json"
+    leaves = _leaves(shipped)
+    assert len(leaves) == 4 + 4 + 7 * 4 + 1  # top level, cloud_run, machines, markup
+    for leaf in leaves:
+        changed = copy.deepcopy(shipped)
+        parent = changed
+        for key in leaf[:-1]:
+            parent = parent[key]
+        value = parent[leaf[-1]]
+        parent[leaf[-1]] = (
+            "other" if value is None else value + "x" if isinstance(value, str) else value * 2 + 1
+        )
+        path.write_text(json.dumps(changed))
+        if leaf == ("currency",):
+            with pytest.raises(InvalidInputError, match="in USDx; lanza's figures are in USD"):
+                PriceTable.load(path)
+            continue
+        assert PriceTable.load(path) != base, leaf
 
 
 def test_bad_price_file_is_one_sentence(tmp_path: Path) -> None:
