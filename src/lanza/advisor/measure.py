@@ -135,7 +135,9 @@ def measure(
                 _time_batch(runtime, frame, size, rng, seconds, device) for size in batch_sizes
             ]
             server = asyncio.run(
-                _time_server(runtime, frame, seconds, max_batch_size, max_delay_ms, device)
+                _time_server(
+                    runtime, frame, seconds, max_batch_size, max_delay_ms, device, len(chosen)
+                )
             )
     finally:
         gc.enable()
@@ -201,9 +203,26 @@ async def _time_server(
     max_batch_size: int,
     max_delay_ms: float,
     device: str,
+    threads: int = 1,
 ) -> ServerMeasurement:
-    """``CONCURRENCY`` callers sending one row each through the micro-batcher, in rounds."""
+    """``CONCURRENCY`` callers sending one row each through the micro-batcher, in rounds.
+
+    The batcher calls the model in the event loop's worker threads. Those are created
+    here, so they inherit the pinned cores; OpenMP's thread count, though, belongs to each
+    thread, so every worker limits its own pools to ``threads`` as it starts (otherwise a
+    model that uses OpenMP, such as histogram gradient boosting, would run one thread per
+    core of the machine on the pinned core).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     from lanza.serving.batcher import MicroBatcher
+
+    executor = ThreadPoolExecutor(
+        thread_name_prefix="lanza-advise", initializer=threadpool_limits, initargs=(threads,)
+    )
+    asyncio.get_running_loop().set_default_executor(executor)
 
     batches: list[int] = []
     batcher = MicroBatcher(
