@@ -147,10 +147,15 @@ def measure(
 def check_spread(measured: Measured, limit: float = MAX_SPREAD) -> None:
     """Refuse figures whose rounds disagree by more than ``limit`` (the machine is busy)."""
     if measured.spread > limit:
+        figures = [(measured.server.spread, "the server path")] + [
+            (m.spread, f"batches of {m.batch_size:,} rows") for m in measured.batches
+        ]
+        worst = max(figures, key=lambda f: f[0])[1]
         raise DataError(
-            f"This machine is busy: the measurements moved by up to {measured.spread:.0%} "
-            f"between {ROUNDS} rounds (limit {limit:.0%}), too much to extrapolate from; "
-            "rerun when it is quiet, or pass --cores with a core nothing else uses."
+            f"This machine is busy: the measurements ({worst} the most) moved by up to "
+            f"{measured.spread:.0%} between {ROUNDS} rounds on {measured.device} (limit "
+            f"{limit:.0%}), too much to extrapolate from; rerun when it is quiet, measure "
+            "longer (--seconds 2), or pass --cores with a core nothing else uses."
         )
 
 

@@ -54,3 +54,20 @@ def test_every_call_runs_on_the_pinned_core_with_one_thread() -> None:
     for name, where, threads in runtime.calls:
         assert where == {core}, name
         assert set(threads) == {1}, (name, threads)
+
+
+def test_a_busy_machine_is_refused_naming_the_figure_that_moved() -> None:
+    from lanza.advisor.measure import Measured, Measurement, ServerMeasurement, check_spread
+    from lanza.errors import DataError
+
+    steady = [Measurement(1, 1.0, 2.0, 1000.0, 0.1), Measurement(1024, 5.0, 6.0, 2e5, 0.7)]
+    measured = Measured("cpu", [1], steady, ServerMeasurement(16, 900.0, 1.0, 2.0, 8.0, 0.2))
+    check_spread(measured, 0.8)  # within the limit: no error
+    with pytest.raises(DataError) as busy:
+        check_spread(measured, 0.5)
+    said = busy.value.message
+    assert said.startswith("This machine is busy")
+    assert "batches of 1,024 rows the most" in said
+    assert "up to 70%" in said
+    assert "--seconds" in said
+    assert "pass --cores" in said
