@@ -384,3 +384,29 @@ def test_native_categorical_splits_are_refused(home: Path) -> None:
     assert "\n" not in refused.value.message
     assert [v.version for v in ws.registry.list_versions("hgb")] == ["1"]
     ws.close()
+
+
+def test_steps_without_a_converter_are_named(home: Path) -> None:
+    """Dates and free text become numbers through lanza's own steps, which ONNX lacks."""
+    rng = np.random.default_rng(0)
+    rows = 300
+    words = np.array(["great", "bad", "slow", "fast", "refund", "love", "broken", "late"])
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, rows),
+            "signup": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
+            "review": [" ".join(rng.choice(words, 6)) for _ in range(rows)],
+        }
+    )
+    frame["label"] = np.where(frame.review.str.contains("bad|broken"), "churn", "stay")
+    ws = Workspace(Settings(home=home))
+    train(ws, TrainRequest(frame, "label", "mixed", candidates=["logistic_regression"], folds=2))
+    with pytest.raises(ConversionError) as refused:
+        optimize(ws, "mixed/1", seconds=0.05)
+    assert refused.value.message == (
+        "mixed/1 cannot be converted to ONNX: there is no ONNX converter for DateParts "
+        "(date columns) and TextVectors (free-text columns) in its pipeline."
+    )
+    assert [v.version for v in ws.registry.list_versions("mixed")] == ["1"]
+    ws.close()

@@ -56,6 +56,7 @@ def convert(estimator: Any, schema: InputSchema, ref: str) -> Converted:
 
     model, rewrites = _convertible(estimator)
     _refuse_unfaithful(_last(model), ref)
+    _refuse_unconvertible(model, ref)
     inputs = _inputs(model, schema)
     last = _last(model)
     try:
@@ -69,6 +70,29 @@ def convert(estimator: Any, schema: InputSchema, ref: str) -> Converted:
         del graph.graph.output[1:]
     plain = None if classes is None else [_plain(c) for c in classes]
     return Converted(graph, plain, rewrites)
+
+
+# What lanza's own steps without an ONNX converter do, for the refusal's sentence.
+STEP_PURPOSE = {"DateParts": "date columns", "TextVectors": "free-text columns"}
+
+
+def _refuse_unconvertible(model: Any, ref: str) -> None:
+    """Refuse, naming them, the steps no ONNX converter knows (not only the first one)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    missing: list[str] = []
+    for _path, step in _walk(model):
+        container = hasattr(step, "steps") or hasattr(step, "transformers_")
+        name = type(step).__name__
+        if container or type(step) in sklearn_operator_name_map or name in missing:
+            continue
+        missing.append(name)
+    if missing:
+        said = [f"{n} ({STEP_PURPOSE[n]})" if n in STEP_PURPOSE else n for n in missing]
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: there is no ONNX converter for "
+            f"{' and '.join(said)} in its pipeline."
+        )
 
 
 def _refuse_unfaithful(last: Any, ref: str) -> None:
