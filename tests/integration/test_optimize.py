@@ -410,3 +410,45 @@ def test_steps_without_a_converter_are_named(home: Path) -> None:
     )
     assert [v.version for v in ws.registry.list_versions("mixed")] == ["1"]
     ws.close()
+
+
+@pytest.mark.slow
+def test_a_tensor_signature_model_converts_and_serves(home: Path) -> None:
+    """Fitted on a NumPy matrix and logged with MLflow: one tensor in, the same answers out."""
+    import httpx
+    import mlflow.sklearn
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from lanza.server import create_app
+    from tests.servers import running, wait_for
+
+    features, labels = load_wine(return_X_y=True)
+    matrix = features.astype(np.float32)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(matrix, labels)
+    ws = Workspace(Settings(home=home))
+    _log_with_mlflow(
+        ws,
+        "wine",
+        lambda: mlflow.sklearn.log_model(
+            model, name="model", input_example=matrix[:30], registered_model_name="wine"
+        ),
+    )
+    result = optimize(ws, "wine/1", seconds=0.05)
+    assert result.parity.ok, result.parity
+    assert result.sample_source == "input example"
+    assert result.parity.rows == 30
+    with running(create_app(workspace=ws)) as url:
+        created = httpx.post(f"{url}/api/v1/deployments", json={"name": "wine", "model": "wine/2"})
+        assert created.status_code in (200, 201), created.text
+        wait_for(lambda: httpx.get(f"{url}/api/v1/deployments/wine").json()["status"] == "ready")
+        rows = matrix[::10]
+        answer = httpx.post(
+            f"{url}/api/v1/deployments/wine/predict", json={"instances": rows.tolist()}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == "wine/2"
+        assert answer.json()["predictions"] == model.predict(rows).tolist()
+    ws.close()

@@ -44,7 +44,7 @@ def optimize_command(
     for rewrite in result.rewrites:
         console.print(f"rewrote {rewrite}")
     console.print(
-        f"parity on {parity.rows:,} rows of the {result.sample_source}: largest difference "
+        f"parity on {parity.rows:,} rows ({result.sample_source}): largest difference "
         f"{parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), "
         f"{parity.label_mismatches} labels changed"
     )

@@ -184,7 +184,7 @@ def _register(
     }
     description = (
         f"{source.ref} in ONNX: largest difference {parity.max_abs_diff:.3g} on "
-        f"{parity.rows} rows of the {sample_source}; {speed.single_speedup:.1f}x faster per row, "
+        f"{parity.rows} rows ({sample_source}); {speed.single_speedup:.1f}x faster per row, "
         f"{speed.batch_speedup:.1f}x per batch of {speed.batch_rows}."
     )
     artifact = f"{run.info.artifact_uri}/model"
