@@ -78,7 +78,8 @@ class OnnxRuntime(ModelRuntime):
 
     def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
         """The graph's inputs from a frame: a column per input, or one float32 matrix."""
-        if len(self.inputs) == 1 and len(self.schema.tensors) == 1:
+        tensors = self.schema.tensors
+        if len(self.inputs) == 1 and len(tensors) == 1 and tensors[0].label in frame.columns:
             # A model logged with one tensor (fitted on a NumPy matrix): the frame carries
             # each row's array in the tensor's column, as requests bring it.
             matrix = np.asarray(model_input(frame, self.schema), dtype=np.float32)
