@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
@@ -19,15 +21,23 @@ from lanza.workspace import Workspace
 pytestmark = pytest.mark.slow
 
 
-def _lanza(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _lanza(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lanza", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "LANZA_HOME": str(home)},
+        env={**os.environ, "LANZA_HOME": str(home), **env},
     )
+
+
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def test_info_and_advise(home: Path) -> None:
@@ -64,10 +74,17 @@ def test_info_and_advise(home: Path) -> None:
     assert len(report["cpu"]["cores"]) == 1
     assert report["cpu"]["server"]["requests_per_s"] > 0
     assert report["cpu"]["server"]["concurrency"] == 16
-    if not info["gpus"]:
-        assert report["gpu"] is None
-        assert not any(o["machine"] == "g2-standard-4" for o in report["options"])
-        assert len(report["unmeasured"]) == 2
+    # A scikit-learn model never runs on a GPU, so on a GPU machine too the GPU machines
+    # are listed apart, unpriced, with the reason.
+    assert report["gpu"] is None
+    assert report["gpu_source"] == (
+        "this model's framework does not run on a GPU"
+        if info["has_gpu"]
+        else "no GPU on this machine"
+    )
+    assert not any(o["machine"] == "g2-standard-4" for o in report["options"])
+    assert len(report["unmeasured"]) == 2
+    assert all(report["gpu_source"] in line for line in report["unmeasured"])
     assert {r["mode"] for r in report["recommended"]} == {"real-time", "batch"}
     assert report["prices"]["date"]
     table = _lanza(
@@ -106,14 +123,19 @@ def test_a_busy_machine_is_refused(home: Path) -> None:
     assert "--cores 4096" in wrong.stderr
 
 
-def _register_elsewhere(home: Path, name: str, example: bool) -> None:
-    """A model logged with MLflow alone, as someone who never ran lanza train would."""
+def _register_elsewhere(home: Path, name: str, example: bool, tensor: bool = False) -> None:
+    """A model logged with MLflow alone, as someone who never ran lanza train would.
+
+    ``tensor``: fitted on a NumPy matrix, so its signature (and example) is one tensor.
+    """
     import mlflow
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
     data = load_breast_cancer(as_frame=True)
     features = data.data.iloc[:, :6]
+    if tensor:
+        features = features.to_numpy(np.float32)  # type: ignore[assignment]
     model = LogisticRegression(max_iter=5000).fit(features, data.target)
     ws = Workspace(Settings(home=home))
     mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
@@ -123,7 +145,7 @@ def _register_elsewhere(home: Path, name: str, example: bool) -> None:
                 model,
                 name="model",
                 signature=infer_signature(features, model.predict(features)),
-                input_example=features.head(3) if example else None,
+                input_example=features[:3] if example else None,
                 registered_model_name=name,
             )
     finally:  # MLflow's tracking URI is process-wide: later tests must not inherit it
@@ -132,11 +154,18 @@ def _register_elsewhere(home: Path, name: str, example: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("example", "source"),
-    [(True, "input example"), (False, "rows generated from the signature")],
+    ("example", "tensor", "source"),
+    [
+        (True, False, "input example"),
+        (False, False, "rows generated from the signature"),
+        (True, True, "input example"),
+        (False, True, "rows generated from the signature"),
+    ],
 )
-def test_a_model_registered_elsewhere_is_measured(home: Path, example: bool, source: str) -> None:
-    _register_elsewhere(home, "outside", example)
+def test_a_model_registered_elsewhere_is_measured(
+    home: Path, example: bool, tensor: bool, source: str
+) -> None:
+    _register_elsewhere(home, "outside", example, tensor)
     result = _lanza(
         home,
         "advise",
@@ -225,3 +254,55 @@ def test_gpu_figures_from_a_measurements_file(home: Path, tmp_path: Path) -> Non
     )
     assert refused.returncode == 1
     assert "is not the output of lanza advise --measure-only --json" in refused.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _torch_cuda(), reason="needs a GPU that PyTorch can use")
+def test_a_network_is_measured_on_the_gpu_and_gpu_machines_priced(home: Path) -> None:
+    """On a GPU machine: the GPU figures are taken here, on cuda, and size the GPU machines."""
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import infer_signature
+
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(rng.normal(size=(256, 8)), columns=[f"x{i}" for i in range(8)])
+    net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    ws = Workspace(Settings(home=home))
+    mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
+    try:
+        with mlflow.start_run():
+            mlflow.pytorch.log_model(
+                net.eval(),
+                name="model",
+                serialization_format="pickle",  # moves to any device
+                signature=infer_signature(features, np.zeros(len(features))),
+                registered_model_name="net",
+                pip_requirements=[],
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+        ws.close()
+    pickle = {"LANZA_ALLOW_PICKLE": "true"}
+    common = ("--seconds", "0.2", "--max-spread", "100", "--json")
+    only = _lanza(home, "advise", "net/1", "--measure-only", *common, **pickle)
+    assert only.returncode == 0, only.stderr
+    figures = json.loads(only.stdout)
+    assert figures["cpu"]["device"] == "cpu"
+    assert figures["gpu"]["device"] == "cuda"
+    assert {m["device"] for m in figures["gpu"]["batches"]} == {"cuda"}
+    assert figures["gpu"]["server"]["device"] == "cuda"
+    assert figures["gpu"]["server"]["requests_per_s"] > 0
+    result = _lanza(
+        home, "advise", "net/1", "--rps", "1000", "--rows-per-day", "1e9", *common, **pickle
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["unmeasured"] == []
+    assert report["gpu_source"].startswith("measured here on ")
+    cards = figures["hardware"]["gpus"]
+    if cards:  # nvidia-smi named the card
+        assert cards[0]["name"] in report["gpu_source"]
+    g2 = [o for o in report["options"] if o["machine"] == "g2-standard-4"]
+    assert {o["mode"] for o in g2} == {"real-time", "batch"}
+    assert all("GPU measured" in o["why"] for o in g2)
+    assert any(o["platform"] == "Cloud Run with L4 GPU (always on)" for o in report["options"])

@@ -259,3 +259,196 @@ def test_every_candidate_converts_with_parity_or_says_why(home: Path, task: str)
         assert result.speed.batch_after_s > 0
     assert sum(o == "converted" for o in outcomes.values()) >= len(outcomes) - len(REFUSED)
     ws.close()
+
+
+def _penguins() -> pd.DataFrame:
+    """Palmer penguins: text labels, two categorical columns, missing values."""
+    from palmerpenguins import load_penguins
+
+    frame: pd.DataFrame = load_penguins().drop(columns="year")
+    return frame
+
+
+@pytest.mark.slow
+def test_boosting_on_penguins_converts_with_text_labels(home: Path) -> None:
+    """HistGradientBoosting and XGBoost as lanza train fits them on a real table."""
+    pytest.importorskip("palmerpenguins")
+    ws = Workspace(Settings(home=home))
+    frame = _penguins()
+    features = frame.drop(columns="species")
+    for name in ("hist_gradient_boosting", "xgboost"):
+        train(ws, TrainRequest(frame, "species", name, candidates=[name], folds=2))
+        result = optimize(ws, f"{name}/1", seconds=0.05)
+        assert result.parity.ok, (name, result.parity)
+        assert result.parity.label_mismatches == 0
+        assert result.sample_source == "reference sample"
+        onnx = ws.loader.load(result.created.ref).runtime
+        assert isinstance(onnx, OnnxRuntime)
+        original = ws.loader.load(f"{name}/1").runtime
+        raw = original.model  # type: ignore[attr-defined]
+        labels = onnx.predict_frame(check_frame(features, onnx.schema)).values
+        assert list(labels) == list(raw.predict(features))
+        assert set(labels) <= {"Adelie", "Chinstrap", "Gentoo"}
+    ws.close()
+
+
+def _log_with_mlflow(ws: Workspace, name: str, log: Callable[[], None]) -> None:
+    """Log and register a model with MLflow's own API, as a user who never ran lanza train."""
+    import mlflow
+
+    mlflow.set_tracking_uri(str(ws.mlflow.tracking_uri))
+    try:
+        with mlflow.start_run():
+            log()
+    finally:  # MLflow's tracking URI is process-wide: later tests must not inherit it
+        mlflow.set_tracking_uri(None)
+
+
+def test_models_registered_with_mlflow_alone_convert(home: Path) -> None:
+    """No reference sample: parity is checked on the input example MLflow saved."""
+    pytest.importorskip("lightgbm")
+    import mlflow.lightgbm
+    import mlflow.xgboost
+    from lightgbm import LGBMClassifier
+    from xgboost import XGBRegressor
+
+    frame = _penguins().dropna()
+    numbers = frame[["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]]
+    numbers = numbers.astype("float64")
+    classifier = LGBMClassifier(n_estimators=20, verbose=-1).fit(numbers, frame.species)
+    regressor = XGBRegressor(n_estimators=20).fit(numbers.iloc[:, :3], numbers.body_mass_g)
+    ws = Workspace(Settings(home=home, allow_pickle=True))  # mlflow.lightgbm pickles
+    _log_with_mlflow(
+        ws,
+        "lgbm",
+        lambda: mlflow.lightgbm.log_model(
+            classifier, name="model", input_example=numbers.head(20), registered_model_name="lgbm"
+        ),
+    )
+    _log_with_mlflow(
+        ws,
+        "xgb",
+        lambda: mlflow.xgboost.log_model(
+            regressor,
+            name="model",
+            input_example=numbers.iloc[:20, :3],
+            registered_model_name="xgb",
+        ),
+    )
+    for name, model, columns in (
+        ("lgbm", classifier, numbers),
+        ("xgb", regressor, numbers.iloc[:, :3]),
+    ):
+        result = optimize(ws, f"{name}/1", seconds=0.05)
+        assert result.parity.ok, (name, result.parity)
+        assert result.sample_source == "input example"
+        assert result.parity.rows == 20
+        assert ws.registry.get_version(name, "2").tags["lanza.onnx.parity_sample"] == (
+            "input example"
+        )
+        runtime = ws.loader.load(result.created.ref).runtime
+        got = runtime.predict_frame(check_frame(columns, runtime.schema)).values
+        if name == "lgbm":
+            assert list(got) == list(model.predict(columns))
+        else:
+            np.testing.assert_allclose(got, model.predict(columns), rtol=1e-5)
+    ws.close()
+
+
+def test_native_categorical_splits_are_refused(home: Path) -> None:
+    """skl2onnx has no categorical splits: converting would read categories as numbers."""
+    import mlflow.sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame = _penguins().dropna()
+    features = frame[["bill_length_mm", "flipper_length_mm"]].assign(
+        island=frame.island.astype("category").cat.codes.astype("float64")
+    )
+    model = HistGradientBoostingClassifier(
+        categorical_features=[False, False, True], max_iter=20, random_state=0
+    ).fit(features, frame.species)
+    ws = Workspace(Settings(home=home, allow_pickle=True))
+    _log_with_mlflow(
+        ws,
+        "hgb",
+        lambda: mlflow.sklearn.log_model(
+            model,
+            name="model",
+            input_example=features.head(20),
+            registered_model_name="hgb",
+            serialization_format="pickle",
+        ),
+    )
+    with pytest.raises(ConversionError, match="has no categorical splits") as refused:
+        optimize(ws, "hgb/1", seconds=0.05)
+    assert "\n" not in refused.value.message
+    assert [v.version for v in ws.registry.list_versions("hgb")] == ["1"]
+    ws.close()
+
+
+def test_steps_without_a_converter_are_named(home: Path) -> None:
+    """Dates and free text become numbers through lanza's own steps, which ONNX lacks."""
+    rng = np.random.default_rng(0)
+    rows = 300
+    words = np.array(["great", "bad", "slow", "fast", "refund", "love", "broken", "late"])
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, rows),
+            "signup": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
+            "review": [" ".join(rng.choice(words, 6)) for _ in range(rows)],
+        }
+    )
+    frame["label"] = np.where(frame.review.str.contains("bad|broken"), "churn", "stay")
+    ws = Workspace(Settings(home=home))
+    train(ws, TrainRequest(frame, "label", "mixed", candidates=["logistic_regression"], folds=2))
+    with pytest.raises(ConversionError) as refused:
+        optimize(ws, "mixed/1", seconds=0.05)
+    assert refused.value.message == (
+        "mixed/1 cannot be converted to ONNX: there is no ONNX converter for DateParts "
+        "(date columns) and TextVectors (free-text columns) in its pipeline."
+    )
+    assert [v.version for v in ws.registry.list_versions("mixed")] == ["1"]
+    ws.close()
+
+
+@pytest.mark.slow
+def test_a_tensor_signature_model_converts_and_serves(home: Path) -> None:
+    """Fitted on a NumPy matrix and logged with MLflow: one tensor in, the same answers out."""
+    import httpx
+    import mlflow.sklearn
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from lanza.server import create_app
+    from tests.servers import running, wait_for
+
+    features, labels = load_wine(return_X_y=True)
+    matrix = features.astype(np.float32)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(matrix, labels)
+    ws = Workspace(Settings(home=home))
+    _log_with_mlflow(
+        ws,
+        "wine",
+        lambda: mlflow.sklearn.log_model(
+            model, name="model", input_example=matrix[:30], registered_model_name="wine"
+        ),
+    )
+    result = optimize(ws, "wine/1", seconds=0.05)
+    assert result.parity.ok, result.parity
+    assert result.sample_source == "input example"
+    assert result.parity.rows == 30
+    with running(create_app(workspace=ws)) as url:
+        created = httpx.post(f"{url}/api/v1/deployments", json={"name": "wine", "model": "wine/2"})
+        assert created.status_code in (200, 201), created.text
+        wait_for(lambda: httpx.get(f"{url}/api/v1/deployments/wine").json()["status"] == "ready")
+        rows = matrix[::10]
+        answer = httpx.post(
+            f"{url}/api/v1/deployments/wine/predict", json={"instances": rows.tolist()}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == "wine/2"
+        assert answer.json()["predictions"] == model.predict(rows).tolist()
+    ws.close()

@@ -156,6 +156,36 @@ def test_exported_network_loads_without_pickle(home: Path) -> None:
     ws.close()
 
 
+@pytest.mark.slow
+def test_a_network_logged_with_a_numpy_example_is_served(home: Path) -> None:
+    """MLflow's usual way to log a network (a NumPy input example, so a tensor signature):
+    requests carry each row's array, the runtime stacks them into the logged shape."""
+    import mlflow.pytorch
+
+    frame = _table()
+    net = _network(frame)
+    ws = Workspace(Settings(home=home, server=ServerSettings(poll_interval_s=0.3)))
+    example = frame[COLUMNS].head(4).to_numpy(np.float32)
+
+    def save(folder: Path) -> None:
+        mlflow.pytorch.save_model(net, str(folder), input_example=example, pip_requirements=[])
+
+    register(ws, "tensors", save)
+    with running(create_app(workspace=ws)) as url:
+        created = httpx.post(
+            f"{url}/api/v1/deployments", json={"name": "tensors", "model": "tensors/1"}
+        )
+        assert created.status_code in (200, 201), created.text
+        wait_for(lambda: httpx.get(f"{url}/api/v1/deployments/tensors").json()["status"] == "ready")
+        rows = frame[COLUMNS].head(5).to_numpy(np.float32).tolist()
+        answer = httpx.post(f"{url}/api/v1/deployments/tensors/predict", json={"instances": rows})
+        assert answer.status_code == 200, answer.text
+        np.testing.assert_allclose(
+            answer.json()["predictions"], _expected(net, frame.head(5)), rtol=1e-5, atol=1e-6
+        )
+    ws.close()
+
+
 @no_gpu
 def test_cuda_without_a_gpu_is_a_clear_error(
     torch_home: tuple[Workspace, Any, pd.DataFrame],

@@ -135,7 +135,9 @@ def measure(
                 _time_batch(runtime, frame, size, rng, seconds, device) for size in batch_sizes
             ]
             server = asyncio.run(
-                _time_server(runtime, frame, seconds, max_batch_size, max_delay_ms, device)
+                _time_server(
+                    runtime, frame, seconds, max_batch_size, max_delay_ms, device, len(chosen)
+                )
             )
     finally:
         gc.enable()
@@ -145,10 +147,15 @@ def measure(
 def check_spread(measured: Measured, limit: float = MAX_SPREAD) -> None:
     """Refuse figures whose rounds disagree by more than ``limit`` (the machine is busy)."""
     if measured.spread > limit:
+        figures = [(measured.server.spread, "the server path")] + [
+            (m.spread, f"batches of {m.batch_size:,} rows") for m in measured.batches
+        ]
+        worst = max(figures, key=lambda f: f[0])[1]
         raise DataError(
-            f"This machine is busy: the measurements moved by up to {measured.spread:.0%} "
-            f"between {ROUNDS} rounds (limit {limit:.0%}), too much to extrapolate from; "
-            "rerun when it is quiet, or pass --cores with a core nothing else uses."
+            f"This machine is busy: the measurements ({worst} the most) moved by up to "
+            f"{measured.spread:.0%} between {ROUNDS} rounds on {measured.device} (limit "
+            f"{limit:.0%}), too much to extrapolate from; rerun when it is quiet, measure "
+            "longer (--seconds 2), or pass --cores with a core nothing else uses."
         )
 
 
@@ -201,9 +208,26 @@ async def _time_server(
     max_batch_size: int,
     max_delay_ms: float,
     device: str,
+    threads: int = 1,
 ) -> ServerMeasurement:
-    """``CONCURRENCY`` callers sending one row each through the micro-batcher, in rounds."""
+    """``CONCURRENCY`` callers sending one row each through the micro-batcher, in rounds.
+
+    The batcher calls the model in the event loop's worker threads. Those are created
+    here, so they inherit the pinned cores; OpenMP's thread count, though, belongs to each
+    thread, so every worker limits its own pools to ``threads`` as it starts (otherwise a
+    model that uses OpenMP, such as histogram gradient boosting, would run one thread per
+    core of the machine on the pinned core).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     from lanza.serving.batcher import MicroBatcher
+
+    executor = ThreadPoolExecutor(
+        thread_name_prefix="lanza-advise", initializer=threadpool_limits, initargs=(threads,)
+    )
+    asyncio.get_running_loop().set_default_executor(executor)
 
     batches: list[int] = []
     batcher = MicroBatcher(

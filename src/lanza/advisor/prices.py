@@ -10,6 +10,9 @@ from typing import Any
 
 from lanza.errors import InvalidInputError
 
+CURRENCY = "USD"
+"""The currency of every figure the advisor prints (``monthly_usd``); a table must use it."""
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -35,6 +38,7 @@ class PriceTable:
     vertex_markup: float
     cloud_run_requests_per_million: float = 0.0
     cloud_run_l4_gpu_second: float = 0.0
+    currency: str = CURRENCY
 
     @classmethod
     def load(cls, path: Path | None = None) -> PriceTable:
@@ -44,6 +48,9 @@ class PriceTable:
                 path.read_text() if path else (files("lanza.advisor") / "prices.json").read_text()
             )
             data: dict[str, Any] = json.loads(text)
+            currency = str(data.get("currency", CURRENCY))
+            if currency != CURRENCY:
+                raise ValueError(f"its prices are in {currency}; lanza's figures are in {CURRENCY}")
             machines = [
                 Machine(name, m["vcpus"], m["memory_gib"], m["hourly"], m.get("gpu"))
                 for name, m in data["machines"].items()
@@ -58,6 +65,7 @@ class PriceTable:
                 float(data.get("vertex_prediction_markup", 1.0)),
                 float(data["cloud_run"].get("requests_per_million", 0.0)),
                 float(data["cloud_run"].get("l4_gpu_second", 0.0)),
+                currency,
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(

@@ -4,9 +4,11 @@
    both ask for both.
 2. **Latency.** Real-time is feasible when one row's p99 model latency is at most half the
    p99 target (the other half is left to the network, HTTP and queueing).
-3. **Real-time capacity.** Per vCPU: single-row requests per second through lanza's
-   micro-batcher on one pinned core (``lanza.advisor.measure``), capped by the HTTP
-   layer at ``HTTP_RPS_PER_VCPU``. Instances run at ``UTILISATION`` so bursts fit.
+3. **Real-time capacity.** Per vCPU: a request costs the core its time through lanza's
+   micro-batcher (single-row requests on one pinned core, ``lanza.advisor.measure``)
+   plus its time in the HTTP layer (``1 / HTTP_RPS_PER_VCPU``); both run on the same
+   cores, so the times add: ``1 / (1 / model_rps + 1 / HTTP_RPS_PER_VCPU)``. Instances
+   run at ``UTILISATION`` so bursts fit.
 4. **Batch capacity.** Per vCPU: rows/s at the largest measured batch; a machine with
    *v* vCPUs does *v* times that (``PARALLEL_EFFICIENCY`` accounts for the rest). Reading
    and writing files is not included: for fast models it dominates (see bench/batch.py).
@@ -87,7 +89,11 @@ def advise(
     unmeasured: list[str] = []
     if gpu is None:
         why = gpu_note or "no GPU measurement"
-        unmeasured = [f"{m.name} ({m.gpu}): not priced, {why}; ${m.hourly:.2f}/hour." for m in gpus]
+        unmeasured = [
+            f"{m.name} ({m.gpu}, {m.vcpus} vCPU, {m.memory_gib:g} GiB): not priced, {why}; "
+            f"${m.hourly:.2f}/hour."
+            for m in gpus
+        ]
     if rps > 0:
         options += _realtime(cpu, prices, rps, p99_ms, reasons, gpu)
     if rows_per_day > 0:
@@ -113,7 +119,8 @@ def _realtime(
     single = cpu.batches[0]
     budget = p99_ms / 2
     feasible = single.p99_ms <= budget
-    per_vcpu = min(cpu.server.requests_per_s / len(cpu.cores), HTTP_RPS_PER_VCPU)
+    model_rps = cpu.server.requests_per_s / len(cpu.cores)
+    per_vcpu = 1 / (1 / model_rps + 1 / HTTP_RPS_PER_VCPU) if model_rps > 0 else 0.0
     reasons.append(
         f"One row takes {single.p99_ms:.2f} ms at p99 against a model budget of {budget:.1f} ms "
         f"(half of {p99_ms:g} ms): real-time is {'feasible' if feasible else 'NOT feasible'}."
@@ -121,9 +128,9 @@ def _realtime(
     reasons.append(
         f"Through lanza's micro-batcher, {cpu.server.concurrency} callers got "
         f"{cpu.server.requests_per_s:,.0f} requests/s on {len(cpu.cores)} core(s) "
-        f"(batches of {cpu.server.mean_batch:.1f} rows on average); capacity ≈ "
-        f"{per_vcpu:,.0f} requests/s per vCPU"
-        + (" (the HTTP layer's limit)." if per_vcpu == HTTP_RPS_PER_VCPU else ".")
+        f"(batches of {cpu.server.mean_batch:.1f} rows on average); with the HTTP layer's "
+        f"{1000 / HTTP_RPS_PER_VCPU:.1f} ms of a core per request, capacity ≈ "
+        f"{per_vcpu:,.0f} requests/s per vCPU."
     )
     options = []
     for machine, on_gpu in _machines(prices, gpu):

@@ -107,11 +107,13 @@ def reference_rows(
     """Rows to measure on, and where they came from (see the module docstring)."""
     if version.tags.get("lanza.reference"):
         return reference_sample(workspace, version), "reference sample"
-    example = _input_example(workspace, version)
+    example = _input_example(workspace, version, schema)
     if example is not None and len(example):
         return example, "input example"
     if schema.columns:
         return generated_rows(schema), "rows generated from the signature"
+    if schema.tensors:
+        return generated_tensors(schema), "rows generated from the signature"
     raise DataError(
         f"{version.ref} has no reference sample, no input example and no column signature "
         "to measure on; register it with a signature or an input example."
@@ -156,7 +158,37 @@ def generated_rows(schema: InputSchema, rows: int = GENERATED_ROWS) -> pd.DataFr
     return pd.DataFrame(columns)
 
 
-def _input_example(workspace: Workspace, version: ModelVersionInfo) -> pd.DataFrame | None:
+def generated_tensors(schema: InputSchema, rows: int = GENERATED_ROWS) -> pd.DataFrame:
+    """Plausible rows for a tensor signature: each tensor's shape (a free size taken as 1),
+    numbers near zero, in the form the data plane gives a tensor model."""
+    rng = np.random.default_rng(0)
+    columns: dict[str, list[Any]] = {}
+    for spec in schema.tensors:
+        shape = (rows, *(max(d, 1) for d in spec.shape[1:]))
+        kind = np.dtype(spec.dtype).kind if spec.dtype not in ("str", "string") else "U"
+        if kind == "f":
+            values: np.ndarray[Any, Any] = rng.normal(size=shape)
+        elif kind in "iu":
+            values = rng.integers(0, 10, shape)
+        elif kind == "b":
+            values = rng.random(shape) < 0.5
+        else:
+            values = rng.choice(np.array(["a", "b", "c"], dtype=object), shape)
+        columns[spec.label] = values.astype(spec.dtype if kind in "fiub" else object).tolist()
+    return _tensor_frame(columns, rows, schema)
+
+
+def _tensor_frame(columns: dict[str, list[Any]], count: int, schema: InputSchema) -> pd.DataFrame:
+    """Tensor rows checked as a request's are: one column per tensor, a row's array per cell."""
+    from lanza.runtime.tensors import validate_tensors
+
+    checked = validate_tensors(columns, None, count, schema)
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in checked.items()})
+
+
+def _input_example(
+    workspace: Workspace, version: ModelVersionInfo, schema: InputSchema
+) -> pd.DataFrame | None:
     """The input example MLflow saved with the model, as a frame, when there is one."""
     from mlflow.models import Model
 
@@ -165,6 +197,11 @@ def _input_example(workspace: Workspace, version: ModelVersionInfo) -> pd.DataFr
         example = Model.load(str(folder)).load_input_example(str(folder))
     except Exception:  # an unreadable example is the same as none: fall through
         return None
+    if schema.tensors and isinstance(example, np.ndarray | dict):
+        arrays = example if isinstance(example, dict) else {schema.tensors[0].label: example}
+        values = {str(k): np.asarray(v).tolist() for k, v in arrays.items()}
+        count = len(next(iter(values.values()), []))
+        return _tensor_frame(values, count, schema) if count else None
     if isinstance(example, pd.DataFrame):
         return example
     if isinstance(example, dict) and all(np.ndim(v) <= 1 for v in example.values()):

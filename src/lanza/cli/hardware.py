@@ -98,7 +98,9 @@ def advise_command(
                 "prices": {
                     "date": report.prices.date,
                     "region": report.prices.region,
+                    "currency": report.prices.currency,
                     "source": report.prices.source,
+                    "machines": [asdict(m) for m in report.prices.machines],
                 },
                 "mode": advice.mode,
                 "device": advice.hardware,
@@ -110,6 +112,9 @@ def advise_command(
         )
         return
     _print_measured(report)
+    sizes = {
+        m.name: f"{m.name} ({m.vcpus} vCPU, {m.memory_gib:g} GiB)" for m in report.prices.machines
+    }
     for reason in advice.reasons:
         console.print(f"• {reason}")
     print_table(
@@ -119,7 +124,7 @@ def advise_command(
             [
                 o.mode,
                 o.platform,
-                o.machine,
+                sizes.get(o.machine, o.machine),
                 o.instances,
                 f"{o.monthly_usd:,.2f}",
                 "yes" if o.meets_target else "no",
@@ -142,6 +147,7 @@ def advise_command(
             "[bold red]No option meets the target[/]: relax the latency "
             "target, or make the model faster (lanza optimize)."
         )
+    console.print(f"Prices of {report.prices.date}: {report.prices.source}")
     console.print("How it decides: docs/advisor.md (the rules of lanza.advisor.rules).")
 
 

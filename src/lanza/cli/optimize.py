@@ -22,7 +22,8 @@ def optimize_command(
 ) -> None:
     """Convert a scikit-learn, XGBoost or LightGBM model to ONNX and register it.
 
-    Checks predictions on the reference sample and reports the largest difference.
+    Checks predictions on the reference sample (else the input example, else rows from
+    the signature) and reports the largest difference.
 
     Times one row and a batch against the original.
 
@@ -43,7 +44,7 @@ def optimize_command(
     for rewrite in result.rewrites:
         console.print(f"rewrote {rewrite}")
     console.print(
-        f"parity on {parity.rows:,} reference rows: largest difference "
+        f"parity on {parity.rows:,} rows ({result.sample_source}): largest difference "
         f"{parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), "
         f"{parity.label_mismatches} labels changed"
     )

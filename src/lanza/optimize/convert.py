@@ -56,6 +56,7 @@ def convert(estimator: Any, schema: InputSchema, ref: str) -> Converted:
 
     model, rewrites = _convertible(estimator)
     _refuse_unfaithful(_last(model), ref)
+    _refuse_unconvertible(model, ref)
     inputs = _inputs(model, schema)
     last = _last(model)
     try:
@@ -71,6 +72,29 @@ def convert(estimator: Any, schema: InputSchema, ref: str) -> Converted:
     return Converted(graph, plain, rewrites)
 
 
+# What lanza's own steps without an ONNX converter do, for the refusal's sentence.
+STEP_PURPOSE = {"DateParts": "date columns", "TextVectors": "free-text columns"}
+
+
+def _refuse_unconvertible(model: Any, ref: str) -> None:
+    """Refuse, naming them, the steps no ONNX converter knows (not only the first one)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    missing: list[str] = []
+    for _path, step in _walk(model):
+        container = hasattr(step, "steps") or hasattr(step, "transformers_")
+        name = type(step).__name__
+        if container or type(step) in sklearn_operator_name_map or name in missing:
+            continue
+        missing.append(name)
+    if missing:
+        said = [f"{n} ({STEP_PURPOSE[n]})" if n in STEP_PURPOSE else n for n in missing]
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: there is no ONNX converter for "
+            f"{' and '.join(said)} in its pipeline."
+        )
+
+
 def _refuse_unfaithful(last: Any, ref: str) -> None:
     """Estimators whose converter exists but answers differently, refused with the reason."""
     if type(last).__name__.startswith("KNeighbors") and last.weights != "uniform":
@@ -78,6 +102,13 @@ def _refuse_unfaithful(last: Any, ref: str) -> None:
             f"{ref} cannot be converted to ONNX: the ONNX converter for "
             f"{type(last).__name__} ignores weights='{last.weights}' (it weighs every "
             "neighbour alike), which changes its answers."
+        )
+    categorical = getattr(last, "is_categorical_", None)
+    if categorical is not None and np.any(categorical):
+        raise ConversionError(
+            f"{ref} cannot be converted to ONNX: the ONNX converter for "
+            f"{type(last).__name__} has no categorical splits (it would read the "
+            "categorical_features columns as numbers), which changes its answers."
         )
     if type(last).__name__.startswith("Dummy"):
         raise ConversionError(

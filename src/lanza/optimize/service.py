@@ -1,5 +1,10 @@
 """``optimize``: convert a registered version to ONNX, check it, time it, register it.
 
+Parity is checked on the rows ``lanza advise`` measures on: the reference sample
+``lanza train`` registers, else the input example MLflow saved, else rows generated from
+the signature (``lanza.advisor.service.reference_rows``), so a model registered with
+MLflow alone converts too; the report says which rows it used.
+
 The new version is registered under the same model name, with no alias moved: it
 carries tags naming the version it came from, the parity and the speed-up, and the
 source's reference sample and task tags, so monitoring and ``lanza advise`` work on it
@@ -16,7 +21,7 @@ from typing import Any
 
 from mlflow.models import Model
 
-from lanza.advisor.service import reference_sample
+from lanza.advisor.service import reference_rows
 from lanza.errors import ConversionError
 from lanza.optimize.checks import Parity, Speed, compare, time_both
 from lanza.optimize.convert import convert
@@ -41,6 +46,7 @@ class Optimized:
     parity: Parity
     speed: Speed
     rewrites: list[str]
+    sample_source: str = "reference sample"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -49,6 +55,7 @@ class Optimized:
             "model": self.created.ref,
             "runtime": "onnxruntime",
             "parity": {
+                "sample_source": self.sample_source,
                 "rows": self.parity.rows,
                 "max_abs_diff": self.parity.max_abs_diff,
                 "label_mismatches": self.parity.label_mismatches,
@@ -73,7 +80,9 @@ def optimize(
     before = workspace.loader.load_version(source).runtime
     estimator = raw_estimator(before, source.ref)
     converted = convert(estimator, before.schema, source.ref)
-    sample = reference_sample(workspace, source)
+    # The reference sample lanza train registers, else the model's input example, else
+    # rows generated from its signature: any registered model can be checked.
+    sample, sample_source = reference_rows(workspace, source, before.schema)
     frame = check_frame(sample, before.schema) if before.schema.columns else sample
     signature = Model.load(str(workspace.loader.download(source))).signature
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,17 +91,27 @@ def optimize(
         after = OnnxRuntime(
             source.name, "new", folder / "model.onnx", before.schema, converted.classes
         )
-        parity = compare(before, after, frame, tolerance)
+        parity = compare(_with_probabilities(before, estimator), after, frame, tolerance)
         if not parity.ok:
             raise ConversionError(
                 f"{source.ref} converted to ONNX, but its predictions differ by up to "
                 f"{parity.max_abs_diff:.3g} (tolerance {tolerance:g}; "
-                f"{parity.label_mismatches} of {parity.rows} labels changed) on the reference "
-                "sample, so nothing was registered; pass --tolerance to accept it."
+                f"{parity.label_mismatches} of {parity.rows} labels changed) on the "
+                f"{sample_source}, so nothing was registered; pass --tolerance to accept it."
             )
         speed = time_both(before, after, frame, seconds)
-        created = _register(workspace, source, folder, parity, speed, converted.rewrites)
-    return Optimized(source, created, parity, speed, converted.rewrites)
+        created = _register(
+            workspace, source, folder, parity, speed, converted.rewrites, sample_source
+        )
+    return Optimized(source, created, parity, speed, converted.rewrites, sample_source)
+
+
+def _with_probabilities(runtime: ModelRuntime, estimator: Any) -> ModelRuntime:
+    """The source as parity should see it: a pickled scikit-learn model loads as a pyfunc,
+    which answers labels only; its estimator answers probabilities (and names its classes)."""
+    if not isinstance(runtime, PyfuncRuntime) or not hasattr(estimator, "predict"):
+        return runtime
+    return SklearnRuntime(runtime.name, runtime.version, estimator, runtime.schema)
 
 
 def raw_estimator(runtime: ModelRuntime, ref: str) -> Any:
@@ -135,6 +154,7 @@ def _register(
     parity: Parity,
     speed: Speed,
     rewrites: list[str],
+    sample_source: str,
 ) -> ModelVersionInfo:
     client = workspace.mlflow
     experiment = workspace.experiment_id(EXPERIMENT)
@@ -157,13 +177,14 @@ def _register(
         "lanza.onnx.max_abs_diff": f"{parity.max_abs_diff:.3g}",
         "lanza.onnx.label_mismatches": str(parity.label_mismatches),
         "lanza.onnx.parity_rows": str(parity.rows),
+        "lanza.onnx.parity_sample": sample_source,
         "lanza.onnx.single_speedup": f"{speed.single_speedup:.2f}",
         "lanza.onnx.batch_speedup": f"{speed.batch_speedup:.2f}",
         "lanza.onnx.rewrites": json.dumps(rewrites),
     }
     description = (
         f"{source.ref} in ONNX: largest difference {parity.max_abs_diff:.3g} on "
-        f"{parity.rows} reference rows; {speed.single_speedup:.1f}x faster per row, "
+        f"{parity.rows} rows ({sample_source}); {speed.single_speedup:.1f}x faster per row, "
         f"{speed.batch_speedup:.1f}x per batch of {speed.batch_rows}."
     )
     artifact = f"{run.info.artifact_uri}/model"

@@ -20,6 +20,7 @@ import pandas as pd
 from lanza.errors import PredictionError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
+from lanza.runtime.tensors import model_input
 
 MISSING = "__lanza_missing__"
 INSTALL = "ONNX models need ONNX Runtime: pip install 'lanza[onnx]'."
@@ -77,6 +78,12 @@ class OnnxRuntime(ModelRuntime):
 
     def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
         """The graph's inputs from a frame: a column per input, or one float32 matrix."""
+        tensors = self.schema.tensors
+        if len(self.inputs) == 1 and len(tensors) == 1 and tensors[0].label in frame.columns:
+            # A model logged with one tensor (fitted on a NumPy matrix): the frame carries
+            # each row's array in the tensor's column, as requests bring it.
+            matrix = np.asarray(model_input(frame, self.schema), dtype=np.float32)
+            return {self.inputs[0][0]: matrix.reshape(len(frame), -1)}
         if len(self.inputs) == 1 and self.inputs[0][0] not in frame.columns:
             return {self.inputs[0][0]: frame.to_numpy(dtype=np.float32)}
         feeds = {}

@@ -17,6 +17,7 @@ import pandas as pd
 from lanza.errors import DeviceUnavailableError, PredictionError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import InputSchema
+from lanza.runtime.tensors import model_input
 
 CPU_BATCH_ROWS = 8_192
 GPU_BATCH_ROWS = 65_536
@@ -60,7 +61,13 @@ class TorchRuntime(ModelRuntime):
         import torch
 
         try:
-            matrix = frame.to_numpy(dtype=np.float32)
+            tensors = self.schema.tensors
+            if len(tensors) == 1 and tensors[0].label in frame.columns:
+                # Logged with a NumPy input example: each row's array in the tensor's
+                # column, as requests bring it; stacked in the shape it was logged with.
+                matrix = np.asarray(model_input(frame, self.schema), dtype=np.float32)
+            else:
+                matrix = frame.to_numpy(dtype=np.float32)
             if not matrix.flags.writeable:  # torch wants memory it could write to
                 matrix = matrix.copy()
         except (TypeError, ValueError) as exc:

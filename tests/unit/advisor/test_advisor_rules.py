@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -38,6 +39,38 @@ def test_shipped_prices_are_dated_and_every_entry_is_read() -> None:
     assert prices.cloud_run_requests_per_million == shipped["cloud_run"]["requests_per_million"]
 
 
+def _leaves(value: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(value, dict):
+        return [leaf for key, child in value.items() for leaf in _leaves(child, (*path, key))]
+    return [path]
+
+
+def test_every_price_entry_changes_the_loaded_table(tmp_path: Path) -> None:
+    """Each entry of the shipped table, changed alone, changes what the advisor reads."""
+    shipped = json.loads((Path(__file__).parents[3] / "src/lanza/advisor/prices.json").read_text())
+    assert shipped["date"]
+    assert "https://cloud.google.com/" in shipped["source"]
+    base = PriceTable.load()
+    path = tmp_path / "prices.json"
+    leaves = _leaves(shipped)
+    assert len(leaves) == 4 + 4 + 7 * 4 + 1  # top level, cloud_run, machines, markup
+    for leaf in leaves:
+        changed = copy.deepcopy(shipped)
+        parent = changed
+        for key in leaf[:-1]:
+            parent = parent[key]
+        value = parent[leaf[-1]]
+        parent[leaf[-1]] = (
+            "other" if value is None else value + "x" if isinstance(value, str) else value * 2 + 1
+        )
+        path.write_text(json.dumps(changed))
+        if leaf == ("currency",):
+            with pytest.raises(InvalidInputError, match="in USDx; lanza's figures are in USD"):
+                PriceTable.load(path)
+            continue
+        assert PriceTable.load(path) != base, leaf
+
+
 def test_bad_price_file_is_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text("{}")
@@ -58,19 +91,20 @@ def test_latency_target_out_of_reach_is_not_recommended() -> None:
     assert any("NOT feasible" in r for r in advice.reasons)
 
 
-def test_capacity_comes_from_the_server_path_capped_by_http() -> None:
+def test_capacity_adds_the_server_path_and_the_http_layer() -> None:
     prices = PriceTable.load()
-    # 300 req/s per core through the batcher; e2-standard-2: 300 * 2 * 0.8 * 0.6 = 288 req/s.
+    # 300 req/s per core through the batcher: 3.33 ms + 2 ms of HTTP = 5.33 ms a request,
+    # 187.5 req/s per vCPU; e2-standard-2: 187.5 * 2 * 0.8 * 0.6 = 180 req/s.
     slowish = measured(1.0, 51_200, 300)
     option = next(
         o for o in advise(slowish, prices, 1000, 50, 0).options if o.machine == "e2-standard-2"
     )
-    assert option.instances == 4  # ceil(1000 / 288)
-    # 2,000 req/s per core is above the HTTP layer's 500: 500 * 2 * 0.8 * 0.6 = 480 req/s.
+    assert option.instances == 6  # ceil(1000 / 180)
+    # 2,000 req/s per core: 0.5 ms + 2 ms = 2.5 ms, 400 req/s per vCPU; 400 * 0.96 = 384.
     option = next(
-        o for o in advise(FAST, prices, 1000, 50, 0).options if o.machine == "e2-standard-2"
+        o for o in advise(FAST, prices, 1200, 50, 0).options if o.machine == "e2-standard-2"
     )
-    assert option.instances == 3  # ceil(1000 / 480)
+    assert option.instances == 4  # ceil(1200 / 384)
 
 
 def test_more_traffic_needs_more_instances_and_money() -> None:

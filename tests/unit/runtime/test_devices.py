@@ -71,3 +71,14 @@ def test_xgboost_is_found_alone_or_at_the_end_of_a_pipeline() -> None:
     before = booster.predict_proba(x)
     move_xgboost(booster, "cpu")
     np.testing.assert_array_equal(booster.predict_proba(x), before)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not any_gpu(), reason="checks behaviour on a machine with a GPU")
+def test_cuda_on_a_gpu_machine() -> None:
+    """The counterpart of the two checks above: what cuda and auto give where a GPU is."""
+    if _torch_sees_cuda():
+        assert place("cuda", "torch", "m/1") == "cuda"
+        assert place("auto", "torch", "m/1") == "cuda"
+    assert place("cuda", "other", "m/1") == "cpu"  # a GPU is there; it would not help
+    assert place("auto", "other", "m/1") == "cpu"
