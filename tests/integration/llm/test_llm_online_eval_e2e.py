@@ -104,6 +104,13 @@ def _status(url: str, name: str) -> dict[str, Any]:
     return dict(httpx.get(f"{url}/api/v1/evaluators/{name}").json()["status"])
 
 
+def _regex_evaluator(url: str, name: str, traces: str, pattern: str, **rest: Any) -> None:
+    """A regex evaluator made over HTTP (201, or the test stops with the server's answer)."""
+    body = {"name": name, "filter": traces, "scorers": ["regex"], "pattern": pattern, **rest}
+    created = httpx.post(f"{url}/api/v1/evaluators", json=body)
+    assert created.status_code == 201, created.text
+
+
 def test_evaluators_score_a_prompt_experiment_and_compare_its_arms(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,16 +219,7 @@ def test_an_evaluator_made_over_http_scores_langsmith_traces(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = served.url
-    created = httpx.post(
-        f"{url}/api/v1/evaluators",
-        json={
-            "name": "refunds",
-            "filter": "name=refund-bot run_type=chain",
-            "scorers": ["regex"],
-            "pattern": "refund within \\d+ days",
-        },
-    )
-    assert created.status_code == 201, created.text
+    _regex_evaluator(url, "refunds", "name=refund-bot run_type=chain", "refund within \\d+ days")
     bad = httpx.post(f"{url}/api/v1/evaluators", json={"name": "x", "scorers": ["judge"]})
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == (
@@ -364,19 +362,7 @@ def test_a_disagreement_queue_and_an_evaluator_alert_webhook(
     assert gone.status_code == 404
 
     receiver, hook = hooks
-    created = httpx.post(
-        f"{url}/api/v1/evaluators",
-        json={
-            "name": "terse",
-            "filter": "name=gpt",
-            "scorers": ["regex"],
-            "pattern": "zzz",
-            "alert_below": 0.5,
-            "alert_window": 3,
-            "webhook": hook,
-        },
-    )
-    assert created.status_code == 201, created.text
+    _regex_evaluator(url, "terse", "name=gpt", "zzz", alert_below=0.5, alert_window=3, webhook=hook)
     client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
     # The loop picks the new evaluator up on its next round (its counters appear then).
     wait_for(lambda: _status(url, "terse") != {}, timeout=10)
@@ -401,16 +387,7 @@ def test_arms_of_an_app_whose_chain_calls_a_prompt_experiment(
     """The README's case: an app traced with ``langsmith`` (a ``chain`` root) calls the
     gateway's experiment; the prompt version is on the call's span, inside the app's trace."""
     url = served.url
-    created = httpx.post(
-        f"{url}/api/v1/evaluators",
-        json={
-            "name": "app-arms",
-            "filter": "name=support-app run_type=chain",
-            "scorers": ["regex"],
-            "pattern": "warmly",
-        },
-    )
-    assert created.status_code == 201, created.text
+    _regex_evaluator(url, "app-arms", "name=support-app run_type=chain", "warmly")
     wait_for(lambda: _status(url, "app-arms") != {}, timeout=10)
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
     ls = Client(api_url=f"{url}/langsmith", api_key="anything")
