@@ -17,7 +17,8 @@ on the thread, and a model whose threaded batches cost under ``PROBE_S`` runs
 ``TRY_BATCHES`` batches on the loop now and then (every ``PROBE_EVERY`` threaded batches)
 to learn its cost there
 (a threaded batch costs more CPU than the same batch on the loop: the hand-overs of the
-interpreter's lock count too).
+interpreter's lock count too). Outside a try, one batch in ``CPU_SAMPLE`` reads the CPU
+clock: the read is a system call that a busy virtual machine makes slow.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ PROBE_S = 0.016  # threaded batches cheaper than this are tried on the loop now 
 PROBE_EVERY = 100  # threaded batches between two such tries
 TRY_BATCHES = 8  # batches a try runs on the loop before their mean cost decides
 SMOOTHING = 0.2  # weight of the latest batch in the means
+# Reading a thread's CPU clock is a system call, made with the interpreter's lock held: a
+# few microseconds on a quiet machine, far more on a busy virtual one. Out of a try, one
+# batch in CPU_SAMPLE is timed (every batch of a try is, and the first ones).
+CPU_SAMPLE = 8
 
 
 @dataclass
@@ -97,7 +102,8 @@ class MicroBatcher:
         self._on_loop = False  # batches run on the event loop (the model proved fast)
         self._loop_cost = 0.0  # mean CPU seconds of a batch on the loop
         self._thread_cost: float | None = None  # the same on the thread, None before one
-        self._threaded = PROBE_EVERY  # threaded batches since the last try on the loop
+        self._threaded = PROBE_EVERY  # timed threaded batches since the last try on the loop
+        self._batches = 0  # batches run, to time one in CPU_SAMPLE
         self._tried = 0  # batches on the loop since it was last chosen
 
     @property
@@ -108,6 +114,13 @@ class MicroBatcher:
             return True
         cost = self._thread_cost
         return cost is not None and cost < PROBE_S and self._threaded >= PROBE_EVERY
+
+    def _sampled(self) -> bool:
+        """Whether this batch's CPU time is read: during a try on the loop and until a
+        threaded batch has been timed, always; otherwise one batch in ``CPU_SAMPLE``."""
+        self._batches += 1
+        trying = self._on_loop and self._tried < TRY_BATCHES
+        return trying or self._thread_cost is None or self._batches % CPU_SAMPLE == 0
 
     def _timed(self, seconds: float, inline: bool) -> None:
         """Record one batch's CPU time, and where the next batches run."""
@@ -164,13 +177,15 @@ class MicroBatcher:
         params: dict[str, Any] | None = None,
         inline: bool = False,
     ) -> Prediction:
-        began = time.thread_time()
+        timed = self._sampled()
+        began = time.thread_time() if timed else 0.0
         frame = to_frame(columns, self.numeric, self.dated)
         if params:
             prediction = self.runtime.predict_with_params(frame, probabilities, params)
         else:
             prediction = self.runtime.predict_frame(frame, probabilities)
-        self._timed(time.thread_time() - began, inline)
+        if timed:
+            self._timed(time.thread_time() - began, inline)
         _check_count(prediction, len(frame), self.runtime.ref)
         if self.observe:
             self.observe(len(frame), 0.0)
@@ -213,7 +228,8 @@ class MicroBatcher:
         return batch
 
     def _run_batch(self, batch: list[_Item], inline: bool = False) -> None:
-        started, cpu = time.perf_counter(), time.thread_time()
+        timed = self._sampled()
+        started, cpu = time.perf_counter(), time.thread_time() if timed else 0.0
         if len(batch) == 1:
             merged = batch[0].columns
         else:
@@ -229,7 +245,8 @@ class MicroBatcher:
             prediction = self.runtime.predict_frame(
                 to_frame(merged, self.numeric, self.dated), probabilities
             )
-        self._timed(time.thread_time() - cpu, inline)
+        if timed:
+            self._timed(time.thread_time() - cpu, inline)
         _check_count(prediction, rows, self.runtime.ref)
         if self.observe:
             waited = sum(started - i.queued_at for i in batch) / len(batch)

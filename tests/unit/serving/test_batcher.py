@@ -13,7 +13,8 @@ import pytest
 from lanza.errors import PredictionError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.schema import Column, InputSchema
-from lanza.serving.batcher import MicroBatcher
+from lanza.serving import batcher as batcher_module
+from lanza.serving.batcher import CPU_SAMPLE, TRY_BATCHES, MicroBatcher
 
 
 class Doubler(ModelRuntime):
@@ -98,3 +99,33 @@ def test_only_a_fast_model_comes_to_run_on_the_event_loop(cpu_s: float, on_loop:
 
     assert asyncio.run(rounds()) is on_loop
     assert sum(runtime.calls) == 48
+
+
+def test_the_cpu_clock_is_read_for_a_sample_of_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a thread's CPU clock is a system call made with the interpreter's lock held;
+    a fast model settled on the loop reads it for one batch in CPU_SAMPLE, not each."""
+    reads = 0
+    clock = time.thread_time
+
+    def counted() -> float:
+        nonlocal reads
+        reads += 1
+        return clock()
+
+    monkeypatch.setattr(batcher_module.time, "thread_time", counted)
+    runtime = Doubler()
+    batcher = MicroBatcher(runtime, 8, 1.0)
+
+    async def rounds() -> bool:
+        batcher.start()
+        try:
+            for _ in range(200):
+                await batcher.submit({"x": [1.0]}, 1)
+            return batcher.inline
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(rounds()) is True
+    assert sum(runtime.calls) == 200
+    # the first threaded batch and a try's TRY_BATCHES read it twice each; then 1 in 8
+    assert reads <= 2 * (1 + TRY_BATCHES + 200 // CPU_SAMPLE + 1)
