@@ -10,6 +10,7 @@ import pandas as pd
 
 from lanza.errors import PredictionError, ValidationError
 from lanza.runtime.base import ModelRuntime, Prediction
+from lanza.runtime.compiled import compile_linear
 from lanza.runtime.schema import InputSchema
 from lanza.runtime.tensors import model_input
 
@@ -23,7 +24,8 @@ class SklearnRuntime(ModelRuntime):
     values go as one float64 array to that transformer and the steps after it
     (``numeric_path``). scikit-learn's column selection on a frame costs several times
     the model's arithmetic on a small batch; the answers are the same, which is checked
-    on probe rows when the model loads.
+    on probe rows when the model loads. A linear pipeline on that path runs as plain NumPy
+    arithmetic (``lanza.runtime.compiled``), under the same check.
     """
 
     def __init__(self, name: str, version: str, model: Any, schema: InputSchema | None) -> None:
@@ -88,6 +90,9 @@ def numeric_path(model: Any, schema: InputSchema) -> Any | None:
         return None
     try:
         direct = Pipeline([("columns", _unnamed(used[0][0])), *model.steps[1:]])
+        compiled = compile_linear(direct)
+        if compiled is not None and _same_answers(model, compiled, schema):
+            return compiled
         return direct if _same_answers(model, direct, schema) else None
     except Exception:  # anything unexpected: the model's own path
         return None
