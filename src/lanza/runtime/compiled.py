@@ -131,7 +131,7 @@ def _linear(
     return CompiledLinear(tuple(steps), coef, model.intercept_, classes, logistic)
 
 
-def _flatten(model: Any, pipeline: type) -> list[Any]:
+def _flatten(model: Any, pipeline: type[Any]) -> list[Any]:
     """The estimators of nested pipelines, in order ("passthrough" steps left out)."""
     if not isinstance(model, pipeline):
         return [model]
