@@ -24,13 +24,15 @@ demo: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 
-## test: install what the tests need and run the whole suite (slow tests included)
+## test: install what the tests need and run the whole suite (slow tests included), in
+## TEST_WORKERS processes (pytest-xdist; each test file stays in one process)
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(PY) -m pytest $(PYTEST_FLAGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_FLAGS)
 
 ## test-fast: the suite without the slow integration tests
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_FLAGS)
 
 ## lint: ruff (lint and format check) and mypy strict on src/
 lint: $(STAMP)
