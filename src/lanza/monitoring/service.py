@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,6 @@ class Monitor:
         self.references = ReferenceCache(workspace)
         self.windows = WindowReader(workspace.database)
         self.alerts = AlertStore(workspace.database)
-        self.runs = MonitoringRuns(
-            workspace.mlflow, workspace.registry, self.settings.mlflow_experiment
-        )
         self.lease = Lease(workspace.database, "monitoring", ttl_s=3 * self.settings.interval_s)
         self._leading = False
         self.latest: dict[str, dict[str, Any]] = {}
@@ -61,6 +59,13 @@ class Monitor:
         self._counts: dict[str, tuple[int, int, int]] = {}  # requests, errors, server errors
         self._runtimes = runtimes
         self._loaded: dict[str, ModelRuntime] = {}
+
+    @cached_property
+    def runs(self) -> MonitoringRuns:
+        """The deployments' MLflow runs, connected on first use: a server imports MLflow
+        when it first logs a step or reads a history, not while it starts."""
+        ws = self.workspace
+        return MonitoringRuns(ws.mlflow, ws.registry, self.settings.mlflow_experiment)
 
     def report(self, deployment: str, window: int | None = None) -> dict[str, Any]:
         """A fresh report of one deployment's window, with its alert history."""
@@ -99,7 +104,7 @@ class Monitor:
         except Exception:
             log.exception("the monitoring lease could not be read; this round only reports")
             leader = False
-        if leader and not self._leading:
+        if leader and not self._leading and "runs" in self.__dict__:
             self.runs.forget()  # steps may have moved on while another process led
         self._leading = leader
         for deployment in self.watched():
