@@ -29,6 +29,8 @@ written to ``bench/out/realtime-<time>.json``.
         [--peers a,b]            # only these peers (names as above)
         [--monitoring-off]       # also lanza native with its prediction log off
         [--install-peers]        # create the peers' virtualenvs and stop
+        [--cold N]               # only the cold start of lanza serve, N times: each run
+                                 # and the median
         [--check bench/baseline.json]  # fail when lanza's share of the ceiling falls
                                  # more than 20 % below the recorded one (make bench-check)
         [--record bench/baseline.json] # write this run's share as the recorded one
@@ -495,6 +497,31 @@ def cold_start(python: str, env: dict[str, str], row: dict[str, float]) -> float
     raise RuntimeError("lanza serve did not answer a prediction within 120 s")
 
 
+def cold_only(
+    python: str, env: dict[str, str], row: dict[str, float], runs: int, load_before: str
+) -> None:
+    """``--cold N``: the cold start alone, ``runs`` times, each figure and the median.
+
+    The first run follows ``lanza deploy``, as a fresh server would; its model load
+    fills the ready-to-load cache that later runs read.
+    """
+    began = datetime.now(UTC)
+    seconds = []
+    for index in range(runs):
+        seconds.append(cold_start(python, env, row))
+        print(f"run {index + 1}: {seconds[-1]:.2f} s", flush=True)
+    print(
+        f"\n{began:%Y-%m-%d %H:%M} UTC, {platform.machine()} {os.cpu_count()} cores, "
+        f"{platform.python_version()}; load average before {load_before}, "
+        f"after {load_average()}"
+    )
+    middle = statistics.median(seconds)
+    print(
+        f"lanza serve, start to first answered prediction: median {middle:.2f} s "
+        f"(min {min(seconds):.2f}, max {max(seconds):.2f}, {runs} runs)"
+    )
+
+
 def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's median over the rounds that measured it (an error when none did)."""
     measured = [r for r in runs if "error" not in r]
@@ -552,6 +579,13 @@ def parse_args() -> argparse.Namespace:
         help="also lanza native with the prediction log off: what monitoring costs",
     )
     parser.add_argument("--no-install", action="store_true", help="skip peers not installed")
+    parser.add_argument(
+        "--cold",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the cold start of lanza serve to its first prediction, N times",
+    )
     parser.add_argument("--check", type=Path, default=None)
     parser.add_argument("--record", type=Path, default=None)
     return parser.parse_args()
@@ -587,6 +621,10 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
+    if args.cold:
+        cold_only(python, env, row, args.cold, load_before)
+        shutil.rmtree(home, ignore_errors=True)
+        return
     wanted = set(filter(None, args.peers.split(",")))
     if args.quick and not wanted:
         wanted = {"ceiling", "lanza native", "lanza mlflow face"}

@@ -26,7 +26,6 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import fsspec  # type: ignore[import-untyped]
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -81,6 +80,9 @@ def kind_of(path: str) -> str:
 def resolve_input(text: str) -> InputSet:
     """Every data file an input names: the file itself, a folder's files, or a glob's matches."""
     try:
+        # Imported here, not with the module: a server imports this module at start.
+        import fsspec  # type: ignore[import-untyped]
+
         fs, path = fsspec.core.url_to_fs(text)
         if any(ch in path for ch in "*?["):
             found = sorted(fs.glob(path))

@@ -14,8 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import fsspec  # type: ignore[import-untyped]
-
 from lanza.errors import BatchError, InvalidInputError
 
 # What a batch job writes into its output, and nothing else is removed by --overwrite.
@@ -111,6 +109,9 @@ def output_folder(output: str) -> Path | RemoteFolder:
     """A local folder for a plain path, a ``RemoteFolder`` for a URL; clear error otherwise."""
     if "://" not in output:
         return Path(output).expanduser()
+    # Imported here, not with the module: a server imports this module at start.
+    import fsspec  # type: ignore[import-untyped]
+
     protocol = output.split("://", 1)[0]
     try:
         fs, root = fsspec.core.url_to_fs(output)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -199,6 +198,8 @@ def _post(
         "serving": report.get("serving"),
         "health": report.get("health"),
     }
+    import httpx  # on first use: a server imports this module at start
+
     try:
         response = httpx.post(rule.webhook_url, json=body, timeout=5)
         response.raise_for_status()

@@ -120,7 +120,7 @@ class MonitoringComponent(Component):
     def view(self, name: str) -> dict[str, Any]:
         """The latest periodic report (or a fresh one before the first round), with history."""
         report = self.monitor.latest.get(name) or self.monitor.report(name)
-        history = list(self.monitor.history.get(name, ()))
+        history = self.monitor.chart(name)
         return {**report, "history": history, "rules": self.monitor.alerts.describe(name)}
 
     def overview(self) -> list[dict[str, Any]]:

@@ -48,7 +48,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 PSI_BINS = 10
 EPSILON = 1e-4
@@ -195,6 +194,8 @@ def _numeric_columns(
         found.append((j, d, wasserstein / (ref.std or 1.0), psi))
     sizes = [refs[j].size * kept[j] / (refs[j].size + kept[j]) for j, *_ in found]
     ds = np.array([d for _, d, _, _ in found])
+    from scipy import stats  # on first use: a server imports this module at start
+
     p_values = stats.kstwo.sf(ds, np.maximum(1, np.round(sizes)).astype(np.int64))
     out = [_empty(name, "numeric", t.distance, present[j]) for j, name in enumerate(names)]
     for (j, d, effect, psi), p in zip(found, np.atleast_1d(p_values), strict=True):
@@ -330,6 +331,8 @@ def _verdict(effect: float, threshold: float, p: float | None, t: Thresholds) ->
 
 def _chi_squared(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
     """Pearson's chi-squared on the 2 x K table (no continuity correction)."""
+    from scipy import stats
+
     if len(ref_counts) < 2:
         return 0.0, 1.0
     table = np.vstack([ref_counts, cur_counts])

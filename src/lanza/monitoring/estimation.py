@@ -17,6 +17,9 @@ training run:
 ``baseline`` holds the same metrics realised on the held-out predictions: the training
 score each estimate is compared with, metric for metric. Estimates hold under covariate
 shift (the relation between features and target unchanged), not under concept shift.
+
+scikit-learn's estimators are imported where a fit or an estimate needs them: the server
+imports this module at start, and a model it serves may need none of them.
 """
 
 from __future__ import annotations
@@ -27,20 +30,15 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.isotonic import IsotonicRegression
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
-from threadpoolctl import threadpool_limits
 
 from lanza.monitoring import quality
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger("lanza.monitoring")
 FILE = "estimator.json"
@@ -125,6 +123,8 @@ class Estimator:
     def _regression(self, features: pd.DataFrame, predictions: list[Any]) -> dict[str, float]:
         if self.loss is None or not len(features):
             return {}
+        from threadpoolctl import threadpool_limits
+
         frame = features.assign(**{PREDICTION: np.asarray(predictions, dtype=float)})
         with threadpool_limits(1):
             absolute = np.clip(self.loss["abs"].predict(frame), 0, None)
@@ -220,6 +220,9 @@ def fit(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if held_out is None:
+            from sklearn.base import clone
+            from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+
             folds = (KFold if task == "regression" else StratifiedKFold)(
                 FOLDS, shuffle=True, random_state=seed
             )
@@ -231,6 +234,8 @@ def fit(
 
 
 def _fit_classification(raw: np.ndarray, target: pd.Series) -> Estimator:
+    from sklearn.isotonic import IsotonicRegression
+
     classes = [str(c) for c in np.unique(target)]  # the column order of predict_proba
     truth = target.astype(str).to_numpy()
     calibration = []
@@ -248,6 +253,8 @@ def _fit_regression(
     predicted: np.ndarray, features: pd.DataFrame, target: pd.Series, seed: int
 ) -> Estimator:
     truth = target.to_numpy(float)
+    from threadpoolctl import threadpool_limits
+
     error = truth - predicted
     frame = features.assign(**{PREDICTION: predicted})
     with threadpool_limits(1):
@@ -260,6 +267,11 @@ def _fit_regression(
 
 
 def _loss_model(frame: pd.DataFrame, seed: int) -> Pipeline:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     other = [c for c in frame.columns if c not in numeric]
     encode = ColumnTransformer(

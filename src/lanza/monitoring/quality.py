@@ -2,6 +2,9 @@
 
 Classification: accuracy, macro F1, and ROC AUC when probabilities were logged.
 Regression: RMSE and MAE.
+
+``sklearn.metrics`` is imported when a score is computed, not with this module: it costs
+a second of a server's start, and the server imports this module before any feedback.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, roc_auc_score
 
 
 def classification(
@@ -20,6 +22,8 @@ def classification(
     classes: list[Any] | None = None,
 ) -> dict[str, float]:
     """Accuracy and macro F1 (labels compared as text), plus ROC AUC when it can be scored."""
+    from sklearn.metrics import accuracy_score, f1_score
+
     y_true = [str(v) for v in truth]
     y_pred = [str(v) for v in predicted]
     scores = {
@@ -34,6 +38,8 @@ def classification(
 
 def regression(truth: list[Any], predicted: list[Any]) -> dict[str, float]:
     """Root mean squared error and mean absolute error."""
+    from sklearn.metrics import mean_absolute_error
+
     y_true = np.asarray(truth, dtype=float)
     y_pred = np.asarray(predicted, dtype=float)
     return {
@@ -45,6 +51,8 @@ def regression(truth: list[Any], predicted: list[Any]) -> dict[str, float]:
 def _roc_auc(
     y_true: list[str], probabilities: list[list[float]] | None, classes: list[Any] | None
 ) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
     if probabilities is None or classes is None or len(probabilities) != len(y_true):
         return None
     labels = [str(c) for c in classes]

@@ -71,7 +71,9 @@ class ReferenceCache:
 
     def _load(self, model: str) -> Reference:
         name, version = model.rsplit("/", 1)
-        tags = self.workspace.registry.get_version(name, version).tags
+        # Through the loader: a version on this machine is read from the local store,
+        # so every server process's first report does not import MLflow for its tags.
+        tags = self.workspace.loader.resolve(f"{name}/{version}").tags
         classes = json.loads(tags["lanza.classes"]) if "lanza.classes" in tags else None
         cv_mean = tags.get("lanza.cv_mean")
         run_id = tags.get("lanza.train_run_id")

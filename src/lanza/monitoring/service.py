@@ -10,9 +10,11 @@ with several workers writes each round and each alert once.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,9 +53,6 @@ class Monitor:
         self.references = ReferenceCache(workspace)
         self.windows = WindowReader(workspace.database)
         self.alerts = AlertStore(workspace.database)
-        self.runs = MonitoringRuns(
-            workspace.mlflow, workspace.registry, self.settings.mlflow_experiment
-        )
         self.lease = Lease(workspace.database, "monitoring", ttl_s=3 * self.settings.interval_s)
         self._leading = False
         self.latest: dict[str, dict[str, Any]] = {}
@@ -61,6 +60,15 @@ class Monitor:
         self._counts: dict[str, tuple[int, int, int]] = {}  # requests, errors, server errors
         self._runtimes = runtimes
         self._loaded: dict[str, ModelRuntime] = {}
+        self._charted: set[str] = set()  # deployments whose logged past joined the history
+        self._history_lock = threading.Lock()
+
+    @cached_property
+    def runs(self) -> MonitoringRuns:
+        """The deployments' MLflow runs, connected on first use: a server imports MLflow
+        when it first logs a step or reads a history, not while it starts."""
+        ws = self.workspace
+        return MonitoringRuns(ws.mlflow, ws.registry, self.settings.mlflow_experiment)
 
     def report(self, deployment: str, window: int | None = None) -> dict[str, Any]:
         """A fresh report of one deployment's window, with its alert history."""
@@ -99,7 +107,7 @@ class Monitor:
         except Exception:
             log.exception("the monitoring lease could not be read; this round only reports")
             leader = False
-        if leader and not self._leading:
+        if leader and not self._leading and "runs" in self.__dict__:
             self.runs.forget()  # steps may have moved on while another process led
         self._leading = leader
         for deployment in self.watched():
@@ -119,9 +127,8 @@ class Monitor:
         self._error_rate(deployment, report)
         report["health"] = health.judge(report, self.settings)  # with this round's error rate
         self.latest[deployment] = report
-        if deployment not in self.history:
-            self.history[deployment] = deque(self._logged(deployment), maxlen=HISTORY)
-        self.history[deployment].append(_point(report))
+        with self._history_lock:
+            self.history.setdefault(deployment, deque(maxlen=HISTORY)).append(_point(report))
         self._gauges(report)
         if not leader:
             return
@@ -141,6 +148,26 @@ class Monitor:
             fired = self.alerts.evaluate(rule, by_window[rule.window], now) or fired
         if fired:
             report["alerts"] = self.alerts.history(deployment)
+
+    def chart(self, deployment: str) -> list[dict[str, Any]]:
+        """The rounds the dashboard charts: those logged to MLflow before this process's
+        first round (read on the first ask, so a worker that is never asked never imports
+        MLflow for them), then this process's own."""
+        with self._history_lock:
+            charted = deployment in self._charted
+        if not charted:
+            past = self._logged(deployment)
+            with self._history_lock:
+                if deployment not in self._charted:
+                    own = self.history.get(deployment, deque())
+                    if own:  # the leader's own rounds are in MLflow too: not twice
+                        first = datetime.fromisoformat(own[0]["t"])
+                        past = [p for p in past if datetime.fromisoformat(p["t"]) < first]
+                    merged = deque([*past, *own], maxlen=HISTORY)
+                    self.history[deployment] = merged
+                    self._charted.add(deployment)
+        with self._history_lock:
+            return list(self.history.get(deployment, ()))
 
     def _logged(self, deployment: str) -> list[dict[str, Any]]:
         """Earlier rounds from MLflow, so charts keep their past across restarts."""

@@ -2,18 +2,21 @@
 
 The run lives in the ``lanza-monitoring`` experiment with tag ``lanza.deployment``; every
 model version that serves gets the tag ``lanza.monitoring_run`` pointing at it.
+
+MLflow is imported when a window is logged, not with this module, which the server
+imports at start.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
-from lanza.registry import Registry
+    from lanza.registry import Registry
 
 DEPLOYMENT_TAG = "lanza.deployment"
 RUN_TAG = "lanza.monitoring_run"
@@ -31,6 +34,8 @@ class MonitoringRuns:
 
     def log(self, report: dict[str, Any]) -> str:
         """Log one window's figures as the next step; returns the run id."""
+        from mlflow.entities import Metric
+
         deployment = report["deployment"]
         run_id, step = self.run_of(deployment)
         now = int(time.time() * 1000)

@@ -26,7 +26,6 @@ class ServingComponent(Component):
         self.store = DeploymentStore(workspace.database)
         self.manager = DeploymentManager(
             self.store,
-            workspace.registry,
             workspace.loader,
             self.metrics,
             settings.server.poll_interval_s,

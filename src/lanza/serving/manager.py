@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry
 
 from lanza.clock import utcnow
 from lanza.errors import LanzaError, NotFoundError, SwapRefusedError, UnavailableError
-from lanza.registry import ModelVersionInfo, Registry
 from lanza.registry.references import parse_reference
+from lanza.registry.versions import ModelVersionInfo
 from lanza.runtime.devices import check_device
 from lanza.runtime.loader import ModelLoader
 from lanza.serving.batcher import MicroBatcher
@@ -47,14 +47,12 @@ class DeploymentManager:
     def __init__(
         self,
         store: DeploymentStore,
-        registry: Registry,
         loader: ModelLoader,
         metrics: ServingMetrics,
         poll_interval_s: float = 5.0,
         residency: ResidencyBook | None = None,
     ) -> None:
         self.store = store
-        self.registry = registry
         self.loader = loader
         self.metrics = metrics
         self.poll_interval_s = poll_interval_s
@@ -369,17 +367,18 @@ class DeploymentManager:
     async def _build(
         self, spec: DeploymentSpec, generation: int, versions: list[ModelVersionInfo] | None
     ) -> LiveDeployment:
+        # The loader reads a version on this machine from the local store (no MLflow in the
+        # process, a millisecond) and asks the registry only for what it cannot read there.
+        resolve = self.loader.resolve
         if versions is None:
-            versions = [
-                await asyncio.to_thread(self.registry.resolve, r.model) for r in spec.routes
-            ]
+            versions = [await asyncio.to_thread(resolve, r.model) for r in spec.routes]
         variants = [
             await self._variant(spec, r.model, r.weight, v)
             for r, v in zip(spec.routes, versions, strict=True)
         ]
         shadow = None
         if spec.shadow:
-            version = await asyncio.to_thread(self.registry.resolve, spec.shadow)
+            version = await asyncio.to_thread(resolve, spec.shadow)
             shadow = await self._variant(spec, spec.shadow, 0.0, version)
         return LiveDeployment(spec, generation, "ready", None, variants, shadow, utcnow())
 

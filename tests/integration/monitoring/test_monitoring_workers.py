@@ -55,9 +55,31 @@ def test_a_new_process_charts_the_rounds_logged_before_it(
     try:
         later = Monitor(later_ws)
         later.tick()
-        points = list(later.history["c"])
+        points = later.chart("c")
     finally:
         later_ws.close()
     assert len(points) >= 3
     assert [p["requests"] for p in points[-3:]] == [35, 35, 35]
     assert all(p["p99_ms"] is not None for p in points[-3:])
+
+
+def test_a_process_that_does_not_lead_never_connects_to_mlflow(
+    serve: Serve, cancer: pd.DataFrame, monitored_settings: Settings
+) -> None:
+    """Only the lease holder logs; the chart's past is read when the dashboard asks, so the
+    other workers of a server never import MLflow for monitoring."""
+    quiet = monitored_settings.monitoring.model_copy(update={"interval_s": 3600})
+    with serve(monitored_settings.model_copy(update={"monitoring": quiet})) as http:
+        predict(http, cancer[FEATURES].head(30))
+    workspaces = [Workspace(monitored_settings) for _ in range(2)]
+    try:
+        leader, other = (Monitor(ws) for ws in workspaces)
+        leader.tick()
+        other.tick()
+        assert other.latest["c"]["traffic"]["requests"] == 30
+        assert "runs" not in other.__dict__  # its MLflow runs were never built
+        assert other.chart("c")[-1]["requests"] == 30  # the dashboard's ask reads them
+        assert "runs" in other.__dict__
+    finally:
+        for ws in workspaces:
+            ws.close()

@@ -147,7 +147,9 @@ def test_the_local_sink_writes_sdk_spans_and_mlflow_shows_them(workspace: Worksp
     tracer.flush()
     tracer.close()
     (summary,) = TraceReader(workspace.database).list(TraceQuery())["traces"]
-    exporter = MlflowExporter(workspace.database, workspace.mlflow, "traces-test", settle_s=0)
+    exporter = MlflowExporter(
+        workspace.database, lambda: workspace.mlflow, "traces-test", settle_s=0
+    )
     assert exporter.export_once() == 1
     assert exporter.export_once() == 0
     exported = workspace.mlflow.get_trace(mlflow_trace_id(summary["trace_id"]))
@@ -171,7 +173,9 @@ def test_a_span_mlflow_cannot_store_is_skipped_and_later_traces_still_export(
         update={"start_time": 253402300000.0, "end_time": 253402300001.0}
     )
     store.write([poison, _record("g", "good", start_time=now, end_time=now + 1)])
-    exporter = MlflowExporter(workspace.database, workspace.mlflow, "traces-test", settle_s=0)
+    exporter = MlflowExporter(
+        workspace.database, lambda: workspace.mlflow, "traces-test", settle_s=0
+    )
     assert exporter.export_once() == 2
     assert exporter.skipped == 1
     assert len(workspace.mlflow.get_trace(mlflow_trace_id("good")).data.spans) == 1

@@ -20,9 +20,7 @@ def test_a_deployment_created_while_the_store_is_read_is_not_retired(tmp_path: P
     """Two servers on one database: a sync must not drop what this one just created."""
     workspace = Workspace(Settings(home=tmp_path))
     store = DeploymentStore(workspace.database)
-    manager = DeploymentManager(
-        store, workspace.registry, workspace.loader, ServingMetrics(CollectorRegistry())
-    )
+    manager = DeploymentManager(store, workspace.loader, ServingMetrics(CollectorRegistry()))
     read, created = threading.Event(), threading.Event()
     real_list = store.list
 

@@ -8,6 +8,7 @@ like the monitoring pages do.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -42,6 +43,6 @@ class LLMDashboardComponent(Component):
     def install(self, app: FastAPI) -> None:
         reader = TraceReader(self.workspace.database)
         app.include_router(datasets_router(DatasetLibrary.of(self.workspace.settings.home), reader))
-        app.include_router(evaluations_router(evaluation_log(self.workspace)))
+        app.include_router(evaluations_router(partial(evaluation_log, self.workspace)))
         assets(app).add("llm", STATIC)
         app.include_router(pages_router())

@@ -14,6 +14,7 @@ GET      /api/v1/evaluations/{run_id}         read   one run: params, metrics, r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -93,24 +94,32 @@ def datasets_router(library: DatasetLibrary, reader: TraceReader) -> APIRouter:
     return router
 
 
-def evaluations_router(log: EvaluationLog) -> APIRouter:
-    """Evaluation runs recorded in MLflow."""
+def evaluations_router(log: Callable[[], EvaluationLog]) -> APIRouter:
+    """Evaluation runs recorded in MLflow.
+
+    ``log`` gives the evaluation log when a request needs it (in the request's worker
+    thread): MLflow is connected on the first such request, not when the server starts.
+    """
     router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])
     read = [Depends(require("read"))]
 
     @router.get("", dependencies=read, summary="List evaluation runs")
     async def list_all(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        return [asdict(r) for r in await run_in_threadpool(list_runs, log, limit)]
+        def listed() -> list[dict[str, Any]]:
+            return [asdict(r) for r in list_runs(log(), limit)]
+
+        return await run_in_threadpool(listed)
 
     @router.get("/compare", dependencies=read, summary="Compare two evaluation runs")
     async def compare_two(a: str, b: str) -> dict[str, Any]:
         def both() -> dict[str, Any]:
-            return compare(log.load(a), log.load(b))
+            runs = log()
+            return compare(runs.load(a), runs.load(b))
 
         return await run_in_threadpool(both)
 
     @router.get("/{run_id}", dependencies=read, summary="One evaluation run")
     async def show(run_id: str) -> dict[str, Any]:
-        return asdict(await run_in_threadpool(log.load, run_id))
+        return asdict(await run_in_threadpool(lambda: log().load(run_id)))
 
     return router

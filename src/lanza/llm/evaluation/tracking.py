@@ -3,6 +3,9 @@
 Every run lives in the ``lanza-evaluations`` experiment (``LANZA_LLM__EVAL_EXPERIMENT``),
 tagged ``lanza.kind=evaluation``; ``eval_results.json`` is MLflow's table format, so the
 MLflow UI's evaluation view shows it.
+
+MLflow is imported when a run is read, not with this module: the server imports it with
+its routes, and MLflow would add seconds to a start that serves no evaluation.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING, Any
 
 from lanza.errors import NotFoundError
 from lanza.experiments import experiment_id
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 TABLE = "eval_results.json"
 
@@ -71,6 +74,8 @@ class EvaluationLog:
 
     def load(self, run_id: str) -> LoggedRun:
         """A run's params, metrics and rows; 404 when it is not an evaluation run."""
+        from mlflow.exceptions import MlflowException
+
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:

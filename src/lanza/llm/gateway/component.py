@@ -72,7 +72,12 @@ class LLMComponent(Component):
             KeyStore(workspace.database),
             ask=self.judge,
         )
-        prompts = PromptStore(workspace.mlflow)
+
+        # The prompt registry is MLflow's: connected when a request first names a prompt,
+        # so a server that serves none never imports MLflow.
+        def prompts() -> PromptStore:
+            return PromptStore(workspace.mlflow)
+
         self.face = OpenAIFace(self.gateway, prompts, self.traces, self.metrics, policy)
         self._stopping = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None

@@ -9,7 +9,7 @@ it can be cached too; other streams go token by token.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -63,7 +63,7 @@ class OpenAIFace:
     def __init__(
         self,
         gateway: Gateway,
-        prompts: PromptStore | None,
+        prompts: Callable[[], PromptStore] | None,
         traces: Traces,
         metrics: GatewayMetrics | None = None,
         policy: CallPolicy | None = None,
@@ -154,7 +154,7 @@ class OpenAIFace:
             if self.prompts is None:
                 raise InvalidInputError("Prompt references need MLflow's prompt registry.")
             # The registry is a blocking MLflow call: keep it off the event loop.
-            prompt = await asyncio.to_thread(self.prompts.get, reference)
+            prompt = await asyncio.to_thread(self.prompts().get, reference)
             self.policy.remember_prompt(reference, prompt.reference)  # hook: ledger and trace
             messages = prompt.messages(body.variables) + messages
         if not messages:

@@ -108,13 +108,15 @@ class OnlineEvaluationComponent(Component):
         """Each evaluator's window means and counts as metrics of its MLflow run."""
         from lanza.experiments import experiment_id
 
-        client = self.workspace.mlflow
         root = self.workspace.settings.artifact_root
         assert root is not None
         logged = 0
         for name, state in list(self.loop.rules.items()):
             if not state.last_mean:
                 continue
+            # Connected only once there is a figure to log: a server with no evaluator
+            # running never imports MLflow for this loop.
+            client = self.workspace.mlflow
             run_id = self._runs.get(name)
             if run_id is None:
                 run = client.create_run(

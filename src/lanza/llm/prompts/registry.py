@@ -2,20 +2,23 @@
 
 References are ``NAME`` (newest version), ``NAME@ALIAS`` or ``NAME/VERSION`` (the same
 forms as model references); ``prompts:/NAME@ALIAS`` is accepted too.
+
+MLflow is imported by the methods that call it: the server imports this module with the
+LLM gateway, and a server that serves no prompt should not pay MLflow's import at start.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING, Any
 
 from lanza.errors import InvalidInputError, NotFoundError
 from lanza.llm.prompts.render import render_messages, variables_of
 from lanza.llm.providers.base import ChatMessage
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class PromptStore:
         self, name: str, template: str | list[dict[str, Any]], message: str | None = None
     ) -> PromptInfo:
         """Register a new version of a prompt (creating the prompt on first use)."""
+        from mlflow.exceptions import MlflowException
+
         if not template:
             raise InvalidInputError("A prompt template cannot be empty.")
         try:
@@ -74,6 +79,8 @@ class PromptStore:
 
     def get(self, reference: str) -> PromptInfo:
         """A version by ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``; 404 if missing."""
+        from mlflow.exceptions import MlflowException
+
         ref = reference.removeprefix("prompts:/")
         try:
             if "@" in ref:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,9 @@ from lanza.llm.tracing.sdk import Tracer, configure, get_tracer
 from lanza.llm.tracing.sinks import StoreSink
 from lanza.llm.tracing.store import TraceStore
 from lanza.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger("lanza.tracing")
 
@@ -78,6 +82,10 @@ class TracingComponent(Component):
             await self._task
             self._task = None
 
+    def _mlflow(self) -> MlflowClient:
+        """The workspace's MLflow client: the exporter connects when it has traces to send."""
+        return self.workspace.mlflow
+
     async def _export_loop(self) -> None:
         settings = self.workspace.settings.tracing
         exporter: MlflowExporter | None = None
@@ -89,9 +97,7 @@ class TracingComponent(Component):
             try:
                 if exporter is None:
                     exporter = MlflowExporter(
-                        self.workspace.database,
-                        self.workspace.mlflow,
-                        settings.mlflow_experiment,
+                        self.workspace.database, self._mlflow, settings.mlflow_experiment
                     )
                 while await run_in_threadpool(exporter.export_once) == exporter.batch_size:
                     if self._stopping.is_set():

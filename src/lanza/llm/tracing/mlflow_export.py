@@ -4,7 +4,8 @@ MLflow 3's tracking store takes complete spans of many traces in one call
 (``log_spans``), creating each trace's record from its spans; lanza reaches it through
 ``TracingClient`` on the explicit client's tracking URI, never through the fluent
 globals. A trace is exported once, after it has settled (no write for ``settle_s``);
-spans that arrive for it later stay in lanza's store only.
+spans that arrive for it later stay in lanza's store only. MLflow is connected when the
+first batch is ready: a server with no trace to export never imports it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from mlflow.tracking import MlflowClient
 from sqlalchemy import select, update
 
 from lanza.llm.tracing.tables import TraceSpan, TraceSummary
 from lanza.store import Database
+
+if TYPE_CHECKING:  # the client comes built; MLflow is imported by whoever builds it
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger("lanza.tracing.mlflow")
 SPAN_TYPES = {
@@ -34,23 +39,31 @@ SPAN_TYPES = {
 
 
 class MlflowExporter:
-    """Copies settled traces from lanza's store into one MLflow experiment."""
+    """Copies settled traces from lanza's store into one MLflow experiment.
+
+    ``connect`` gives the MLflow client; it is called when the first batch is exported.
+    """
 
     def __init__(
         self,
         database: Database,
-        client: MlflowClient,
+        connect: Callable[[], MlflowClient],
         experiment: str = "lanza-traces",
         settle_s: float = 2.0,
         batch_size: int = 200,
     ) -> None:
         self.database = database
-        self.client = client
+        self._connect = connect
         self.experiment = experiment
         self.settle_s = settle_s
         self.batch_size = batch_size
         self._experiment_id: str | None = None
         self.skipped = 0  # traces MLflow could not take, kept in lanza's store only
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        """The MLflow client, connected on first use."""
+        return self._connect()
 
     def export_once(self) -> int:
         """Export one batch of settled traces; returns how many were handled.
