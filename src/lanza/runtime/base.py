@@ -82,6 +82,16 @@ class ModelRuntime(ABC):
         ``takes_block``)."""
         raise NotImplementedError(f"{self.ref} takes frames only.")
 
+    def predict_tensors(
+        self, columns: dict[str, list[Any]], probabilities: bool = False
+    ) -> Prediction:
+        """Predict on validated rows per tensor of a tensor signature (``schema.tensors``).
+
+        Runtimes that take the arrays straight (``lanza.runtime.tensors.tensor_input``)
+        override it; the others get the frame they always had.
+        """
+        return self.predict_frame(pd.DataFrame(columns), probabilities)
+
     def predict_with_params(
         self, frame: pd.DataFrame, probabilities: bool, params: dict[str, Any]
     ) -> Prediction:

@@ -12,7 +12,7 @@ from lanza.errors import PredictionError, ValidationError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.compiled import compile_linear
 from lanza.runtime.schema import InputSchema
-from lanza.runtime.tensors import model_input
+from lanza.runtime.tensors import model_input, tensor_input
 
 
 class SklearnRuntime(ModelRuntime):
@@ -47,6 +47,11 @@ class SklearnRuntime(ModelRuntime):
 
     def predict_block(self, block: np.ndarray[Any, Any], probabilities: bool = False) -> Prediction:
         return self._predict(self.direct, block, probabilities)
+
+    def predict_tensors(
+        self, columns: dict[str, list[Any]], probabilities: bool = False
+    ) -> Prediction:
+        return self._predict(self.model, tensor_input(columns, self.schema), probabilities)
 
     def _predict(self, model: Any, data: Any, probabilities: bool) -> Prediction:
         try:
@@ -149,10 +154,18 @@ class PyfuncRuntime(ModelRuntime):
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         return self.predict_with_params(frame, probabilities, {})
 
+    def predict_tensors(
+        self, columns: dict[str, list[Any]], probabilities: bool = False
+    ) -> Prediction:
+        return self._call(tensor_input(columns, self.schema), {})
+
     def predict_with_params(
         self, frame: pd.DataFrame, probabilities: bool, params: dict[str, Any]
     ) -> Prediction:
         data = model_input(frame, self.schema) if self.schema.tensors else typed(frame, self.schema)
+        return self._call(data, params)
+
+    def _call(self, data: Any, params: dict[str, Any]) -> Prediction:
         try:
             raw = self.model.predict(data, params=params) if params else self.model.predict(data)
         except Exception as exc:

@@ -49,9 +49,14 @@ def validate_tensors(
 
 def model_input(frame: pd.DataFrame, schema: InputSchema) -> Any:
     """The array (one unnamed tensor) or dict of arrays (named tensors) for the model."""
+    return tensor_input({spec.label: frame[spec.label].tolist() for spec in schema.tensors}, schema)
+
+
+def tensor_input(columns: dict[str, list[Any]], schema: InputSchema) -> Any:
+    """``model_input`` from validated rows per tensor, with no DataFrame between (a frame of
+    nested lists costs more than a small model's prediction)."""
     arrays = {
-        spec.label: np.asarray(frame[spec.label].tolist(), dtype=spec.dtype)
-        for spec in schema.tensors
+        spec.label: np.asarray(columns[spec.label], dtype=spec.dtype) for spec in schema.tensors
     }
     if len(schema.tensors) == 1 and schema.tensors[0].name is None:
         return arrays[schema.tensors[0].label]

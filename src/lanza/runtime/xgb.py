@@ -17,7 +17,7 @@ from lanza.errors import PredictionError
 from lanza.runtime.base import ModelRuntime, Prediction
 from lanza.runtime.devices import move_xgboost
 from lanza.runtime.schema import Column, InputSchema
-from lanza.runtime.tensors import model_input
+from lanza.runtime.tensors import model_input, tensor_input
 
 
 class XGBoostRuntime(ModelRuntime):
@@ -42,6 +42,14 @@ class XGBoostRuntime(ModelRuntime):
 
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         data = model_input(frame, self.schema) if self.schema.tensors else frame
+        return self._predict(data, probabilities)
+
+    def predict_tensors(
+        self, columns: dict[str, list[Any]], probabilities: bool = False
+    ) -> Prediction:
+        return self._predict(tensor_input(columns, self.schema), probabilities)
+
+    def _predict(self, data: Any, probabilities: bool) -> Prediction:
         try:
             if type(self.model).__name__ == "Booster":
                 return Prediction(np.asarray(self.model.inplace_predict(data)))

@@ -57,6 +57,9 @@ class InferenceRequest:
     # A model version number the caller named (Open Inference v2's ``versions/{v}``): the
     # data plane answers from the route serving it, not by weight.
     version: str | None = None
+    # Whether the request may wait in the micro-batch queue for others (the gRPC face's
+    # calls run at once on a fast model: see ``MicroBatcher.submit``).
+    gather: bool = True
 
 
 @dataclass
@@ -227,7 +230,9 @@ class DataPlane:
         count = request.payload.count
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await variant.batcher.submit(columns, count, request.probabilities, params)
+                return await variant.batcher.submit(
+                    columns, count, request.probabilities, params, request.gather
+                )
         except TimeoutError as exc:
             raise DeadlineExceededError(
                 f"Deployment '{request.deployment}' did not answer within {self.timeout_s:g}s."

@@ -132,6 +132,12 @@ class DeploymentManager:
             raise NotFoundError(f"There is no deployment named '{name}'.")
         return live
 
+    def loaded(self, name: str) -> LiveDeployment | None:
+        """The deployment when this process knows it and it answers now; else ``None``
+        (no read of the store, no load): the quick look before ``find`` and ``resident``."""
+        live = self._live.get(name)
+        return live if live is not None and live.status == "ready" else None
+
     async def find(self, name: str) -> LiveDeployment:
         """``serving(name)``, reading the store first when this process has not heard of it.
 

@@ -8,7 +8,7 @@ with ``data`` or ``_binary``) becomes one call on the data plane.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lanza.errors import InvalidInputError
@@ -100,6 +100,28 @@ def repository(models: list[ModelReadiness], ready_only: bool = False) -> list[d
 
 
 @dataclass
+class InferRequest:
+    """A v2 inference request as a face decoded it: input tensors, the names of the outputs
+    asked for (none: all), request parameters, and the id to answer with ("" for a new one)."""
+
+    tensors: list[v2.DecodedTensor]
+    outputs: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    gather: bool = True  # whether it may wait for a micro-batch (``InferenceRequest.gather``)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], request_id: str) -> InferRequest:
+        """A JSON request body (``lanza.serving.v2.decode_body``), its tensors decoded."""
+        params = body.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise InvalidInputError("'parameters' must be an object.")
+        wanted = [o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)]
+        tensors = [v2.tensor_values(t) for t in body["inputs"]]
+        return cls(tensors, [str(w) for w in wanted], params, str(body.get("id") or request_id))
+
+
+@dataclass
 class Inference:
     """An answered v2 request: the data plane's response and the outputs asked for."""
 
@@ -116,39 +138,38 @@ async def infer(
     component: ServingComponent,
     name: str,
     version: str | None,
-    body: dict[str, Any],
-    request_id: str,
+    request: InferRequest,
     face: str = "v2",
 ) -> Inference:
     """One decoded v2 request through the data plane.
 
-    The tensors are decoded against the schema of the route that will answer: the
+    The tensors become rows against the schema of the route that will answer: the
     requested version's when one is named, else the first route's (routes of one
     deployment must share a signature, which swaps enforce).
     """
-    await component.manager.find(name)  # a deployment another worker just made too
-    component.dataplane.ready(name, version)  # a version it cannot serve loads nothing
-    # An on-demand deployment that is not resident loads here (the data plane then finds it).
-    resident = await component.manager.resident(name)
-    schema = resident.pick(version=version).loaded.runtime.schema if version else None
-    schema = schema or resident.variants[0].loaded.runtime.schema
-    payload = v2.to_payload(body, schema)
-    params = body.get("parameters") or {}
-    if not isinstance(params, dict):
-        raise InvalidInputError("'parameters' must be an object.")
-    wanted = [o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)]
-    probabilities = "predict_proba" in wanted or params.get("probabilities") is True
+    live = component.manager.loaded(name) if not version else None
+    if live is None:
+        await component.manager.find(name)  # a deployment another worker just made too
+        component.dataplane.ready(name, version)  # a version it cannot serve loads nothing
+        # An on-demand deployment not resident loads here (the data plane then finds it).
+        live = await component.manager.resident(name)
+    schema = live.pick(version=version).loaded.runtime.schema if version else None
+    schema = schema or live.variants[0].loaded.runtime.schema
+    payload = v2.tensors_payload(request.tensors, schema)
+    params = request.parameters
+    probabilities = "predict_proba" in request.outputs or params.get("probabilities") is True
     response = await component.dataplane.infer(
         InferenceRequest(
             name,
             payload,
             face,
             probabilities,
-            str(body.get("id") or request_id),
+            request.id,
             version=version or None,
+            gather=request.gather,
         )
     )
     outputs = v2.encode_outputs(response.prediction, probabilities)
-    if wanted:
-        outputs = [o for o in outputs if o["name"] in wanted] or outputs
+    if request.outputs:
+        outputs = [o for o in outputs if o["name"] in request.outputs] or outputs
     return Inference(response, outputs)

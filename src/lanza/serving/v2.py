@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,9 +66,29 @@ def decode_body(body: bytes, header_length: str | None) -> dict[str, Any]:
     return request
 
 
-def tensor_values(tensor: dict[str, Any]) -> tuple[str, list[int], np.ndarray[Any, Any]]:
-    """Name, shape and values of one input tensor, checked against its datatype and shape."""
-    name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
+@dataclass(frozen=True)
+class DecodedTensor:
+    """One input tensor as a face decoded it: its name, shape and values in that shape."""
+
+    name: str
+    shape: list[int]
+    values: np.ndarray[Any, Any]
+
+
+def tensor_values(tensor: dict[str, Any]) -> DecodedTensor:
+    """One input tensor of a JSON request, checked against its datatype and shape."""
+    name, datatype, shape = tensor_header(
+        tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
+    )
+    if "_binary" in tensor:
+        values = from_binary(name, datatype, tensor["_binary"])
+    else:
+        values = _from_json(name, datatype, tensor.get("data"))
+    return shaped(name, shape, values)
+
+
+def tensor_header(name: Any, datatype: Any, shape: Any) -> tuple[str, str, list[int]]:
+    """A tensor's name, datatype and shape, checked (a 400 naming what is wrong)."""
     if not isinstance(name, str) or not name:
         raise InvalidInputError("Each input tensor needs a 'name'.")
     if not isinstance(datatype, str) or datatype not in DTYPES:  # a list is unhashable
@@ -83,55 +104,60 @@ def tensor_values(tensor: dict[str, Any]) -> tuple[str, list[int], np.ndarray[An
         raise InvalidInputError(
             f"Input '{name}' has {count:,} elements; the limit is {MAX_ELEMENTS:,}."
         )
-    if "_binary" in tensor:
-        values = _from_binary(name, datatype, tensor["_binary"])
-    else:
-        values = _from_json(name, datatype, tensor.get("data"))
+    return name, datatype, shape
+
+
+def shaped(name: str, shape: list[int], values: np.ndarray[Any, Any]) -> DecodedTensor:
+    """Flat values in the tensor's shape; a 400 when their count does not fill it."""
+    count = math.prod(shape)
     if values.size != count:
         raise InvalidInputError(
             f"Input '{name}' has {values.size} values but shape {shape} needs {count}."
         )
-    return name, shape, values.reshape(shape)
+    return DecodedTensor(name, shape, values.reshape(shape))
 
 
 def to_payload(request: dict[str, Any], schema: InputSchema) -> Payload:
+    """The inputs of a JSON request as rows (``tensors_payload``)."""
+    return tensors_payload([tensor_values(t) for t in request["inputs"]], schema)
+
+
+def tensors_payload(tensors: list[DecodedTensor], schema: InputSchema) -> Payload:
     """Tensors to rows: one tensor per column, or one 2-D tensor in signature order; for a
     model with a tensor signature, one tensor per input tensor (any name when it has one)."""
-    tensors = [tensor_values(t) for t in request["inputs"]]
     if schema.tensors:
         return _tensor_payload(tensors, schema)
     if (
         len(tensors) == 1
-        and len(tensors[0][1]) == 2
-        and (tensors[0][0] not in schema.names or tensors[0][1][1] > 1)
+        and len(tensors[0].shape) == 2
+        and (tensors[0].name not in schema.names or tensors[0].shape[1] > 1)
     ):
-        _, shape, values = tensors[0]
+        shape, values = tensors[0].shape, tensors[0].values
         rows = [[_plain(v) for v in row] for row in values.tolist()]
         return Payload(rows=rows, count=shape[0])
     columns: dict[str, list[Any]] = {}
     counts = set()
-    for name, shape, values in tensors:
+    for tensor in tensors:
+        name, shape = tensor.name, tensor.shape
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise InvalidInputError(
                 f"Input '{name}' must have shape [N] or [N, 1] when inputs are columns."
             )
-        columns[name] = [_plain(v) for v in values.reshape(-1).tolist()]
+        columns[name] = [_plain(v) for v in tensor.values.reshape(-1).tolist()]
         counts.add(shape[0])
     if len(counts) != 1:
         raise InvalidInputError("Every input tensor must have the same first dimension.")
     return Payload(columns=columns, count=counts.pop())
 
 
-def _tensor_payload(
-    tensors: list[tuple[str, list[int], np.ndarray[Any, Any]]], schema: InputSchema
-) -> Payload:
+def _tensor_payload(tensors: list[DecodedTensor], schema: InputSchema) -> Payload:
     single = len(schema.tensors) == 1 and schema.tensors[0].name is None
     if single and len(tensors) == 1:
-        tensors = [(schema.tensors[0].label, tensors[0][1], tensors[0][2])]
-    counts = {shape[0] for _, shape, _ in tensors}
+        tensors = [DecodedTensor(schema.tensors[0].label, tensors[0].shape, tensors[0].values)]
+    counts = {t.shape[0] for t in tensors}
     if len(counts) != 1:
         raise InvalidInputError("Every input tensor must have the same first dimension.")
-    columns = {name: [_plain_rows(row) for row in values.tolist()] for name, _, values in tensors}
+    columns = {t.name: [_plain_rows(row) for row in t.values.tolist()] for t in tensors}
     return Payload(columns=columns, count=counts.pop())
 
 
@@ -195,7 +221,9 @@ def _from_json(name: str, datatype: str, data: Any) -> np.ndarray[Any, Any]:
         raise InvalidInputError(f"Input '{name}' does not fit {datatype}: {exc}.") from exc
 
 
-def _from_binary(name: str, datatype: str, raw: bytes) -> np.ndarray[Any, Any]:
+def from_binary(name: str, datatype: str, raw: bytes) -> np.ndarray[Any, Any]:
+    """Values in the binary tensor extension's layout (also gRPC's raw contents), as
+    numpy reads them: fixed-size types without a copy, BYTES as strings."""
     if datatype == "BYTES":
         items, offset = [], 0
         while offset < len(raw):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from lanza.errors import ValidationError
-from lanza.runtime.flavours import to_prediction
+from lanza.runtime.flavours import SklearnRuntime, to_prediction
 from lanza.runtime.params import check_params
 from lanza.runtime.schema import Column, InputSchema, TensorSpec
-from lanza.runtime.tensors import model_input, validate_tensors
+from lanza.runtime.tensors import model_input, tensor_input, validate_tensors
 
 UNNAMED = InputSchema((), (TensorSpec(None, "float64", (-1, 3)),))
 NAMED = InputSchema((), (TensorSpec("a", "float32", (-1, 2)), TensorSpec("b", "int64", (-1,))))
@@ -82,3 +82,24 @@ def test_pyfunc_outputs_keep_their_shape_for_the_mlflow_face() -> None:
     columns = to_prediction({"d": [2, 4], "s": [1, 4]})
     assert columns.to_mlflow() == {"d": [2, 4], "s": [1, 4]}
     assert to_prediction(np.array([0, 1])).to_mlflow() == [0, 1]
+
+
+def test_arrays_from_rows_match_those_from_a_frame() -> None:
+    checked = validate_tensors({"a": [[1, 2], [3, 4]], "b": [7, 8]}, None, 2, NAMED)
+    direct, framed = tensor_input(checked, NAMED), model_input(pd.DataFrame(checked), NAMED)
+    assert direct["a"].dtype == framed["a"].dtype == np.float32
+    assert direct["a"].tolist() == framed["a"].tolist()
+    assert direct["b"].tolist() == framed["b"].tolist() == [7, 8]
+
+
+def test_a_scikit_learn_tensor_model_answers_the_same_from_arrays_and_frames() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, 0.0], [1.0, 1.0, 1.0], [4.0, 0.0, 2.0]])
+    runtime = SklearnRuntime("m", "1", LogisticRegression().fit(x, [0, 1, 0, 1]), UNNAMED)
+    rows = validate_tensors(None, x.tolist(), 4, UNNAMED)
+    from_arrays = runtime.predict_tensors(rows, probabilities=True)
+    from_frame = runtime.predict_frame(pd.DataFrame(rows), probabilities=True)
+    assert from_arrays.values.tolist() == from_frame.values.tolist()
+    assert from_arrays.probabilities is not None
+    assert np.allclose(from_arrays.probabilities, from_frame.probabilities)

@@ -96,7 +96,8 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
         await request.body(), request.headers.get("content-encoding"), settings.max_body_bytes
     )
     body = v2.decode_body(raw, request.headers.get("inference-header-content-length"))
-    answer = await oip.infer(serving(request), name, version, body, request_id(request))
+    call = oip.InferRequest.from_json(body, request_id(request))
+    answer = await oip.infer(serving(request), name, version, call)
     document: dict[str, Any] = {
         "model_name": name,
         "model_version": answer.version,
