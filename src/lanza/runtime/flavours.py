@@ -38,6 +38,7 @@ class SklearnRuntime(ModelRuntime):
         self.direct = numeric_path(self.model, self.schema)
         self.names = self.schema.names
         self.takes_block = self.direct is not None
+        self.tensor_path = tensor_path(self.model, self.schema)
 
     def predict_frame(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
         if self.direct is not None and frame.columns.tolist() == self.names:
@@ -51,7 +52,9 @@ class SklearnRuntime(ModelRuntime):
     def predict_tensors(
         self, columns: dict[str, list[Any]], probabilities: bool = False
     ) -> Prediction:
-        return self._predict(self.model, tensor_input(columns, self.schema), probabilities)
+        data = tensor_input(columns, self.schema)
+        fast = self.tensor_path is not None and isinstance(data, np.ndarray)
+        return self._predict(self.tensor_path if fast else self.model, data, probabilities)
 
     def _predict(self, model: Any, data: Any, probabilities: bool) -> Prediction:
         try:
@@ -103,6 +106,27 @@ def numeric_path(model: Any, schema: InputSchema) -> Any | None:
         return None
 
 
+def tensor_path(model: Any, schema: InputSchema) -> Any | None:
+    """For a model logged with one unnamed float64 tensor of rows (``[-1, n]``), its linear
+    arithmetic (``lanza.runtime.compiled``) when that gives the model's own answers on probe
+    rows (zeros, ones, and spread values); else ``None``."""
+    if len(schema.tensors) != 1:
+        return None
+    spec = schema.tensors[0]
+    if spec.name is not None or spec.dtype != "float64" or len(spec.shape) != 2:
+        return None
+    width = spec.shape[1]
+    compiled = compile_linear(model)
+    if compiled is None or width < 1:
+        return None
+    spread = np.random.default_rng(0).normal(scale=10.0, size=(16, width))
+    probe = np.vstack([np.zeros(width), np.ones(width), spread])
+    try:
+        return compiled if _same_on(model, compiled, probe, probe) else None
+    except Exception:  # anything unexpected: the model's own path
+        return None
+
+
 def _empty(columns: Any) -> bool:
     try:
         return len(columns) == 0
@@ -131,11 +155,16 @@ def _same_answers(model: Any, direct: Any, schema: InputSchema) -> bool:
     rows = [low, high, [0.0] * width, [1.0] * width]
     rows += [[np.nan if i == j else low[i] for i in range(width)] for j in range(width)]
     values = np.array(rows, dtype="float64")
-    frame = pd.DataFrame(values, columns=schema.names)
-    if not np.array_equal(np.asarray(model.predict(frame)), np.asarray(direct.predict(values))):
+    return _same_on(model, direct, pd.DataFrame(values, columns=schema.names), values)
+
+
+def _same_on(model: Any, other: Any, data: Any, values: np.ndarray[Any, Any]) -> bool:
+    """Whether ``other`` on ``values`` predicts what ``model`` does on ``data`` (the same
+    rows), with probabilities equal to rounding."""
+    if not np.array_equal(np.asarray(model.predict(data)), np.asarray(other.predict(values))):
         return False
     if hasattr(model, "predict_proba"):
-        expected, got = model.predict_proba(frame), direct.predict_proba(values)
+        expected, got = model.predict_proba(data), other.predict_proba(values)
         return bool(np.allclose(expected, got, rtol=1e-9, atol=1e-12))
     return True
 

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from lanza.runtime.compiled import CompiledLinear, compile_linear
 from lanza.runtime.flavours import SklearnRuntime
-from lanza.runtime.schema import Column, InputSchema
+from lanza.runtime.schema import Column, InputSchema, TensorSpec
 
 
 def _with_gaps(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -91,3 +91,24 @@ def test_lanzas_numeric_pipeline_serves_through_the_compiled_path() -> None:
     assert got.values.tolist() == model.predict(frame).tolist()
     assert got.probabilities is not None
     assert np.allclose(got.probabilities, model.predict_proba(frame), rtol=1e-9)
+
+
+def test_a_tensor_signature_model_serves_through_the_compiled_path() -> None:
+    """A plain logistic regression logged with a numpy example (one float64 tensor of rows)
+    predicts from arrays by the same arithmetic, with scikit-learn's answers."""
+    x, y = _binary()
+    model = LogisticRegression(max_iter=5000).fit(x, y)
+    schema = InputSchema((), (TensorSpec(None, "float64", (-1, x.shape[1])),))
+    runtime = SklearnRuntime("wine", "1", model, schema)
+    assert isinstance(runtime.tensor_path, CompiledLinear)
+    got = runtime.predict_tensors({"input": x.tolist()}, probabilities=True)
+    assert got.values.tolist() == model.predict(x).tolist()
+    assert got.probabilities is not None
+    assert np.allclose(got.probabilities, model.predict_proba(x), rtol=1e-9)
+
+
+def test_a_float32_tensor_keeps_scikit_learns_own_path() -> None:
+    x, y = _binary()
+    model = LogisticRegression(max_iter=5000).fit(x.astype("float32"), y)
+    schema = InputSchema((), (TensorSpec(None, "float32", (-1, x.shape[1])),))
+    assert SklearnRuntime("wine", "1", model, schema).tensor_path is None
