@@ -20,10 +20,11 @@ load, bucket-interpolated), loads and evictions per minute and the mean seconds 
 server's CPU milliseconds per request (steadier than throughput on a shared machine), and
 the RSS of the server process tree at start and at its peak; then the throughput and RSS
 ratios (the latter also above the RSS of the on-demand server at start, which holds no
-model).
+model). With ``--workers N`` the figures read from ``/metrics`` (cold, warm, loads,
+evictions) are left out: each worker keeps its own, and a scrape reaches one of them.
 
     .venv/bin/python bench/many_models.py [--deployments 300] [--seconds 60]
-        [--connections 16] [--zipf 1.1] [--warmup 0] [--rounds 1]
+        [--connections 16] [--zipf 1.1] [--warmup 0] [--workers 1] [--rounds 1]
         [--quick]   # --quick: 60 deployments, 20 s
 """
 
@@ -57,6 +58,17 @@ from cold_start import (
     table,
 )
 
+# Figures read from /metrics, which with several workers is one worker's: not reported then.
+ONE_WORKER = (
+    "cold_p50_ms",
+    "cold_p99_ms",
+    "cold_requests",
+    "warm_p50_ms",
+    "warm_p99_ms",
+    "loads_per_min",
+    "evictions_per_min",
+    "mean_load_ms",
+)
 SIZES = {"small": (2, 0.5), "medium": (15, 1 / 3), "large": (60, 1 / 6)}  # trees, share
 
 
@@ -221,7 +233,7 @@ def run(
     args: argparse.Namespace,
 ) -> dict[str, float]:
     """One server over ``home``, the traffic, and what it reports."""
-    process, url = start_server(home, env_for(home, **server))
+    process, url = start_server(home, env_for(home, **server), args.workers)
     peak = RssPeak(process.pid)
     time.sleep(1)
     start_rss = peak.peak
@@ -249,7 +261,7 @@ def run(
     load_s = total(after, "lanza_model_load_duration_seconds_sum") - total(
         before, "lanza_model_load_duration_seconds_sum"
     )
-    return {
+    measured = {
         "rps": len(latencies) / elapsed,
         "requests": len(latencies),
         "failed": sum(n for code, n in statuses.items() if code != 200),
@@ -267,6 +279,9 @@ def run(
         "start_rss_mb": start_rss / 2**20,
         "peak_rss_mb": rss / 2**20,
     }
+    if args.workers > 1:  # /metrics answers for the one worker that took the scrape
+        measured.update(dict.fromkeys(ONE_WORKER, float("nan")))
+    return measured
 
 
 def deploy(home: Path, names: list[str], residency: str, row: dict[str, object]) -> None:
@@ -297,6 +312,9 @@ def main() -> None:
     parser.add_argument("--zipf", type=float, default=1.1)
     parser.add_argument(
         "--warmup", type=float, default=0, help="seconds of traffic before each measurement"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="lanza serve --workers (the budget is shared)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternate runs; medians")
     parser.add_argument("--home", type=Path, help="a home a previous run prepared: reused")
@@ -339,7 +357,7 @@ def main() -> None:
         f"\n{len(names)} deployments ({', '.join(f'{n} {s}' for s, n in mix.items())}), "
         f"{all_mb:.0f} MB of models, budget {budget_mb:.0f} MB; Zipf {args.zipf}; "
         f"{args.connections} connections x {args.seconds:.0f} s after {args.warmup:.0f} s "
-        f"of warm-up; {os.cpu_count()} cores; "
+        f"of warm-up; {args.workers} worker(s); {os.cpu_count()} cores; "
         f"medians of {args.rounds} alternating run(s)"
     )
     print(f"{'':18s}" + "".join(f"{label:>24s}" for label in results))
