@@ -41,6 +41,7 @@ from lanza.runtime.serialization import SIGNATURE_BYTES, library_versions, machi
 log = logging.getLogger("lanza.runtime")
 SUFFIX = ".ready"
 OUT_OF_BAND_BYTES = 16384  # arrays this large are read into buffers of their own
+IOV_MAX = 1024  # pieces one preadv call fills (Linux's limit)
 MAGIC = b"LZR2"  # the layout: signature, this, counts and lengths, pickle, buffers
 
 
@@ -232,11 +233,28 @@ def _read_pieces(
     if len(start) + 8 * count + body_bytes + sum(lengths) != size:
         return None
     pieces = [bytearray(n) for n in (body_bytes, *lengths)]
-    for piece in pieces:
-        view = memoryview(piece)
-        while view.nbytes:
-            got = handle.readinto(view)
-            if not got:
-                return None
-            view = view[got:]
+    if not _scatter(handle.fileno(), pieces, len(start) + 8 * count):
+        return None
     return start[:SIGNATURE_BYTES], pieces[0], pieces[1:]
+
+
+def _scatter(fd: int, pieces: list[bytearray], offset: int) -> bool:
+    """Fill ``pieces`` from the file from ``offset`` on, in as few system calls as the
+    kernel allows (``preadv``: one per ``IOV_MAX`` pieces); ``False`` when it ends early.
+
+    Each call gives up the GIL and must take it back; under a busy server taking it back
+    waits up to a switch interval, so a read per piece (a hundred for a forest) made a load
+    longer (measured, a 6.7 MB forest beside four busy threads: 262 ms a load, 164 with one
+    call)."""
+    views = [memoryview(piece) for piece in pieces if piece]
+    while views:
+        batch = views[:IOV_MAX]
+        got = os.preadv(fd, batch, offset)
+        if got <= 0:
+            return False
+        offset += got
+        while views and got >= views[0].nbytes:
+            got -= views.pop(0).nbytes
+        if got:
+            views[0] = views[0][got:]
+    return True
