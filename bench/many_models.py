@@ -6,18 +6,26 @@ Deployments come in three sizes (random forests of 2, 15 and 60 trees: about 0.2
 6 MB of artifacts, half, a third and a sixth of them), each its own registered model. Both
 runs send the same sequence of single-row requests, the deployment of each drawn from a
 Zipf law (exponent ``--zipf``) over a shuffled ranking, over ``--connections`` concurrent
-connections for ``--seconds``. Before the on-demand run every deployment answers one
-request (its ready-to-load form is then on disk, as on any server that ran before), and
-the on-demand server starts empty.
+connections for ``--seconds``, after ``--warmup`` seconds of the same traffic (from
+further on in the schedule) that are not measured: without it the on-demand server's first
+seconds load every model it meets for the first time, which the all-loaded server did
+before it took traffic. Peak RSS covers the warm-up too. Before the on-demand run every
+deployment answers one request (its ready-to-load form is then on disk, as on any server
+that ran before), and the on-demand server starts empty.
 
 Reports, for each run: requests/s, failed requests, p50/p99 of all requests (client side),
 cold and warm p50/p99 (the server's histograms of requests that did and did not wait for a
-load, bucket-interpolated), loads and evictions per minute, and the peak RSS of the server
-process tree, at start and at its peak; then the throughput and RSS ratios (the latter also
-above the RSS of the on-demand server at start, which holds no model).
+load, bucket-interpolated), loads and evictions per minute and the mean seconds of a load
+(as the server measures it: from the request that started it to the model in place), the
+server's CPU milliseconds per request (steadier than throughput on a shared machine), and
+the RSS of the server process tree at start and at its peak; then the throughput and RSS
+ratios (the latter also above the RSS of the on-demand server at start, which holds no
+model). With ``--workers N`` the figures read from ``/metrics`` (cold, warm, loads,
+evictions) are left out: each worker keeps its own, and a scrape reaches one of them.
 
     .venv/bin/python bench/many_models.py [--deployments 300] [--seconds 60]
-        [--connections 16] [--zipf 1.1] [--rounds 1] [--quick]   # --quick: 60 deployments, 20 s
+        [--connections 16] [--zipf 1.1] [--warmup 0] [--workers 1] [--rounds 1]
+        [--quick]   # --quick: 60 deployments, 20 s
 """
 
 from __future__ import annotations
@@ -50,6 +58,17 @@ from cold_start import (
     table,
 )
 
+# Figures read from /metrics, which with several workers is one worker's: not reported then.
+ONE_WORKER = (
+    "cold_p50_ms",
+    "cold_p99_ms",
+    "cold_requests",
+    "warm_p50_ms",
+    "warm_p99_ms",
+    "loads_per_min",
+    "evictions_per_min",
+    "mean_load_ms",
+)
 SIZES = {"small": (2, 0.5), "medium": (15, 1 / 3), "large": (60, 1 / 6)}  # trees, share
 
 
@@ -115,6 +134,13 @@ class RssPeak:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its children so far."""
+    root = psutil.Process(pid)
+    every = [root, *root.children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in every)
 
 
 def schedule(names: list[str], total: int, exponent: float) -> list[str]:
@@ -207,15 +233,20 @@ def run(
     args: argparse.Namespace,
 ) -> dict[str, float]:
     """One server over ``home``, the traffic, and what it reports."""
-    process, url = start_server(home, env_for(home, **server))
+    process, url = start_server(home, env_for(home, **server), args.workers)
     peak = RssPeak(process.pid)
     time.sleep(1)
     start_rss = peak.peak
     try:
+        if args.warmup > 0:  # the same traffic from further on in the schedule, not measured
+            later = order[len(order) // 2 :]
+            asyncio.run(drive(url, later, row, args.warmup, args.connections))
         before = scrape(url)
+        cpu = cpu_seconds(process.pid)
         latencies, statuses, elapsed = asyncio.run(
             drive(url, order, row, args.seconds, args.connections)
         )
+        cpu = cpu_seconds(process.pid) - cpu
         after = scrape(url)
     finally:
         rss = peak.stop()
@@ -227,7 +258,10 @@ def run(
     evictions = total(after, "lanza_model_evictions_total") - total(
         before, "lanza_model_evictions_total"
     )
-    return {
+    load_s = total(after, "lanza_model_load_duration_seconds_sum") - total(
+        before, "lanza_model_load_duration_seconds_sum"
+    )
+    measured = {
         "rps": len(latencies) / elapsed,
         "requests": len(latencies),
         "failed": sum(n for code, n in statuses.items() if code != 200),
@@ -240,9 +274,14 @@ def run(
         "warm_p99_ms": warm[1] * 1000,
         "loads_per_min": loads / minutes,
         "evictions_per_min": evictions / minutes,
+        "mean_load_ms": load_s * 1000 / loads if loads else float("nan"),
+        "server_cpu_ms_per_request": cpu * 1000 / max(1, len(latencies)),
         "start_rss_mb": start_rss / 2**20,
         "peak_rss_mb": rss / 2**20,
     }
+    if args.workers > 1:  # /metrics answers for the one worker that took the scrape
+        measured.update(dict.fromkeys(ONE_WORKER, float("nan")))
+    return measured
 
 
 def deploy(home: Path, names: list[str], residency: str, row: dict[str, object]) -> None:
@@ -271,6 +310,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--zipf", type=float, default=1.1)
+    parser.add_argument(
+        "--warmup", type=float, default=0, help="seconds of traffic before each measurement"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="lanza serve --workers (the budget is shared)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="alternate runs; medians")
     parser.add_argument("--home", type=Path, help="a home a previous run prepared: reused")
     parser.add_argument("--quick", action="store_true", help="60 deployments, 20 s per run")
@@ -311,7 +356,8 @@ def main() -> None:
     print(
         f"\n{len(names)} deployments ({', '.join(f'{n} {s}' for s, n in mix.items())}), "
         f"{all_mb:.0f} MB of models, budget {budget_mb:.0f} MB; Zipf {args.zipf}; "
-        f"{args.connections} connections x {args.seconds:.0f} s; {os.cpu_count()} cores; "
+        f"{args.connections} connections x {args.seconds:.0f} s after {args.warmup:.0f} s "
+        f"of warm-up; {args.workers} worker(s); {os.cpu_count()} cores; "
         f"medians of {args.rounds} alternating run(s)"
     )
     print(f"{'':18s}" + "".join(f"{label:>24s}" for label in results))

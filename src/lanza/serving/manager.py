@@ -18,7 +18,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -39,6 +42,8 @@ from lanza.serving.store import DeploymentStore, StoredDeployment
 log = logging.getLogger("lanza.serving")
 RETIRE_AFTER_S = 5.0
 START_WAIT_S = 120.0  # longest a server's start waits for its stored deployments to load
+LOAD_THREADS = 2  # loads at once: each holds the GIL while it unpickles, so more buy nothing
+T = TypeVar("T")
 
 
 class DeploymentManager:
@@ -62,10 +67,26 @@ class DeploymentManager:
         self.residency = residency or ResidencyBook(ResidencyMetrics(CollectorRegistry()))
         self._demand: dict[str, asyncio.Task[None]] = {}
         self._rebalancing: asyncio.Task[None] | None = None
-        self._absent: dict[str, int] = {}  # consecutive reads that lacked a live deployment
+        # Versions and bytes of on-demand configurations that name versions, by deployment.
+        self._sizes: dict[str, tuple[int, list[ModelVersionInfo], int]] = {}
+        self._absent: dict[str, int] = {}
+        self._loading = ThreadPoolExecutor(
+            LOAD_THREADS, thread_name_prefix="lanza-load"
+        )  # consecutive reads that lacked a live deployment
         # One catch-up read of the store at a time, for names this process has not heard of.
         self._catching: asyncio.Future[None] | None = None
         self._caught_at = 0.0  # when the current (or last) catch-up read began
+
+    async def _aside(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on the loading threads.
+
+        Loads, their measurements and heap trims get threads of their own instead of the
+        event loop's default pool, where every prediction runs: a cold request's load then
+        starts at once instead of queueing behind the warm requests' predictions (measured
+        in docs/many-models.md), and a burst of loads cannot take every prediction thread.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._loading, partial(work, *args))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -98,6 +119,7 @@ class DeploymentManager:
         for live in self._live.values():
             await _retire(live)
         self._live.clear()
+        self._loading.shutdown(wait=False, cancel_futures=True)
 
     # -- CRUD --------------------------------------------------------------------
 
@@ -122,6 +144,7 @@ class DeploymentManager:
         await asyncio.to_thread(self.store.delete, name)
         live = self._live.pop(name, None)
         self.residency.forget(name)
+        self._sizes.pop(name, None)
         if live is not None:
             await _retire(live)
 
@@ -249,7 +272,7 @@ class DeploymentManager:
         live.status = "loading"
         began = time.perf_counter()
         try:
-            versions, size = await self._measure(spec)
+            versions, size = await self._measured(spec, generation)
             self.residency.loading(spec.name, spec.residency, size)
             for victim in self.residency.victims(spec.name, size):
                 await self._evict(victim, "budget")
@@ -283,7 +306,21 @@ class DeploymentManager:
         await _retire(live)
         del live  # the last reference: its memory is free before the heap is trimmed
         if self.residency.heap.due():
-            await asyncio.to_thread(self.residency.heap.trim)
+            await self._aside(self.residency.heap.trim)
+
+    async def _measured(
+        self, spec: DeploymentSpec, generation: int
+    ) -> tuple[list[ModelVersionInfo], int]:
+        """``_measure``, remembered for a configuration whose references all name a version
+        (``NAME/VERSION`` never moves): a model loaded again after an eviction then reads
+        neither the store nor its folder, only its ready-to-load form."""
+        known = self._sizes.get(spec.name)
+        if known is not None and known[0] == generation:
+            return known[1], known[2]
+        versions, size = await self._measure(spec)
+        if all(_pinned(r) for r in [*(r.model for r in spec.routes), spec.shadow or "x/1"]):
+            self._sizes[spec.name] = (generation, versions, size)
+        return versions, size
 
     async def _measure(self, spec: DeploymentSpec) -> tuple[list[ModelVersionInfo], int]:
         """The versions the routes point to now, and the artifact bytes of every model the
@@ -291,12 +328,12 @@ class DeploymentManager:
         # The loader reads a version on this machine straight from a local store, without
         # MLflow: a cold load then asks nothing of the registry server.
         resolve = self.loader.resolve
-        versions = [await asyncio.to_thread(resolve, r.model) for r in spec.routes]
+        versions = [await self._aside(resolve, r.model) for r in spec.routes]
         every = list(versions)
         if spec.shadow:
-            every.append(await asyncio.to_thread(resolve, spec.shadow))
+            every.append(await self._aside(resolve, spec.shadow))
 
-        return versions, await asyncio.to_thread(deployment_bytes, self.loader, every)
+        return versions, await self._aside(deployment_bytes, self.loader, every)
 
     async def _check_budget(self, spec: DeploymentSpec) -> None:
         """Past the budget: 422. An on-demand deployment's models are also resolved and
@@ -350,7 +387,7 @@ class DeploymentManager:
             return
         self._install(fresh, current)
         every = [v.loaded.version for v in _all(fresh)]
-        size = await asyncio.to_thread(deployment_bytes, self.loader, every)
+        size = await self._aside(deployment_bytes, self.loader, every)
         seconds = sum(v.loaded.load_seconds for v in _all(fresh))
         self.residency.loaded(spec.name, spec.residency, size, seconds)
 
@@ -391,7 +428,7 @@ class DeploymentManager:
     async def _variant(
         self, spec: DeploymentSpec, reference: str, weight: float, version: ModelVersionInfo
     ) -> Variant:
-        loaded = await asyncio.to_thread(self.loader.load_version, version, spec.device)
+        loaded = await self._aside(self.loader.load_version, version, spec.device)
         name = spec.name
 
         def observe(rows: int, waited: float) -> None:
@@ -451,6 +488,7 @@ class DeploymentManager:
             if self._absent[name] >= 2:
                 del self._absent[name]
                 self.residency.forget(name)
+                self._sizes.pop(name, None)
                 await _retire(self._live.pop(name))
         for name, item in stored.items():
             live = self._live.get(name)

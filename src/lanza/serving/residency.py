@@ -1,10 +1,11 @@
 """Which deployments are resident in this server process, and which to unload.
 
 A deployment is ``always`` resident (loaded at start and kept) or ``on_demand``: loaded
-by its first request, kept while used, and unloaded least-recently-used once resident
-models pass the process's budget (``LANZA_SERVER__MODEL_MEMORY_MB``) or once unused for
-``LANZA_SERVER__MODEL_IDLE_S``. With several workers each holds its share of the budget
-(the budget over the workers) and loads what its own requests need. A model's size is the
+by its first request, kept while used, and unloaded once resident models pass the process's
+budget (``LANZA_SERVER__MODEL_MEMORY_MB``; those saving the fewest load seconds per byte
+first, see ``ResidencyBook.victims``) or once unused for ``LANZA_SERVER__MODEL_IDLE_S``.
+With several workers each holds its share of the budget (the budget over the workers) and
+loads what its own requests need. A model's size is the
 size of its artifacts on local disk (the serialized form the loader reads), measured before
 it loads: known before the model is in memory, so room is made first, and deterministic
 where a process's RSS delta moves with every concurrent load and allocator. Every resident
@@ -95,6 +96,12 @@ class Entry:
     loads: int = 0
     rate: float = 0.0  # requests, each weighing less as it ages (half-life RATE_HALF_LIFE_S)
     rated_at: float = 0.0
+    load_seconds: float = 0.0  # what one load costs, smoothed over its loads
+
+    def worth(self, now: float) -> float:
+        """Load seconds its residency saves per byte it holds: its decayed requests times
+        what a load costs, over its size. The smallest goes first."""
+        return self.heat(now) * max(self.load_seconds, 1e-4) / max(self.size_bytes, 1)
 
     def heat(self, now: float) -> float:
         """The decayed count of its requests at ``now``."""
@@ -199,12 +206,17 @@ class ResidencyBook:
         return self.budget_bytes is not None and self.resident_bytes > self.budget_bytes
 
     def victims(self, name: str | None, size_bytes: int) -> list[str]:
-        """On-demand deployments to unload so that ``name`` fits: the least used first (by
-        their requests, older ones weighing less), the least recently used among equals;
-        those answering a request are kept (the budget is then passed for a while).
+        """On-demand deployments to unload so that ``name`` fits: those whose residency
+        saves the fewest load seconds per byte first (``Entry.worth``: requests, older ones
+        weighing less, times the seconds one load takes, over the bytes held), the least
+        recently used among equals; those answering a request are kept (the budget is then
+        passed for a while).
 
-        Frequency first: under skewed traffic a burst of requests to rarely used models
-        then does not push out the models most requests need (fewer loads than pure LRU).
+        Under skewed traffic a burst of requests to rarely used models then does not push
+        out the models most requests need, and one large model used as often as several
+        small ones goes before them when its load costs less than theirs together (a
+        greedy-dual-size-frequency order: fewer load seconds than least recently used or
+        least used first; see docs/many-models.md).
         """
         if self.budget_bytes is None:
             return []
@@ -214,7 +226,7 @@ class ResidencyBook:
         now = time.time()
         candidates = sorted(
             (
-                (e.heat(now), e.last_used or 0.0, n)
+                (e.worth(now), e.last_used or 0.0, n)
                 for n, e in self._entries.items()
                 if n != name and e.mode == "on_demand" and e.state == "loaded" and e.in_use == 0
             ),
@@ -251,6 +263,7 @@ class ResidencyBook:
         entry = self.entry(name, mode)
         entry.state, entry.size_bytes = "loaded", size_bytes
         entry.loads += 1
+        entry.load_seconds = seconds if entry.loads == 1 else (entry.load_seconds + seconds) / 2
         entry.last_used = entry.last_used or time.time()
         self.metrics.loads.labels(name).inc()
         self.metrics.load_seconds.labels(name).observe(seconds)

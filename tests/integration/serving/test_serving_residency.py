@@ -309,3 +309,30 @@ def test_the_pages_load_an_on_demand_model_and_say_why_its_load_fails(
             assert "Deployment 'broken' failed to load" in message, message
         assert _residency(http, "broken")["state"] == "unloaded"  # the next request tries again
     ws.close()
+
+
+def test_an_evicted_model_named_by_version_loads_again_without_the_model_store(
+    model_home: Path, tmp_path: Path, cancer: pd.DataFrame
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(model_home, home)  # its MLflow store is moved away below
+    ws = _workspace(home, tmp_path, model_idle_s=0.5)
+    body = _body(cancer)
+    with (
+        running(create_app(workspace=ws)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        spec = {"name": "pinned", "model": "cancer/1", "residency": "on_demand"}
+        assert http.post("/api/v1/deployments", json=spec).status_code == 201
+        assert http.post("/api/v1/deployments/pinned/predict", json=body).status_code == 200
+        wait_for(lambda: _residency(http, "pinned")["state"] == "unloaded")
+        # NAME/VERSION never moves: the load after an eviction asks nothing of the store.
+        (home / "mlflow.db").rename(home / "mlflow.db.away")
+        try:
+            again = http.post("/api/v1/deployments/pinned/predict", json=body)
+            assert again.status_code == 200, again.text
+            assert again.json()["model"] == "cancer/1"
+            assert _residency(http, "pinned")["loads"] == 2
+        finally:
+            (home / "mlflow.db.away").rename(home / "mlflow.db")
+    ws.close()

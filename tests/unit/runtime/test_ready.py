@@ -49,3 +49,42 @@ def test_an_entry_written_without_the_key_is_rebuilt(tmp_path: Path) -> None:
     cache.path("k").write_bytes(b"\0" * 32 + b"not a signed pickle")
     assert cache.load("k", lambda: [4, 5, 6]) == [4, 5, 6]
     assert cache.load("k", lambda: [7]) == [4, 5, 6]
+
+
+def test_large_arrays_come_back_in_buffers_of_their_own(tmp_path: Path) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2_000, 4))
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, x[:, 0] > 0)
+    model = {"forest": forest, "big": np.arange(50_000.0), "small": np.arange(3.0)}
+    cache = ReadyCache(tmp_path, limit_bytes=10_000_000)
+    cache.load("m", lambda: model)
+    loaded = cache.load("m", lambda: None)
+    assert loaded is not model
+    np.testing.assert_array_equal(loaded["big"], model["big"])
+    # The large array holds its own bytes only, read from the file; the small one was copied.
+    owner = loaded["big"].base
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    owner = owner.obj if isinstance(owner, memoryview) else owner
+    assert isinstance(owner, bytearray)
+    assert len(owner) == model["big"].nbytes
+    assert loaded["big"].flags.writeable
+    np.testing.assert_array_equal(loaded["small"], model["small"])
+    np.testing.assert_array_equal(loaded["forest"].predict_proba(x), forest.predict_proba(x))
+
+
+def test_an_entry_changed_after_its_check_is_checked_again(tmp_path: Path) -> None:
+    cache = ReadyCache(tmp_path, limit_bytes=10_000_000)
+    cache.load("k", lambda: np.arange(10_000.0))
+    assert cache.load("k", lambda: None) is not None  # checked once, now trusted
+    entry = cache.path("k")
+    stat = entry.stat()
+    data = bytearray(entry.read_bytes())
+    data[-8:] = np.float64(-1.0).tobytes()  # the last value, same size
+    with entry.open("r+b") as handle:  # in place: same inode
+        handle.write(data)
+    os.utime(entry, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old time, set back
+    rebuilt = cache.load("k", lambda: np.zeros(3))
+    np.testing.assert_array_equal(rebuilt, np.zeros(3))

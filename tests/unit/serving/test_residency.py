@@ -87,3 +87,20 @@ def test_a_model_used_often_outlives_one_used_once_more_recently() -> None:
     book.use("cold")  # the most recent request, but its only one
     book.release("cold")
     assert book.victims("new", MB) == ["cold"]
+
+
+def test_a_large_model_goes_before_small_ones_that_save_more_load_seconds_per_byte() -> None:
+    book = _book(budget_mb=8)
+    book.loaded("large", "on_demand", 6 * MB, 0.020)  # type: ignore[arg-type]
+    book.loaded("small", "on_demand", MB, 0.005)  # type: ignore[arg-type]
+    for _ in range(3):  # the large one is used more often, but per byte it saves less
+        book.use("large")
+        book.release("large")
+    for _ in range(4):  # fewer requests, a cheaper load, but 6 times fewer bytes
+        book.use("small")
+        book.release("small")
+    assert book.victims("new", 2 * MB) == ["large"]
+    for _ in range(20):
+        book.use("large")
+        book.release("large")
+    assert book.victims("new", 2 * MB) == ["small"]
